@@ -1,0 +1,110 @@
+"""A folder of frame packs, one per video: the processed frame storage every dataset ends in."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from carl_pipeline.video.frame_pack import SUFFIX, FramePack, FramePackError, read_header, write_frame_pack
+
+REPORT_NAME = "_conversion_report.json"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class FrameStore:
+    """Frame packs of many videos in one folder, addressed by video id.
+
+    Example:
+        >>> store = FrameStore("data/03_primary/pouring/frames")
+        >>> pack = store.open(store.video_ids()[0])
+        >>> pack.read([0, 1, 2]).shape   # (3, 3, H, W) uint8
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"FrameStore({str(self.root)!r})"
+
+    def path_for(self, video_id: str) -> Path:
+        """The pack file of a video (ids with characters unsafe in file names are escaped)."""
+        if not video_id:
+            raise ValueError("empty video id")
+        return self.root / f"{_SAFE.sub('_', video_id)}{SUFFIX}"
+
+    def has(self, video_id: str, fingerprint: Mapping[str, Any] | None = None) -> bool:
+        """True when a complete pack for ``video_id`` exists (made with ``fingerprint``, if given)."""
+        path = self.path_for(video_id)
+        if not path.exists():
+            return False
+        try:
+            header, _ = read_header(path)
+        except FramePackError:
+            return False
+        if header.meta.get("video_id") != video_id:
+            return False
+        return fingerprint is None or header.meta.get("fingerprint") == dict(fingerprint)
+
+    def write(
+        self,
+        video_id: str,
+        jpeg_frames: Sequence[bytes],
+        *,
+        height: int,
+        width: int,
+        fps: float,
+        labels: Mapping[str, Sequence[int]] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write (atomically) the pack of one video; ``meta`` gains ``video_id``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return write_frame_pack(
+            self.path_for(video_id), jpeg_frames, height=height, width=width, fps=fps,
+            labels=labels, meta={**(meta or {}), "video_id": video_id},
+        )
+
+    def open(self, video_id: str) -> FramePack:
+        """Random access to one video's frames; raises ``FramePackError`` naming the file."""
+        return FramePack(self.path_for(video_id))
+
+    def iter_packs(self) -> Iterator[FramePack]:
+        """Every complete pack in the folder, in file-name order."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.glob(f"*{SUFFIX}")):
+            yield FramePack(path)
+
+    def video_ids(self) -> list[str]:
+        """Ids of every video in the store, sorted."""
+        return sorted(pack.header.meta["video_id"] for pack in self.iter_packs())
+
+    def write_report(self, report: Mapping[str, Any]) -> Path:
+        """Record what the last conversion did (converted, skipped, failed) beside the packs."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return write_json_atomic(self.root / REPORT_NAME, dict(report))
+
+    def read_report(self) -> dict[str, Any]:
+        """The last conversion's report, or an empty one when none was written."""
+        path = self.root / REPORT_NAME
+        if not path.exists():
+            return {"converted": [], "skipped_existing": [], "failed": []}
+        return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,231 @@
+"""TFRecord files of ``tf.train.SequenceExample`` in the TCC layout (the Pouring release),
+read and written without TensorFlow.
+
+Why not TensorFlow: with torch 2.14 and TensorFlow 2.21 in one process, importing TensorFlow
+first makes a later ``import torchvision`` (or anything that loads ``torch._dynamo``) crash
+with a segmentation fault. A pipeline that reads Pouring and then trains would die. The format is
+small and stable, so it is implemented here: the record framing (length, masked CRC-32C, payload,
+masked CRC-32C) and the ``tensorflow.SequenceExample`` protobuf messages, declared to the protobuf
+runtime with the same field numbers as TensorFlow's ``example.proto`` and ``feature.proto``.
+``tests/video/test_tfrecord.py`` checks, in a separate process, that TensorFlow reads what this
+module writes and that this module reads what TensorFlow writes.
+
+TCC layout of one record::
+
+    context:        name (bytes), len (int64), label (int64)
+                    [label_string, framelabels_string: optional, ignored]
+    feature_lists:  video (one JPEG byte string per frame), frame_labels (one int64 per frame)
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+
+class TFRecordError(ValueError):
+    """A TFRecord file or record is malformed; the message names the file and byte offset."""
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where one record's payload lies in a TFRecord file."""
+
+    path: str
+    offset: int  # byte position of the payload
+    length: int  # payload length in bytes
+
+
+@dataclass(frozen=True)
+class SequenceRecord:
+    """One parsed TCC video record."""
+
+    name: str
+    num_frames: int
+    label: int
+    jpeg_frames: list[bytes]
+    frame_labels: list[int]
+
+
+# ----------------------------------------------------------------------------- record framing
+
+_MASK_DELTA = 0xA282EAD8
+
+
+def _masked_crc(data: bytes) -> int:
+    """TFRecord's masked CRC-32C of ``data``."""
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def iter_record_locations(path: str | os.PathLike) -> Iterator[RecordLocation]:
+    """Yield the location of every record in a TFRecord file, checking the length CRCs.
+
+    Raises:
+        TFRecordError: the file ends inside a record, or a length is corrupt.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        position = 0
+        while position < size:
+            head = handle.read(12)  # uint64 length + uint32 masked CRC of the length
+            if len(head) < 12:
+                raise TFRecordError(f"{path}: truncated record header at byte {position}")
+            (length,) = struct.unpack("<Q", head[:8])
+            if struct.unpack("<I", head[8:])[0] != _masked_crc(head[:8]):
+                raise TFRecordError(f"{path}: corrupt record length at byte {position}")
+            payload_at = position + 12
+            if payload_at + length + 4 > size:
+                raise TFRecordError(
+                    f"{path}: record at byte {position} claims {length} bytes, file ends first"
+                )
+            yield RecordLocation(str(path), payload_at, length)
+            handle.seek(length + 4, os.SEEK_CUR)
+            position = payload_at + length + 4
+
+
+def read_record(location: RecordLocation) -> bytes:
+    """The payload bytes of one record, checked against its CRC."""
+    with open(location.path, "rb") as handle:
+        handle.seek(location.offset)
+        payload = handle.read(location.length)
+        crc = handle.read(4)
+    if len(payload) != location.length or len(crc) != 4:
+        raise TFRecordError(f"{location.path}: record at byte {location.offset} truncated")
+    if struct.unpack("<I", crc)[0] != _masked_crc(payload):
+        raise TFRecordError(f"{location.path}: record at byte {location.offset} fails its CRC check")
+    return payload
+
+
+def write_records(path: str | os.PathLike, payloads: Sequence[bytes]) -> Path:
+    """Write payloads as a TFRecord file, atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        for payload in payloads:
+            length = struct.pack("<Q", len(payload))
+            handle.write(length + struct.pack("<I", _masked_crc(length)))
+            handle.write(payload + struct.pack("<I", _masked_crc(payload)))
+    os.replace(tmp, path)
+    return path
+
+
+# ----------------------------------------------------------------------------- protobuf messages
+
+
+@cache
+def _messages():
+    """Message classes equal on the wire to ``tensorflow.SequenceExample`` and its parts."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="carl_tf_example.proto", package="carl_tf", syntax="proto3")
+
+    def message(name, *fields, nested=()):
+        msg = file.message_type.add(name=name)
+        for nested_msg in nested:
+            msg.nested_type.add().CopyFrom(nested_msg)
+        for number, field_name, kind, label, type_name, oneof in fields:
+            field = msg.field.add(name=field_name, number=number, type=kind, label=label)
+            if type_name:
+                field.type_name = type_name
+            if oneof is not None:
+                field.oneof_index = oneof
+        return msg
+
+    def map_entry(name, value_type):
+        entry = descriptor_pb2.DescriptorProto(name=name)
+        entry.options.map_entry = True
+        entry.field.add(name="key", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+        entry.field.add(name="value", number=2, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL, type_name=value_type)
+        return entry
+
+    rep, opt = F.LABEL_REPEATED, F.LABEL_OPTIONAL
+    message("BytesList", (1, "value", F.TYPE_BYTES, rep, None, None))
+    message("FloatList", (1, "value", F.TYPE_FLOAT, rep, None, None))
+    message("Int64List", (1, "value", F.TYPE_INT64, rep, None, None))
+    feature = message("Feature", (1, "bytes_list", F.TYPE_MESSAGE, opt, ".carl_tf.BytesList", 0),
+                      (2, "float_list", F.TYPE_MESSAGE, opt, ".carl_tf.FloatList", 0),
+                      (3, "int64_list", F.TYPE_MESSAGE, opt, ".carl_tf.Int64List", 0))
+    feature.oneof_decl.add(name="kind")
+    message("Features", (1, "feature", F.TYPE_MESSAGE, rep, ".carl_tf.Features.FeatureEntry", None),
+            nested=[map_entry("FeatureEntry", ".carl_tf.Feature")])
+    message("FeatureList", (1, "feature", F.TYPE_MESSAGE, rep, ".carl_tf.Feature", None))
+    message("FeatureLists", (1, "feature_list", F.TYPE_MESSAGE, rep, ".carl_tf.FeatureLists.FeatureListEntry", None),
+            nested=[map_entry("FeatureListEntry", ".carl_tf.FeatureList")])
+    message("SequenceExample", (1, "context", F.TYPE_MESSAGE, opt, ".carl_tf.Features", None),
+            (2, "feature_lists", F.TYPE_MESSAGE, opt, ".carl_tf.FeatureLists", None))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("carl_tf.SequenceExample"))
+
+
+def parse_sequence_example(payload: bytes, *, source: str = "<bytes>") -> SequenceRecord:
+    """Parse one TCC ``SequenceExample`` record.
+
+    Raises:
+        TFRecordError: the record is not a SequenceExample or lacks ``name`` or ``video``.
+    """
+    from google.protobuf.message import DecodeError
+
+    try:
+        example = _messages().FromString(payload)
+    except DecodeError as error:
+        raise TFRecordError(f"{source}: not a SequenceExample ({error})") from error
+    context = example.context.feature
+    lists = example.feature_lists.feature_list
+    if "name" not in context or not context["name"].bytes_list.value or "video" not in lists:
+        raise TFRecordError(f"{source}: record lacks context 'name' or sequence 'video'")
+    name = context["name"].bytes_list.value[0].decode("utf-8")
+    jpeg_frames = [f.bytes_list.value[0] for f in lists["video"].feature]
+    if "frame_labels" in lists:
+        frame_labels = [int(f.int64_list.value[0]) for f in lists["frame_labels"].feature]
+    else:
+        frame_labels = [-1] * len(jpeg_frames)
+    num_frames = int(context["len"].int64_list.value[0]) if "len" in context else len(jpeg_frames)
+    label = int(context["label"].int64_list.value[0]) if "label" in context else -1
+    return SequenceRecord(name, num_frames, label, jpeg_frames, frame_labels)
+
+
+def serialize_sequence_example(video: Mapping, *, extra_context: bool = False) -> bytes:
+    """One video as TCC ``SequenceExample`` bytes (see ``write_sequence_examples``)."""
+    example = _messages()()
+    frames = list(video["jpeg_frames"])
+    context = example.context.feature
+    context["name"].bytes_list.value.append(video["name"].encode("utf-8"))
+    context["len"].int64_list.value.append(len(frames))
+    context["label"].int64_list.value.append(int(video["label"]))
+    if extra_context:
+        context["label_string"].bytes_list.value.append(b"pour")
+        context["framelabels_string"].bytes_list.value.append(b"phase")
+    lists = example.feature_lists.feature_list
+    for frame in frames:
+        lists["video"].feature.add().bytes_list.value.append(frame)
+    for value in video["frame_labels"]:
+        lists["frame_labels"].feature.add().int64_list.value.append(int(value))
+    return example.SerializeToString(deterministic=True)  # map entries in key order
+
+
+def write_sequence_examples(
+    path: str | os.PathLike,
+    videos: Sequence[Mapping],
+    *,
+    extra_context: bool = False,
+) -> Path:
+    """Write videos as TCC ``SequenceExample`` records (used by the demo-data generator and tests).
+
+    Args:
+        path: the ``.tfrecord`` file to write.
+        videos: mappings with ``name`` (str), ``label`` (int), ``jpeg_frames`` (list of bytes) and
+            ``frame_labels`` (list of int).
+        extra_context: also write the context keys ``label_string`` and ``framelabels_string``
+            that some TCC releases carry.
+    """
+    return write_records(path, [serialize_sequence_example(v, extra_context=extra_context) for v in videos])
