@@ -1,0 +1,11 @@
+"""Deterministic synthetic videos in each dataset's raw layout (the embedded demo data)."""
+
+from carl_pipeline.synthetic.generate import (
+    generate_all,
+    generate_finegym,
+    generate_penn_action,
+    generate_pouring,
+    write_video,
+)
+
+__all__ = ["generate_all", "generate_finegym", "generate_penn_action", "generate_pouring", "write_video"]

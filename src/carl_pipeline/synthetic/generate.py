@@ -1,0 +1,255 @@
+"""Write the embedded demo data in each dataset's published raw layout, deterministically.
+
+``python -m carl_pipeline.synthetic data/01_raw`` regenerates everything the repository ships.
+The same functions, with small counts, make the fixtures of the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from carl_pipeline.synthetic.actions import (
+    PENN_ACTIONS,
+    PHASELESS_ACTIONS,
+    POURING,
+    finegym_element_poses,
+    idle_poses,
+)
+from carl_pipeline.synthetic.render import NEUTRAL, phase_timeline, random_appearance, render_video
+from carl_pipeline.video.frame_pack import encode_jpeg
+
+logger = logging.getLogger(__name__)
+
+
+def _rng(seed: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *keys])
+
+
+def render_action_video(
+    rng: np.random.Generator, key_poses, num_frames: int, height: int, width: int, **kwargs
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``(T, H, W, 3)`` uint8 and phase labels ``(T,)`` of one synthetic action video."""
+    phases, progress = phase_timeline(rng, num_frames, len(key_poses) - 1)
+    return render_video(rng, key_poses, phases, progress, height, width, **kwargs), phases
+
+
+def generate_pouring(
+    out_dir: str | os.PathLike,
+    *,
+    counts: dict[str, int] | None = None,
+    frames: tuple[int, int] = (40, 90),
+    size: tuple[int, int] = (96, 96),
+    videos_per_file: int = 4,
+    extra_context_files: Sequence[str] = ("val",),
+    jpeg_quality: int = 85,
+    seed: int = 0,
+) -> list[Path]:
+    """Pouring-style TCC TFRecords ``pouring_{split}-{i}-of-{n}.tfrecord``.
+
+    Args:
+        counts: videos per split (default 16 train, 6 val, 4 test).
+        frames: (min, max) frames per video.
+        extra_context_files: splits whose records also carry ``label_string`` and
+            ``framelabels_string``, as some TCC releases do.
+    """
+    from carl_pipeline.video.tfrecord import write_sequence_examples
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = counts or {"train": 16, "val": 6, "test": 4}
+    written = []
+    for split_number, (split, count) in enumerate(counts.items()):
+        videos = []
+        for i in range(count):
+            rng = _rng(seed, 1, split_number, i)
+            length = int(rng.integers(frames[0], frames[1] + 1))
+            clip, phases = render_action_video(rng, POURING, length, *size, pouring_props=True)
+            videos.append({"name": f"pouring_{split}_{i:03d}", "label": 0,
+                           "jpeg_frames": [encode_jpeg(f, jpeg_quality) for f in clip],
+                           "frame_labels": phases.tolist()})
+        chunks = [videos[i:i + videos_per_file] for i in range(0, len(videos), videos_per_file)]
+        for k, chunk in enumerate(chunks):
+            path = out_dir / f"pouring_{split}-{k}-of-{len(chunks)}.tfrecord"
+            written.append(write_sequence_examples(path, chunk, extra_context=split in extra_context_files))
+    return written
+
+
+def _write_mat(path: Path, fields: dict) -> None:
+    """``scipy.io.savemat`` with a fixed header text (its default carries the creation time)."""
+    import io
+
+    from scipy.io import savemat
+
+    buffer = io.BytesIO()
+    savemat(buffer, fields)
+    data = bytearray(buffer.getvalue())
+    header = b"MATLAB 5.0 MAT-file, written by carl_pipeline.synthetic"
+    data[:116] = header.ljust(116, b" ")  # the descriptive text field of a MAT 5 header
+    path.write_bytes(bytes(data))
+
+
+def generate_penn_action(
+    out_dir: str | os.PathLike,
+    *,
+    actions: Sequence[str] = ("squat", "jumping_jacks", "tennis_serve", "strum_guitar"),
+    counts: dict[str, int] | None = None,
+    frames: tuple[int, int] = (35, 70),
+    size: tuple[int, int] = (72, 96),
+    jpeg_quality: int = 85,
+    seed: int = 0,
+) -> Path:
+    """Penn Action layout: ``frames/<id>/NNNNNN.jpg``, ``labels/<id>.mat`` and, for actions with
+    phases, ``<split>/<action>/<id>.npy`` per-frame phase labels."""
+    out_dir = Path(out_dir)
+    counts = counts or {"train": 4, "val": 2}
+    for sub in ("frames", "labels"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    number = 0
+    for a, action in enumerate(actions):
+        for split_number, (split, count) in enumerate(counts.items()):
+            for i in range(count):
+                number += 1
+                video_id = f"{number:04d}"
+                rng = _rng(seed, 2, a, split_number, i)
+                length = int(rng.integers(frames[0], frames[1] + 1))
+                clip, phases = render_action_video(rng, PENN_ACTIONS[action], length, *size)
+                frame_dir = out_dir / "frames" / video_id
+                frame_dir.mkdir(exist_ok=True)
+                for t, frame in enumerate(clip, start=1):
+                    (frame_dir / f"{t:06d}.jpg").write_bytes(encode_jpeg(frame, jpeg_quality))
+                _write_mat(out_dir / "labels" / f"{video_id}.mat", {
+                    "action": action, "nframes": length, "train": 1 if split == "train" else -1,
+                    "dimensions": np.array([size[0], size[1], length]),
+                })
+                if action not in PHASELESS_ACTIONS:
+                    label_dir = out_dir / split / action
+                    label_dir.mkdir(parents=True, exist_ok=True)
+                    np.save(label_dir / f"{video_id}.npy", phases.astype(np.int64))
+    return out_dir
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path:
+    """Encode ``(T, H, W, 3)`` uint8 frames with PyAV: H.264 for .mp4/.mkv, VP9 for .webm."""
+    import av
+
+    path = Path(path)
+    codec = "libvpx-vp9" if path.suffix == ".webm" else "libx264"
+    tmp = path.with_name(f".tmp-{path.name}")
+    # bitexact: Matroska/WebM headers otherwise carry the write time and a random segment id.
+    with av.open(str(tmp), mode="w", format=path.suffix.lstrip(".").replace("mkv", "matroska"),
+                 options={"fflags": "+bitexact"}) as container:
+        stream = container.add_stream(codec, rate=int(round(fps)) if float(fps).is_integer() else fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            # Constant QP without adaptive quantisation, mb-tree or psy tuning: x264's float
+            # rate control otherwise varies with the process's floating-point state.
+            stream.options = {"qp": "30", "flags": "+bitexact", "x264-params":
+                              "threads=1:lookahead-threads=1:sliced-threads=0:aq-mode=0:mbtree=0:psy=0"}
+        else:
+            stream.options = {"crf": "40", "b": "0", "flags": "+bitexact", "row-mt": "0"}
+        # One encoder thread: multi-threaded x264/VP9 output depends on thread timing, and the
+        # demo data must come out byte for byte the same on every machine.
+        stream.codec_context.thread_count = 1
+        stream.codec_context.thread_type = "NONE"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    os.replace(tmp, path)
+    return path
+
+
+def generate_finegym(
+    out_dir: str | os.PathLike,
+    *,
+    videos: Sequence[tuple[str, float]] = (("gymA00000001", 30.0, ".mp4"), ("gymB00000002", 30.0, ".mkv"),
+                                           ("gymC00000003", 24.0, ".webm"), ("gymD00000004", 30.0, ".mp4")),
+    events_per_video: int = 3,
+    elements_per_event: tuple[int, int] = (2, 3),
+    size: tuple[int, int] = (90, 160),
+    val_events: int = 3,
+    seed: int = 0,
+) -> Path:
+    """FineGym layout: long raw videos holding several events, the annotation JSON and the
+    Gym99/Gym288 element lists.
+
+    Each event is idle time and 2-3 elements; an element's Gym288 class is 0..7 and its Gym99 class
+    that divided by two. The last ``val_events`` events go to the val lists. One more event per
+    video has no labelled element (as in FineGym, not every event is in the element lists).
+    """
+    out_dir = Path(out_dir)
+    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    annotations, lists = {}, {"gym99": {"train": [], "val": []}, "gym288": {"train": [], "val": []}}
+    all_events = []
+    for v, (youtube_id, fps, extension) in enumerate(videos):
+        rng = _rng(seed, 3, v)
+        appearance = random_appearance(rng, *size)
+        poses, annotations[youtube_id] = [], {}
+        clock = 0.0
+
+        def add(frames_poses):
+            poses.extend(frames_poses)
+
+        for e in range(events_per_video + 1):
+            gap = float(rng.uniform(1.0, 2.0))
+            add(idle_poses(rng, int(round(gap * fps))))
+            clock += round(gap * fps) / fps
+            event_start, segments, t = clock, {}, 0.0
+            for _ in range(int(rng.integers(elements_per_event[0], elements_per_event[1] + 1))):
+                lead = float(rng.uniform(0.6, 1.2))
+                add(idle_poses(rng, int(round(lead * fps))))
+                t += round(lead * fps) / fps
+                duration = float(rng.uniform(1.5, 3.0))
+                n = int(round(duration * fps))
+                gym288 = int(rng.integers(0, 8))
+                add(finegym_element_poses(gym288, (np.arange(n) + 0.5) / n))
+                segments[f"A_{int(t):04d}_{int(t + n / fps):04d}"] = {
+                    "stages": 1, "timestamps": [[round(t, 3), round(t + n / fps, 3)]], "gym288": gym288}
+                t += n / fps
+            tail = float(rng.uniform(0.5, 1.0))
+            add(idle_poses(rng, int(round(tail * fps))))
+            t += round(tail * fps) / fps
+            clock = event_start + t
+            key = f"E_{int(event_start):06d}_{int(clock):06d}"
+            labelled = e < events_per_video
+            annotations[youtube_id][key] = {
+                "event": int(rng.integers(1, 5)),
+                "timestamps": [[round(event_start, 3), round(clock, 3)]],
+                "segments": {k: {"stages": s["stages"], "timestamps": s["timestamps"]} for k, s in segments.items()},
+            }
+            if labelled:
+                all_events.append((youtube_id, key, segments))
+        add(idle_poses(rng, int(fps)))
+        frames = render_video(rng, [NEUTRAL, NEUTRAL], np.zeros(len(poses), int), np.zeros(len(poses)),
+                              *size, appearance=appearance, poses=poses)
+        write_video(out_dir / "videos" / f"{youtube_id}{extension}", frames, fps)
+    for n, (youtube_id, key, segments) in enumerate(all_events):
+        split = "val" if n >= len(all_events) - val_events else "train"
+        for segment_key, segment in segments.items():
+            name = f"{youtube_id}_{key}_{segment_key}"
+            lists["gym99"][split].append(f"{name} {segment['gym288'] // 2}")
+            lists["gym288"][split].append(f"{name} {segment['gym288']}")
+    (out_dir / "finegym_annotation_info_v1.0.json").write_text(json.dumps(annotations, indent=1, sort_keys=True))
+    for taxonomy in ("gym99", "gym288"):
+        (out_dir / f"{taxonomy}_train_element_v1.0.txt").write_text("\n".join(lists[taxonomy]["train"]) + "\n")
+        (out_dir / f"{taxonomy}_val_element.txt").write_text("\n".join(lists[taxonomy]["val"]) + "\n")
+    return out_dir
+
+
+def generate_all(root: str | os.PathLike, seed: int = 0) -> None:
+    """Regenerate ``<root>/pouring``, ``<root>/penn_action`` and ``<root>/finegym``."""
+    root = Path(root)
+    logger.info("writing Pouring TFRecords")
+    generate_pouring(root / "pouring", seed=seed)
+    logger.info("writing Penn Action frames and labels")
+    generate_penn_action(root / "penn_action", seed=seed)
+    logger.info("writing FineGym videos and annotations")
+    generate_finegym(root / "finegym", seed=seed)

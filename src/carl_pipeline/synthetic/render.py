@@ -1,0 +1,221 @@
+"""Render a stick figure (and the props of a pouring scene) going through an action's phases.
+
+An action is a list of key poses; phase ``k`` moves the figure from key pose ``k`` to ``k + 1``
+with its own random duration and easing, so the phase of a frame cannot be read off its position
+in the video. Each video also draws its own background, colours, figure size and place, camera
+drift and shake, a distracting moving ball and sensor noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Pose = Mapping[str, float]
+
+#: Joint angles are radians from straight down; ``crouch`` and ``lift`` are fractions of the
+#: figure's height; ``rot`` turns the whole body; the pouring props read ``tilt``, ``fill``.
+NEUTRAL: dict[str, float] = {
+    "arm_l": 0.3, "arm_r": -0.3, "elbow_l": 0.0, "elbow_r": 0.0, "leg_l": 0.15, "leg_r": -0.15,
+    "knee_l": 0.0, "knee_r": 0.0, "lean": 0.0, "rot": 0.0, "crouch": 0.0, "lift": 0.0,
+    "shift": 0.0, "tilt": 0.0, "fill": 0.0,
+}
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Everything about a video's look that does not depend on the action."""
+
+    background: np.ndarray  # (H, W, 3) float32 in [0, 255]
+    body_color: np.ndarray  # (3,)
+    limb_color: np.ndarray  # (3,)
+    head_color: np.ndarray  # (3,)
+    prop_color: np.ndarray  # (3,)
+    liquid_color: np.ndarray  # (3,)
+    scale: float  # figure height as a fraction of the frame height
+    anchor: tuple[float, float]  # figure hip position (x, y) as fractions of the frame
+    drift: tuple[float, float]  # camera drift over the video, pixels
+    shake: float  # camera shake, pixels
+    noise: float  # sensor noise standard deviation
+    ball: tuple[float, float, float, float, float]  # x0, y0, vx, vy (fractions per video), radius
+
+
+def random_appearance(rng: np.random.Generator, height: int, width: int) -> Appearance:
+    """Draw a video's background, colours, figure placement and camera from ``rng``."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    top, bottom = rng.uniform(20, 235, size=(2, 3))
+    gradient = y[..., None] / max(height - 1, 1)
+    background = top * (1 - gradient) + bottom * gradient
+    for _ in range(3):  # low-frequency texture so the background is not flat
+        fx, fy, phase = rng.uniform(0.02, 0.15), rng.uniform(0.02, 0.15), rng.uniform(0, 2 * np.pi)
+        background += rng.uniform(5, 25) * np.sin(fx * x + fy * y + phase)[..., None] * rng.uniform(-1, 1, 3)
+    floor = int(height * rng.uniform(0.78, 0.9))
+    background[floor:] = background[floor:] * 0.6 + rng.uniform(40, 200, 3) * 0.4
+    colors = rng.uniform(0, 255, size=(6, 3))
+    return Appearance(
+        background=np.clip(background, 0, 255).astype(np.float32),
+        body_color=colors[0], limb_color=colors[1], head_color=colors[2], prop_color=colors[3],
+        liquid_color=colors[4],
+        scale=float(rng.uniform(0.38, 0.5)),
+        anchor=(float(rng.uniform(0.35, 0.6)), float(rng.uniform(0.5, 0.58))),
+        drift=(float(rng.uniform(-0.08, 0.08) * width), float(rng.uniform(-0.05, 0.05) * height)),
+        shake=float(rng.uniform(0.0, 1.5)),
+        noise=float(rng.uniform(2.0, 9.0)),
+        ball=(float(rng.uniform(0, 1)), float(rng.uniform(0, 0.6)), float(rng.uniform(-1, 1)),
+              float(rng.uniform(-0.5, 0.5)), float(rng.uniform(0.03, 0.07))),
+    )
+
+
+def phase_timeline(
+    rng: np.random.Generator,
+    num_frames: int,
+    num_phases: int,
+    concentration: float = 2.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random phase of every frame and the progress (0..1, eased) inside it.
+
+    Phase lengths are a Dirichlet draw, so two videos of one action disagree on where each phase
+    starts. Returns ``phases`` (num_frames,) int64 and ``progress`` (num_frames,) float64.
+    """
+    if num_frames < num_phases:
+        raise ValueError(f"{num_frames} frames cannot hold {num_phases} phases")
+    shares = rng.dirichlet(np.full(num_phases, concentration))
+    lengths = np.maximum(1, np.round(shares * num_frames).astype(int))
+    while lengths.sum() > num_frames:
+        lengths[np.argmax(lengths)] -= 1
+    while lengths.sum() < num_frames:
+        lengths[rng.integers(num_phases)] += 1
+    phases = np.repeat(np.arange(num_phases), lengths)
+    progress = np.concatenate([(np.arange(n) + 0.5) / n for n in lengths])
+    easing = rng.uniform(0.6, 1.6, size=num_phases)  # some phases start fast, some slow
+    return phases, progress ** easing[phases]
+
+
+def interpolate_pose(key_poses: Sequence[Pose], phase: int, progress: float) -> dict[str, float]:
+    """Pose at ``progress`` (0..1) through ``phase``: a smooth blend of key poses k and k + 1."""
+    a = {**NEUTRAL, **key_poses[phase]}
+    b = {**NEUTRAL, **key_poses[phase + 1]}
+    w = progress * progress * (3 - 2 * progress)  # smoothstep
+    return {k: a[k] * (1 - w) + b[k] * w for k in NEUTRAL}
+
+
+def _segments(pose: Mapping[str, float], size: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Limb segments (start, end) in figure coordinates (x right, y down, hip at the origin)."""
+    def limb(origin, angle, length):
+        return origin + length * np.array([np.sin(angle), np.cos(angle)])
+
+    hip = np.array([0.0, 0.0])
+    neck = limb(hip, np.pi + pose["lean"], 0.32 * size)
+    parts = {"torso": (hip, neck)}
+    for side in ("l", "r"):
+        elbow = limb(neck, pose[f"arm_{side}"], 0.17 * size)
+        hand = limb(elbow, pose[f"arm_{side}"] + pose[f"elbow_{side}"], 0.16 * size)
+        knee = limb(hip, pose[f"leg_{side}"], 0.24 * size)
+        foot = limb(knee, pose[f"leg_{side}"] - pose[f"knee_{side}"], 0.24 * size)
+        parts.update({f"upper_arm_{side}": (neck, elbow), f"forearm_{side}": (elbow, hand),
+                      f"thigh_{side}": (hip, knee), f"shin_{side}": (knee, foot)})
+    parts["head"] = (neck, limb(neck, np.pi + pose["lean"], 0.1 * size))
+    return parts
+
+
+class Canvas:
+    """Draws capsules and discs on one float frame with precomputed pixel grids."""
+
+    def __init__(self, height: int, width: int):
+        self.y, self.x = np.mgrid[0:height, 0:width].astype(np.float32)
+
+    def capsule(self, image, a, b, radius, color):
+        d = b - a
+        denom = float(d @ d) or 1e-6
+        t = np.clip(((self.x - a[0]) * d[0] + (self.y - a[1]) * d[1]) / denom, 0, 1)
+        dist2 = (self.x - a[0] - t * d[0]) ** 2 + (self.y - a[1] - t * d[1]) ** 2
+        image[dist2 <= radius * radius] = color
+
+    def disc(self, image, center, radius, color):
+        mask = (self.x - center[0]) ** 2 + (self.y - center[1]) ** 2 <= radius * radius
+        image[mask] = color
+
+    def box(self, image, center, half_w, half_h, angle, color, fill=1.0, fill_color=None):
+        """A rotated rectangle; the lower ``fill`` fraction (in its own frame) gets ``fill_color``."""
+        c, s = np.cos(angle), np.sin(angle)
+        u = (self.x - center[0]) * c + (self.y - center[1]) * s
+        v = -(self.x - center[0]) * s + (self.y - center[1]) * c
+        inside = (np.abs(u) <= half_w) & (np.abs(v) <= half_h)
+        image[inside] = color
+        if fill_color is not None and fill > 0:
+            level = half_h - 2 * half_h * fill
+            image[inside & (v >= level) & (np.abs(u) <= half_w * 0.75)] = fill_color
+
+
+def render_video(
+    rng: np.random.Generator,
+    key_poses: Sequence[Pose],
+    phases: np.ndarray,
+    progress: np.ndarray,
+    height: int,
+    width: int,
+    *,
+    pouring_props: bool = False,
+    appearance: Appearance | None = None,
+    poses: Sequence[Pose] | None = None,
+) -> np.ndarray:
+    """Render one video.
+
+    Args:
+        rng: the video's random generator (noise and shake are drawn from it).
+        key_poses: ``num_phases + 1`` key poses (ignored where ``poses`` is given).
+        phases, progress: per-frame phase and progress, shape ``(T,)``.
+        height, width: frame size in pixels.
+        pouring_props: draw a cup in the right hand and a glass that fills up.
+        appearance: the video's look; drawn from ``rng`` when None.
+        poses: explicit per-frame poses (used for FineGym's concatenated elements).
+
+    Returns:
+        uint8 array ``(T, height, width, 3)``.
+    """
+    appearance = appearance or random_appearance(rng, height, width)
+    canvas = Canvas(height, width)
+    num_frames = len(phases) if poses is None else len(poses)
+    size = appearance.scale * height
+    thickness = max(1.0, 0.035 * size)
+    frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
+    for t in range(num_frames):
+        pose = {**NEUTRAL, **poses[t]} if poses is not None else interpolate_pose(key_poses, int(phases[t]), float(progress[t]))
+        image = appearance.background.copy()
+        ball_x, ball_y, ball_vx, ball_vy, ball_r = appearance.ball
+        along = t / max(num_frames - 1, 1)
+        bx = ((ball_x + ball_vx * along) % 1.0) * width
+        by = ((ball_y + ball_vy * along) % 0.7) * height
+        canvas.disc(image, (bx, by), ball_r * height, appearance.prop_color * 0.5 + 60)
+
+        shake = rng.normal(0, appearance.shake, 2) if appearance.shake > 0 else np.zeros(2)
+        offset = np.array([appearance.anchor[0] * width + pose["shift"] * width,
+                           appearance.anchor[1] * height + (pose["crouch"] - pose["lift"]) * size])
+        offset += np.array(appearance.drift) * along + shake
+        c, s = np.cos(pose["rot"]), np.sin(pose["rot"])
+        rotation = np.array([[c, -s], [s, c]])
+        parts = {k: (rotation @ a + offset, rotation @ b + offset) for k, (a, b) in _segments(pose, size).items()}
+
+        if pouring_props:
+            glass = offset + np.array([0.42 * size, -0.05 * size])
+            canvas.box(image, glass, 0.07 * size, 0.14 * size, 0.0, appearance.prop_color * 0.6 + 40,
+                       fill=pose["fill"], fill_color=appearance.liquid_color)
+        for name, (a, b) in parts.items():
+            if name == "head":
+                canvas.disc(image, b, 0.09 * size, appearance.head_color)
+            else:
+                color = appearance.body_color if name == "torso" else appearance.limb_color
+                canvas.capsule(image, a, b, thickness * (1.8 if name == "torso" else 1.0), color)
+        if pouring_props:
+            hand = parts["forearm_r"][1]
+            canvas.box(image, hand, 0.06 * size, 0.1 * size, pose["tilt"], appearance.prop_color,
+                       fill=0.6 * (1 - pose["fill"]), fill_color=appearance.liquid_color)
+            if pose["tilt"] > 1.0:  # liquid runs from the cup's lip into the glass
+                lip = hand + 0.1 * size * np.array([np.sin(pose["tilt"]), -np.cos(pose["tilt"])])
+                canvas.capsule(image, lip, glass - np.array([0, 0.1 * size]), thickness * 0.7,
+                               appearance.liquid_color)
+        image += rng.normal(0, appearance.noise, image.shape).astype(np.float32)
+        frames[t] = np.clip(image, 0, 255).astype(np.uint8)
+    return frames
