@@ -1,0 +1,27 @@
+"""Raw dataset layouts -> conversion jobs -> frame packs. Plain Python, no Kedro imports."""
+
+from carl_pipeline.ingest.convert import (
+    ConversionError,
+    ConversionJob,
+    ConversionPlan,
+    ConversionReport,
+    ConvertedVideo,
+    run_conversion,
+)
+from carl_pipeline.ingest.finegym import plan_finegym
+from carl_pipeline.ingest.index import build_video_index
+from carl_pipeline.ingest.penn_action import plan_penn_action
+from carl_pipeline.ingest.pouring import plan_pouring
+
+__all__ = [
+    "ConversionError",
+    "ConversionJob",
+    "ConversionPlan",
+    "ConversionReport",
+    "ConvertedVideo",
+    "build_video_index",
+    "plan_finegym",
+    "plan_penn_action",
+    "plan_pouring",
+    "run_conversion",
+]

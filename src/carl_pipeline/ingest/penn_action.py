@@ -1,0 +1,123 @@
+"""Penn Action: ``frames/<id>/NNNNNN.jpg``, ``labels/<id>.mat`` and per-frame phase labels
+``<split>/<action>/<id>.npy`` (the TCC phase annotations) -> conversion jobs, one per video.
+
+Only videos with a phase-label file are converted: the 13 actions with phases. Actions listed in
+``skip_actions`` (strum_guitar and jump_rope have no phases) are ignored even if present.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from carl_pipeline.ingest.convert import ConversionError, ConversionJob, ConvertedVideo, standardise_jpegs
+
+
+def resample_labels(labels: np.ndarray, num_frames: int) -> np.ndarray:
+    """Nearest-neighbour resampling of a per-frame label array to ``num_frames`` entries."""
+    positions = np.round(np.linspace(0, len(labels) - 1, num_frames)).astype(np.int64)
+    return labels[positions]
+
+
+def _mat_scalar(mat: dict, key: str, source: Path):
+    if key not in mat:
+        raise ConversionError(f"{source}: no '{key}' field")
+    value = np.asarray(mat[key]).reshape(-1)
+    if value.size == 0:
+        raise ConversionError(f"{source}: field '{key}' is empty")
+    return value[0]
+
+
+@dataclass(frozen=True)
+class PennActionVideoJob(ConversionJob):
+    """One Penn Action video: its frame folder, ``.mat`` metadata and phase-label array."""
+
+    frames_dir: str = ""
+    mat_file: str = ""
+    phase_file: str = ""
+    frame_size: tuple[int, int] | None = None
+    fps: float = 30.0  # Penn Action gives no frame rate; its clips are 30 fps
+    label_length_tolerance: float = 0.1
+
+    def run(self) -> ConvertedVideo:
+        from scipy.io import loadmat
+
+        mat_file, phase_file, frames_dir = Path(self.mat_file), Path(self.phase_file), Path(self.frames_dir)
+        if not mat_file.is_file():
+            raise ConversionError(f"{mat_file}: label file does not exist")
+        try:
+            mat = loadmat(mat_file)
+        except Exception as error:
+            raise ConversionError(f"{mat_file}: not a readable .mat file ({error})") from error
+        action = str(_mat_scalar(mat, "action", mat_file))
+        if action != self.action:
+            raise ConversionError(
+                f"{mat_file}: action '{action}' but its phase labels lie under '{self.action}'")
+        num_frames = int(_mat_scalar(mat, "nframes", mat_file))
+        frame_files = sorted(frames_dir.glob("*.jpg")) if frames_dir.is_dir() else []
+        if not frame_files:
+            raise ConversionError(f"{frames_dir}: no frames (expected {num_frames} .jpg files)")
+        if len(frame_files) != num_frames:
+            raise ConversionError(
+                f"{frames_dir}: {len(frame_files)} frames on disk, {mat_file.name} says nframes={num_frames}")
+        try:
+            phases = np.load(phase_file).astype(np.int64)
+        except Exception as error:
+            raise ConversionError(f"{phase_file}: not a readable .npy array ({error})") from error
+        if phases.ndim != 1 or phases.size == 0:
+            raise ConversionError(f"{phase_file}: phase labels must be a non-empty 1-D array, got shape {phases.shape}")
+        if phases.size != num_frames:
+            # The released phase labels are sometimes a few frames off the frame count: resample
+            # those; a gross mismatch means the wrong file and is an error.
+            mismatch = abs(phases.size - num_frames) / num_frames
+            if mismatch > self.label_length_tolerance:
+                raise ConversionError(
+                    f"{phase_file}: {phases.size} phase labels for {num_frames} frames "
+                    f"(more than {self.label_length_tolerance:.0%} off)")
+            phases = resample_labels(phases, num_frames)
+        jpegs = [f.read_bytes() for f in frame_files]
+        frames, height, width = standardise_jpegs(jpegs, self.frame_size, source=str(frames_dir))
+        return ConvertedVideo(frames, height, width, self.fps, {"phase": phases.tolist()},
+                              meta={"train_flag": int(_mat_scalar(mat, "train", mat_file))})
+
+
+def plan_penn_action(
+    root: str | os.PathLike,
+    *,
+    splits: tuple[str, ...] = ("train", "val"),
+    phase_label_dir: str = "",
+    skip_actions: tuple[str, ...] = ("strum_guitar", "jump_rope"),
+    frame_size: tuple[int, int] | None = None,
+    fps: float = 30.0,
+    label_length_tolerance: float = 0.1,
+) -> tuple[list[PennActionVideoJob], list[dict[str, str]]]:
+    """One job per phase-label file ``<root>/<phase_label_dir>/<split>/<action>/<id>.npy``.
+
+    Returns:
+        The jobs and planning failures (none for this layout: every problem shows when a job runs).
+
+    Raises:
+        FileNotFoundError: no phase-label file under any split folder.
+    """
+    root = Path(root)
+    label_root = root / phase_label_dir
+    jobs = []
+    for split in splits:
+        for phase_file in sorted((label_root / split).glob("*/*.npy")):
+            action = phase_file.parent.name
+            if action in skip_actions:
+                continue
+            video_id = phase_file.stem
+            jobs.append(PennActionVideoJob(
+                video_id=video_id, source=str(root / "frames" / video_id), split=split, action=action,
+                frames_dir=str(root / "frames" / video_id), mat_file=str(root / "labels" / f"{video_id}.mat"),
+                phase_file=str(phase_file), frame_size=tuple(frame_size) if frame_size else None,
+                fps=float(fps), label_length_tolerance=float(label_length_tolerance),
+            ))
+    if not jobs:
+        raise FileNotFoundError(
+            f"{label_root}: no phase labels <split>/<action>/<id>.npy for splits {list(splits)}")
+    return jobs, []

@@ -1,0 +1,75 @@
+"""Parameter blocks, validated where they enter a node (Kedro builds these from ``conf/``).
+
+Each field's meaning and the paper's value are also written beside it in ``conf/*/parameters_*.yml``.
+A bad value fails before any work with a message that names the field.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+FrameSize = tuple[int, int]
+
+
+class _IngestCommon(_Block):
+    num_workers: int = Field(2, ge=0, description="processes converting videos; 0 or 1 converts in the node's process")
+    progress: bool = True
+
+    @field_validator("frame_size", check_fields=False)
+    @classmethod
+    def _positive_size(cls, value):
+        if value is not None and (value[0] <= 0 or value[1] <= 0):
+            raise ValueError(f"frame_size must be [height, width] > 0, got {list(value)}")
+        return value
+
+
+class PouringIngestParams(_IngestCommon):
+    """How Pouring TFRecords become frame packs."""
+
+    frame_size: FrameSize | None = None
+    fps: float = Field(30.0, gt=0)
+    splits: tuple[str, ...] = ("train", "val", "test")
+
+
+class PennActionIngestParams(_IngestCommon):
+    """How Penn Action frame folders become frame packs."""
+
+    frame_size: FrameSize | None = None
+    fps: float = Field(30.0, gt=0)
+    splits: tuple[str, ...] = ("train", "val")
+    phase_label_dir: str = ""
+    skip_actions: tuple[str, ...] = ("strum_guitar", "jump_rope")
+    label_length_tolerance: float = Field(0.1, ge=0)
+
+
+class ElementLists(_Block):
+    train: str
+    val: str
+
+
+class FineGymIngestParams(_IngestCommon):
+    """How FineGym events are cut from the raw videos."""
+
+    frame_size: FrameSize = (360, 640)
+    fps: float = Field(25.0, gt=0)
+    jpeg_quality: int = Field(90, ge=1, le=100)
+    annotation_file: str = "finegym_annotation_info_v1.0.json"
+    video_dir: str = "videos"
+    element_lists: dict[str, ElementLists] = Field(default_factory=lambda: {
+        "gym99": ElementLists(train="gym99_train_element_v1.0.txt", val="gym99_val_element.txt"),
+        "gym288": ElementLists(train="gym288_train_element_v1.0.txt", val="gym288_val_element.txt"),
+    })
+    event_types: tuple[int, ...] | None = None
+
+    @field_validator("element_lists")
+    @classmethod
+    def _both_taxonomies(cls, value):
+        missing = {"gym99", "gym288"} - set(value)
+        if missing:
+            raise ValueError(f"element_lists needs entries for {sorted(missing)}")
+        return value

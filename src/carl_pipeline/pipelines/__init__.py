@@ -1,0 +1,1 @@
+"""Kedro pipelines: thin wiring of nodes over the plain packages."""

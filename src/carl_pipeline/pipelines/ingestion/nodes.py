@@ -1,0 +1,92 @@
+"""Ingestion nodes: plan the conversion of a raw dataset, then index what was converted.
+
+The work lives in ``carl_pipeline.ingest``; these functions only adapt parameters and results.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_finegym, plan_penn_action, plan_pouring
+from carl_pipeline.params import FineGymIngestParams, PennActionIngestParams, PouringIngestParams
+from carl_pipeline.video.frame_store import FrameStore
+
+logger = logging.getLogger(__name__)
+
+
+def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> ConversionPlan:
+    """List every video of the Pouring TFRecords as a conversion job.
+
+    Args:
+        raw_folder: folder of ``pouring_{train,val,test}-*.tfrecord`` files.
+        params: frame size, frame rate, splits and worker count.
+
+    Returns:
+        The plan the frame store runs: one job per record.
+    """
+    jobs, failures = plan_pouring(raw_folder, frame_size=params.frame_size, fps=params.fps, splits=params.splits)
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))
+
+
+def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams) -> ConversionPlan:
+    """List every Penn Action video with phase labels as a conversion job.
+
+    Args:
+        raw_folder: folder with ``frames/``, ``labels/`` and ``<split>/<action>/<id>.npy``.
+        params: splits, actions to skip, label-length tolerance, frame size and worker count.
+
+    Returns:
+        The plan the frame store runs: one job per phase-labelled video.
+    """
+    jobs, failures = plan_penn_action(
+        raw_folder, splits=params.splits, phase_label_dir=params.phase_label_dir,
+        skip_actions=params.skip_actions, frame_size=params.frame_size, fps=params.fps,
+        label_length_tolerance=params.label_length_tolerance,
+    )
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))
+
+
+def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> ConversionPlan:
+    """List every labelled FineGym event as a job that cuts it from its raw video.
+
+    Args:
+        raw_folder: folder with the annotation JSON, the element lists and ``videos/``.
+        params: target frame size and rate, file names and worker count.
+
+    Returns:
+        The plan the frame store runs: one job per event, plus events that cannot be cut.
+    """
+    jobs, failures = plan_finegym(
+        raw_folder, annotation_file=params.annotation_file,
+        element_lists={k: v.model_dump() for k, v in params.element_lists.items()},
+        video_dir=params.video_dir, fps=params.fps, frame_size=params.frame_size,
+        jpeg_quality=params.jpeg_quality, event_types=params.event_types,
+    )
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))
+
+
+def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Build the video index and per-frame labels from the converted videos.
+
+    Args:
+        frame_store: the dataset's frame packs.
+
+    Returns:
+        The video index (one row per video), the per-frame labels (one row per frame, -1 where
+        unlabelled) and the ingest report (counts per split, skipped and failed videos).
+    """
+    video_index, frame_labels = build_video_index(frame_store)
+    conversion = frame_store.read_report()
+    report = {
+        "videos": int(len(video_index)),
+        "frames": int(video_index["num_frames"].sum()),
+        "videos_per_split": {str(k): int(v) for k, v in video_index["split"].value_counts().sort_index().items()},
+        "converted_this_run": len(conversion["converted"]),
+        "already_converted": len(conversion["skipped_existing"]),
+        "failed": conversion["failed"],
+    }
+    if report["failed"]:
+        logger.warning("%d videos were not converted; see the ingest report", len(report["failed"]))
+    return video_index, frame_labels, report

@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny raw datasets written by the project's generator in the published layouts."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("DO_NOT_TRACK", "1")  # kedro-telemetry: never reach the network in tests
+
+from carl_pipeline.synthetic import generate_finegym, generate_penn_action, generate_pouring  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tmp_path_factory) -> Path:
+    """A raw root holding tiny ``pouring``, ``penn_action`` and ``finegym`` folders (read-only use)."""
+    root = tmp_path_factory.mktemp("raw")
+    generate_pouring(root / "pouring", counts={"train": 3, "val": 2}, frames=(8, 12), size=(32, 32),
+                     videos_per_file=2, extra_context_files=("val",), seed=1)
+    generate_penn_action(root / "penn_action", actions=("squat", "tennis_serve", "strum_guitar"),
+                         counts={"train": 2, "val": 1}, frames=(10, 14), size=(24, 32), seed=1)
+    generate_finegym(root / "finegym", videos=(("vidA", 30.0, ".mp4"), ("vidB", 24.0, ".webm")),
+                     events_per_video=2, elements_per_event=(1, 2), size=(36, 64), val_events=1, seed=1)
+    return root
+
+
+@pytest.fixture
+def raw_copy(tiny_raw, tmp_path) -> Path:
+    """A private, writable copy of the tiny raw data, for tests that break it."""
+    target = tmp_path / "raw"
+    shutil.copytree(tiny_raw, target)
+    return target

@@ -1,0 +1,88 @@
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from carl_pipeline.ingest import ConversionPlan, plan_penn_action, run_conversion
+from carl_pipeline.ingest.convert import ConversionError, ConversionJob, ConvertedVideo
+from carl_pipeline.video import FrameStore, encode_jpeg
+
+
+def _penn_plan(raw, **kwargs):
+    jobs, _ = plan_penn_action(raw / "penn_action")
+    return ConversionPlan(tuple(jobs), progress=False, **kwargs)
+
+
+def test_rerun__skips_finished_videos_and_keeps_their_files(tiny_raw, tmp_path):
+    store = FrameStore(tmp_path / "frames")
+    first = run_conversion(_penn_plan(tiny_raw), store)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in store.root.glob("*.frames")}
+    second = run_conversion(_penn_plan(tiny_raw), store)
+    assert second.converted == [] and sorted(second.skipped_existing) == sorted(first.converted)
+    assert {p.name: p.stat().st_mtime_ns for p in store.root.glob("*.frames")} == mtimes
+
+
+def test_rerun__converts_only_what_an_interrupted_run_left(tiny_raw, tmp_path):
+    store = FrameStore(tmp_path / "frames")
+    plan = _penn_plan(tiny_raw)
+    run_conversion(plan, store)
+    lost = store.path_for(plan.jobs[0].video_id)
+    lost.unlink()  # as if the run had stopped before this video
+    (store.root / f".{lost.name}.abc.tmp").write_bytes(b"half written")  # and left a temporary
+    report = run_conversion(plan, store)
+    assert report.converted == [plan.jobs[0].video_id]
+    assert len(report.skipped_existing) == len(plan.jobs) - 1
+
+
+def test_rerun__changed_settings_convert_again(tiny_raw, tmp_path):
+    store = FrameStore(tmp_path / "frames")
+    run_conversion(_penn_plan(tiny_raw), store)
+    jobs, _ = plan_penn_action(tiny_raw / "penn_action", frame_size=(12, 16))
+    report = run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
+    assert len(report.converted) == len(jobs) and report.skipped_existing == []
+    assert store.open(jobs[0].video_id).read([0]).shape == (1, 3, 12, 16)
+
+
+def test_rerun__truncated_pack_is_not_trusted(tiny_raw, tmp_path):
+    store = FrameStore(tmp_path / "frames")
+    plan = _penn_plan(tiny_raw)
+    run_conversion(plan, store)
+    path = store.path_for(plan.jobs[1].video_id)
+    path.write_bytes(path.read_bytes()[:-5])
+    report = run_conversion(plan, store)
+    assert report.converted == [plan.jobs[1].video_id]
+
+
+def test_parallel__process_pool_gives_the_same_store(tiny_raw, tmp_path):
+    serial, parallel = FrameStore(tmp_path / "a"), FrameStore(tmp_path / "b")
+    run_conversion(_penn_plan(tiny_raw), serial)
+    report = run_conversion(_penn_plan(tiny_raw, num_workers=2), parallel)
+    assert report.failed == []
+    for video_id in serial.video_ids():
+        assert serial.path_for(video_id).read_bytes() == parallel.path_for(video_id).read_bytes()
+
+
+@dataclass(frozen=True)
+class _FlakyJob(ConversionJob):
+    fail: bool = False
+
+    def run(self) -> ConvertedVideo:
+        if self.fail:
+            raise ConversionError(f"{self.source}: cannot be read")
+        return ConvertedVideo([encode_jpeg(__import__("numpy").zeros((4, 4, 3), "uint8"))], 4, 4, 25.0, {"phase": [0]})
+
+
+def test_failures__one_bad_video_does_not_stop_the_others(tmp_path):
+    jobs = tuple(_FlakyJob(video_id=f"v{i}", source=f"/raw/v{i}.mp4", split="train", action=None, fail=i == 1)
+                 for i in range(3))
+    report = run_conversion(ConversionPlan(jobs, progress=False), FrameStore(tmp_path))
+    assert sorted(report.converted) == ["v0", "v2"]
+    assert report.failed == [{"video_id": "v1", "source": "/raw/v1.mp4",
+                              "error": "ConversionError: /raw/v1.mp4: cannot be read"}]
+
+
+def test_failures__duplicate_ids_are_refused_before_any_work(tmp_path):
+    jobs = tuple(_FlakyJob(video_id="same", source=f"/raw/{i}", split="train", action=None) for i in range(2))
+    with pytest.raises(ConversionError, match="duplicate video ids.*same"):
+        run_conversion(ConversionPlan(jobs, progress=False), FrameStore(tmp_path / "s"))
+    assert not os.path.exists(tmp_path / "s")

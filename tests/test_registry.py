@@ -1,0 +1,15 @@
+from kedro.framework.startup import bootstrap_project
+
+from carl_pipeline.pipeline_registry import register_pipelines
+from tests.conftest import PROJECT_ROOT
+
+
+def test_registry__ingestion_pipelines_share_one_template_in_namespaces():
+    bootstrap_project(PROJECT_ROOT)
+    pipelines = register_pipelines()
+    assert {"ingest_pouring", "ingest_penn_action", "ingest_finegym", "__default__"} <= set(pipelines)
+    for dataset in ("pouring", "penn_action", "finegym"):
+        pipeline = pipelines[f"ingest_{dataset}"]
+        assert pipeline.inputs() == {f"{dataset}.raw", f"params:{dataset}.ingest"}
+        assert pipeline.outputs() == {f"{dataset}.video_index", f"{dataset}.frame_labels", f"{dataset}.ingest_report"}
+    assert len(pipelines["__default__"].nodes) == 6
