@@ -1,0 +1,110 @@
+"""Sequence contrastive loss (SCL) of CARL.
+
+Chen et al., "Frame-wise Action Representations for Long Videos via Sequence Contrastive
+Learning", CVPR 2022, Sec. 3.3. For frame ``i`` of one view and every frame ``j`` of the other
+view of the same video, the prediction is the softmax over ``j`` of ``cos(z_i, z_j) / tau``; the
+target is a Gaussian of the timestamp distance, normalised over ``j``; the loss is the KL
+divergence from target to prediction, in both directions, averaged over valid frames. Other videos
+in the batch are not negatives, and padded frames are neither predicted nor predicted from.
+
+Computed per video as ``(B, T, T)`` batched matrices: no ``(2BT)^2`` all-pairs matrix and no loop
+over the batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def timestamp_distance(steps: torch.Tensor, seq_lens: torch.Tensor) -> torch.Tensor:
+    """Distance between the timestamps of view 0's and view 1's frames, per video.
+
+    Timestamps of view 0 are rescaled to view 1's length (the same length for two views of one
+    video, so this is ``|s_i - s_j|``).
+
+    Args:
+        steps: ``(B, 2, T)`` frame indices.
+        seq_lens: ``(B, 2)`` video lengths.
+
+    Returns:
+        ``(B, T, T)``: entry ``[b, i, j]`` is the distance of view-0 frame i to view-1 frame j.
+    """
+    steps = steps.float()
+    lens = seq_lens.float()
+    s0 = steps[:, 0, :, None] / lens[:, 0, None, None] * lens[:, 1, None, None]  # (B, T, 1)
+    return (s0 - steps[:, 1, None, :]).abs()
+
+
+def gaussian_targets(distance: torch.Tensor, valid_j: torch.Tensor, variance: float) -> torch.Tensor:
+    """Target distribution over ``j``: ``exp(-d^2 / (2 variance))`` over valid ``j``, normalised.
+
+    Args:
+        distance: ``(B, T, T)`` timestamp distances.
+        valid_j: ``(B, 1, T)`` bool, the valid frames of the predicted view.
+
+    Returns:
+        ``(B, T, T)``, each row sums to 1 (0 for a row with no valid ``j``).
+    """
+    weights = torch.exp(-distance.square() / (2 * variance)) * valid_j
+    total = weights.sum(-1, keepdim=True)
+    return torch.where(total > 0, weights / total.clamp_min(torch.finfo(weights.dtype).tiny), 0.0)
+
+
+def _direction_kl(logits, targets, valid_i, valid_j):
+    """Sum over valid rows of KL(target_i || softmax_j(logits_i)) with invalid j excluded."""
+    # The most negative finite value, not -inf: a row with no valid j then stays finite (its
+    # terms are zeroed below) and so does its gradient.
+    logits = logits.masked_fill(~valid_j, torch.finfo(logits.dtype).min)
+    log_prob = F.log_softmax(logits, dim=-1).masked_fill(~valid_j, 0.0)
+    kl = torch.xlogy(targets, targets) - targets * log_prob  # (B, T, T); 0 where target is 0
+    return (kl.sum(-1) * valid_i).sum()
+
+
+def sequence_contrastive_loss(
+    embeddings: torch.Tensor,
+    steps: torch.Tensor,
+    seq_lens: torch.Tensor,
+    masks: torch.Tensor,
+    temperature: float = 0.1,
+    variance: float = 10.0,
+) -> torch.Tensor:
+    """CARL's sequence contrastive loss.
+
+    Args:
+        embeddings: ``(B, 2, T, D)`` frame embeddings of two views of each of B videos.
+        steps: ``(B, 2, T)`` index in the video of every sampled frame.
+        seq_lens: ``(B, 2)`` number of frames of each video (the same for both views).
+        masks: ``(B, 2, T)``, 1 for a valid frame, 0 for padding.
+        temperature: softmax temperature tau (paper: 0.1).
+        variance: variance of the Gaussian target over timestamp distance (paper: 10).
+
+    Returns:
+        Scalar: the summed KL divergence of both directions over valid frames, divided by the
+        number of valid frames of both views.
+
+    Example:
+        >>> z = torch.nn.functional.normalize(torch.randn(4, 2, 240, 128), dim=-1)
+        >>> steps = torch.sort(torch.randint(0, 300, (4, 2, 240)), dim=-1).values
+        >>> loss = sequence_contrastive_loss(z, steps, torch.full((4, 2), 300), torch.ones(4, 2, 240))
+    """
+    if embeddings.dim() != 4 or embeddings.shape[1] != 2:
+        raise ValueError(f"embeddings must be (B, 2, T, D), got {tuple(embeddings.shape)}")
+    batch, _, num_steps, _ = embeddings.shape
+    for name, tensor, shape in (("steps", steps, (batch, 2, num_steps)), ("masks", masks, (batch, 2, num_steps)),
+                                ("seq_lens", seq_lens, (batch, 2))):
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} must be {shape} for embeddings {tuple(embeddings.shape)}, got {tuple(tensor.shape)}")
+    if temperature <= 0 or variance <= 0:
+        raise ValueError(f"temperature and variance must be > 0, got {temperature}, {variance}")
+
+    z = F.normalize(embeddings.float(), dim=-1)  # cosine similarity, in float32 even under autocast
+    valid = masks.bool()
+    logits = z[:, 0] @ z[:, 1].transpose(1, 2) / temperature  # (B, T, T): view-0 i vs view-1 j
+    distance = timestamp_distance(steps, seq_lens)  # (B, T, T)
+    valid0, valid1 = valid[:, 0], valid[:, 1]  # (B, T)
+    loss = _direction_kl(logits, gaussian_targets(distance, valid1[:, None, :], variance),
+                         valid0, valid1[:, None, :])
+    loss = loss + _direction_kl(logits.transpose(1, 2), gaussian_targets(distance.transpose(1, 2), valid0[:, None, :], variance),
+                                valid1, valid0[:, None, :])
+    return loss / valid.sum().clamp_min(1)

@@ -1,0 +1,62 @@
+"""Temporal cycle-consistency (TCC) cycle-back regression loss: the baseline algorithm.
+
+Dwibedi et al., "Temporal Cycle-Consistency Learning", CVPR 2019, Sec. 3.2 (cycle-back
+regression, ``regression_mse_var``). For frame ``i`` of sequence ``u``, its soft nearest
+neighbour in sequence ``v`` is ``v~ = sum_j alpha_j v_j`` with ``alpha = softmax_j(-|u_i - v_j|^2 / (D tau))``
+(TCC divides squared distances by the embedding size D); cycling back gives
+``beta = softmax_k(-|v~ - u_k|^2 / (D tau))`` over ``u``'s frames, a Gaussian with
+mean ``mu = sum_k beta_k t_k`` and variance ``sigma^2 = sum_k beta_k (t_k - mu)^2``. The loss is
+``(t_i - mu)^2 / sigma^2 + lambda * log(sigma)`` averaged over valid frames and over every ordered
+pair of distinct sequences in the batch (here: both views of every video).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def cycle_back_regression_loss(
+    embeddings: torch.Tensor,
+    steps: torch.Tensor,
+    seq_lens: torch.Tensor,
+    masks: torch.Tensor,
+    temperature: float = 0.1,
+    variance_lambda: float = 0.001,
+    normalize_indices: bool = True,
+) -> torch.Tensor:
+    """TCC's cycle-back regression loss with the variance term (TCC's defaults).
+
+    Args:
+        embeddings: ``(B, 2, T, D)``; the 2B sequences are cycled through each other.
+        steps: ``(B, 2, T)`` frame indices (the regression targets ``t``).
+        seq_lens: ``(B, 2)`` video lengths (indices are divided by them when ``normalize_indices``).
+        masks: ``(B, 2, T)``, 1 for valid frames.
+        temperature: softmax temperature of both soft nearest neighbours (TCC: 0.1).
+        variance_lambda: weight of ``log(sigma)`` (TCC: 0.001).
+
+    Returns:
+        Scalar loss.
+    """
+    batch, views, num_steps, dim = embeddings.shape
+    if batch * views < 2:
+        raise ValueError("TCC needs at least two sequences")
+    z = embeddings.float().reshape(batch * views, num_steps, dim)  # (N, T, D)
+    valid = masks.bool().reshape(batch * views, num_steps)  # (N, T)
+    t = steps.float().reshape(batch * views, num_steps)
+    if normalize_indices:
+        t = t / seq_lens.float().reshape(batch * views, 1)
+    n = z.shape[0]
+    neg = torch.finfo(z.dtype).min
+    # u -> v: (N_u, N_v, T_u, T_v) squared distances; alpha over v's valid frames.
+    d_uv = torch.cdist(z[:, None], z[None, :]).square()  # broadcasting gives (N, N, T, T)
+    scale = dim * temperature
+    alpha = torch.softmax((-d_uv / scale).masked_fill(~valid[None, :, None, :], neg), dim=-1)
+    v_tilde = alpha @ z[None, :]  # (N_u, N_v, T_u, D)
+    # back to u: (N_u, N_v, T_u, T_u)
+    d_back = torch.cdist(v_tilde, z[:, None].expand(n, n, num_steps, dim)).square()
+    beta = torch.softmax((-d_back / scale).masked_fill(~valid[:, None, None, :], neg), dim=-1)
+    mu = (beta * t[:, None, None, :]).sum(-1)  # (N_u, N_v, T_u)
+    var = (beta * (t[:, None, None, :] - mu[..., None]).square()).sum(-1).clamp_min(1e-12)
+    per_frame = (t[:, None, :] - mu).square() / var + variance_lambda * 0.5 * torch.log(var)
+    pair_mask = valid[:, None, :] & ~torch.eye(n, dtype=torch.bool, device=z.device)[..., None]
+    return (per_frame * pair_mask).sum() / pair_mask.sum().clamp_min(1)
