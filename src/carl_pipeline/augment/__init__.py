@@ -1,0 +1,12 @@
+"""Spatial augmentation of video views as batched tensor operations. No Kedro imports."""
+
+from carl_pipeline.augment.video import (
+    AugmentConfig,
+    ViewParams,
+    apply_view_params,
+    augment_view,
+    eval_transform,
+    sample_view_params,
+)
+
+__all__ = ["AugmentConfig", "ViewParams", "apply_view_params", "augment_view", "eval_transform", "sample_view_params"]

@@ -1,0 +1,267 @@
+"""Spatial augmentation of a view: one random draw per view, applied to all its frames at once.
+
+Pure tensor operations over ``(T, C, H, W)``, so a view is augmented in a handful of kernel
+launches, on the GPU when the frames are there, with no per-frame PIL round trip. The recipe is
+CARL's (SimCLR-style): random resized crop (scale 0.8-1, ratio 3/4-4/3), horizontal flip (p 0.5),
+colour jitter in random order (brightness, contrast, saturation 0.8, hue 0.2; p 0.8) with Gaussian
+blur inside it (p 0.5; none on FineGym), grayscale (p 0.2), then ImageNet normalisation.
+
+Two implementations of the colour part (``color_mode``):
+
+- ``"fused"`` (default): brightness, contrast, saturation, grayscale and normalisation are affine
+  maps of a pixel's colour (contrast's offset is the frame's mean grey), so any sequence of them is
+  one ``3 x 3`` matrix and one offset per frame, applied in a single pass; hue is a rotation about
+  the grey axis (in YIQ space), the linear counterpart of HSV's hue shift. Values are clamped to
+  the valid range once, at the end, instead of after every step. The blur commutes with these
+  maps and is two small matrix products (separable Gaussian, reflected borders).
+- ``"torchvision"``: torchvision's own ops one after the other (HSV hue, clamping after each step);
+  exact, several times slower on a CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torchvision.transforms.v2.functional as TF
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Strengths and probabilities of the view augmentation (defaults: the paper's)."""
+
+    image_size: int = 224
+    crop_scale: tuple[float, float] = (0.8, 1.0)
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    flip_p: float = 0.5
+    jitter_p: float = 0.8
+    brightness: float = 0.8
+    contrast: float = 0.8
+    saturation: float = 0.8
+    hue: float = 0.2
+    blur_p: float = 0.5  # inside the jitter; CARL uses 0 on FineGym
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    grayscale_p: float = 0.2
+    color_mode: str = "fused"  # or "torchvision"; see the module docstring
+
+    def __post_init__(self):
+        if self.color_mode not in ("fused", "torchvision"):
+            raise ValueError(f"color_mode must be 'fused' or 'torchvision', got {self.color_mode!r}")
+        if self.image_size < 1:
+            raise ValueError(f"image_size must be positive, got {self.image_size}")
+
+
+class ViewParams(NamedTuple):
+    """One draw of the random choices, shared by every frame of a view."""
+
+    crop: tuple[int, int, int, int]  # top, left, height, width
+    flip: bool
+    jitter: bool
+    jitter_order: tuple[int, ...]  # order of brightness (0), contrast (1), saturation (2), hue (3)
+    factors: tuple[float, float, float, float]  # brightness, contrast, saturation factors; hue shift
+    blur_sigma: float | None
+    grayscale: bool
+
+
+def _uniform(low: float, high: float, generator) -> float:
+    return low + (high - low) * torch.rand((), generator=generator).item()
+
+
+def _crop_box(height: int, width: int, config: AugmentConfig, generator) -> tuple[int, int, int, int]:
+    """Inception-style crop: area and aspect ratio at random, centre crop if 10 tries fail."""
+    area = height * width
+    log_ratio = (math.log(config.crop_ratio[0]), math.log(config.crop_ratio[1]))
+    for _ in range(10):
+        target = _uniform(*config.crop_scale, generator) * area
+        ratio = math.exp(_uniform(*log_ratio, generator))
+        w, h = round(math.sqrt(target * ratio)), round(math.sqrt(target / ratio))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, (), generator=generator))
+            left = int(torch.randint(0, width - w + 1, (), generator=generator))
+            return top, left, h, w
+    in_ratio = width / height
+    if in_ratio < config.crop_ratio[0]:
+        w, h = width, round(width / config.crop_ratio[0])
+    elif in_ratio > config.crop_ratio[1]:
+        h, w = height, round(height * config.crop_ratio[1])
+    else:
+        h, w = height, width
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def sample_view_params(height: int, width: int, config: AugmentConfig, generator: torch.Generator | None = None) -> ViewParams:
+    """Draw one view's augmentation for frames of ``height`` x ``width``."""
+    crop = _crop_box(height, width, config, generator)
+    flip = torch.rand((), generator=generator).item() < config.flip_p
+    jitter = torch.rand((), generator=generator).item() < config.jitter_p
+    order = tuple(torch.randperm(4, generator=generator).tolist())
+    factors = (
+        1 + _uniform(-config.brightness, config.brightness, generator),
+        1 + _uniform(-config.contrast, config.contrast, generator),
+        1 + _uniform(-config.saturation, config.saturation, generator),
+        _uniform(-config.hue, config.hue, generator),
+    )
+    blur = jitter and torch.rand((), generator=generator).item() < config.blur_p
+    sigma = _uniform(*config.blur_sigma, generator) if blur else None
+    gray = torch.rand((), generator=generator).item() < config.grayscale_p
+    return ViewParams(crop, flip, jitter, order, factors, sigma, gray)
+
+
+def normalize(frames: torch.Tensor) -> torch.Tensor:
+    """ImageNet normalisation of float ``(..., 3, H, W)`` frames in [0, 1]."""
+    return TF.normalize(frames, list(IMAGENET_MEAN), list(IMAGENET_STD))
+
+
+def to_float(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(T, C, H, W)`` -> float32 in [0, 1] (float input is returned as is)."""
+    return frames.float().div_(255) if frames.dtype == torch.uint8 else frames
+
+
+_GRAY = torch.tensor([0.299, 0.587, 0.114])
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def hue_rotation(shift: float) -> torch.Tensor:
+    """``3 x 3`` colour matrix rotating hue by ``shift`` turns (HSV hue units: 1 = full circle)."""
+    angle = -2 * math.pi * shift  # YIQ's I-Q angle runs opposite to HSV hue
+    c, s = math.cos(angle), math.sin(angle)
+    rotation = torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    return torch.linalg.inv(_RGB_TO_YIQ) @ rotation @ _RGB_TO_YIQ
+
+
+def color_affine(params: ViewParams, channel_means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The view's colour jitter and grayscale as one affine map per frame: ``x' = M x + v_t``.
+
+    Args:
+        params: the view's draw.
+        channel_means: ``(T, 3)`` mean colour of each frame (in [0, 1]), for contrast.
+
+    Returns:
+        ``M`` ``(3, 3)`` and ``v`` ``(T, 3)``.
+    """
+    frames = channel_means.shape[0]
+    matrix = torch.eye(3, dtype=torch.float64)
+    offset = torch.zeros(frames, 3, dtype=torch.float64)
+    means = channel_means.detach().double().cpu()  # a few numbers: the map is built on the CPU
+    gray = _GRAY.double()
+    to_gray = torch.ones(3, 1, dtype=torch.float64) @ gray[None]  # every channel := grey
+    if params.jitter:
+        brightness, contrast, saturation, hue = params.factors
+        for op in params.jitter_order:
+            if op == 0:
+                step, shift = brightness * torch.eye(3, dtype=torch.float64), None
+            elif op == 1:  # blend with the frame's mean grey (as the frame is at this point)
+                mean_gray = (means @ matrix.T + offset) @ gray  # (T,)
+                step, shift = contrast * torch.eye(3, dtype=torch.float64), (1 - contrast) * mean_gray[:, None].expand(frames, 3)
+            elif op == 2:
+                step, shift = saturation * torch.eye(3, dtype=torch.float64) + (1 - saturation) * to_gray, None
+            else:
+                step, shift = hue_rotation(hue).double(), None
+            matrix, offset = step @ matrix, offset @ step.T
+            if shift is not None:
+                offset = offset + shift
+    if params.grayscale:
+        matrix, offset = to_gray @ matrix, offset @ to_gray.T
+    return matrix.float(), offset.float()
+
+
+def _blur_matrix(size: int, sigma: float, device) -> torch.Tensor:
+    """``(size, size)`` matrix ``B`` such that ``x @ B`` blurs rows of ``x`` (reflected borders)."""
+    radius = math.ceil(3 * sigma)
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    weights = torch.exp(-taps.square() / (2 * sigma * sigma))
+    weights /= weights.sum()
+    source = torch.arange(size)[None, :] + taps.long()[:, None]  # (taps, size): input index per output
+    source = source.abs()
+    source = torch.where(source >= size, 2 * (size - 1) - source, source).clamp(0, size - 1)
+    matrix = torch.zeros(size, size, dtype=torch.float64)
+    matrix.index_put_((source.reshape(-1), torch.arange(size).repeat(len(taps))),
+                      weights[:, None].expand(-1, size).reshape(-1), accumulate=True)
+    return matrix.float().to(device)
+
+
+def gaussian_blur(frames: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of float ``(..., H, W)`` as two matrix products."""
+    height, width = frames.shape[-2:]
+    blurred = frames @ _blur_matrix(width, sigma, frames.device)
+    return _blur_matrix(height, sigma, frames.device).T @ blurred
+
+
+def _apply_fused(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
+    """Colour jitter, blur, grayscale and normalisation of float ``(T, 3, S, S)`` in [0, 255]."""
+    frames = x.shape[0]
+    means = x.mean(dim=(2, 3)) / 255  # (T, 3)
+    matrix, offset = color_affine(params, means)
+    std = torch.tensor(IMAGENET_STD)
+    mean = torch.tensor(IMAGENET_MEAN)
+    matrix = (matrix / std[:, None]) / 255  # fold in the 1/255 scale and the normalisation
+    offset = (offset - mean) / std
+    if params.blur_sigma is not None:
+        x = gaussian_blur(x, params.blur_sigma)
+    flat = x.reshape(frames, 3, -1)
+    out = torch.baddbmm(offset.to(x.device)[:, :, None].expand_as(flat), matrix.to(x.device).expand(frames, 3, 3), flat)
+    low, high = (-mean / std).to(x.device), ((1 - mean) / std).to(x.device)
+    return out.reshape(x.shape).clamp_(low[:, None, None], high[:, None, None])
+
+
+def _apply_torchvision(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
+    """The same augmentation with torchvision's ops, step by step (float ``x`` in [0, 1])."""
+    if params.jitter:
+        brightness, contrast, saturation, hue = params.factors
+        for op in params.jitter_order:
+            if op == 0:
+                x = TF.adjust_brightness(x, brightness)
+            elif op == 1:
+                x = TF.adjust_contrast(x, contrast)
+            elif op == 2:
+                x = TF.adjust_saturation(x, saturation)
+            else:
+                x = TF.adjust_hue(x, hue)
+        if params.blur_sigma is not None:
+            kernel = 2 * math.ceil(3 * params.blur_sigma) + 1
+            x = TF.gaussian_blur(x, [kernel, kernel], [params.blur_sigma, params.blur_sigma])
+    if params.grayscale:
+        x = TF.rgb_to_grayscale(x, num_output_channels=3)
+    return normalize(x.clamp(0, 1))
+
+
+def apply_view_params(frames: torch.Tensor, params: ViewParams, config: AugmentConfig) -> torch.Tensor:
+    """Apply one draw to every frame of a view.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 (or float in [0, 1]), on any device.
+
+    Returns:
+        ``(T, 3, image_size, image_size)`` float32, normalised.
+    """
+    top, left, h, w = params.crop
+    # Crop and resize first, on uint8 when possible (the fast path): everything after runs at
+    # the output size.
+    x = TF.resized_crop(frames, top, left, h, w, [config.image_size, config.image_size], antialias=True)
+    if params.flip:
+        x = TF.horizontal_flip(x)
+    if config.color_mode == "torchvision":
+        return _apply_torchvision(to_float(x), params)
+    x = x.float() if x.dtype == torch.uint8 else x * 255
+    return _apply_fused(x, params)
+
+
+def augment_view(frames: torch.Tensor, config: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one augmentation and apply it to all frames of the view: ``(T, 3, H, W)`` ->
+    ``(T, 3, image_size, image_size)`` float32, normalised."""
+    params = sample_view_params(frames.shape[-2], frames.shape[-1], config, generator)
+    return apply_view_params(frames, params, config)
+
+
+def eval_transform(frames: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Evaluation preprocessing: shorter side to ``image_size``, centre crop, normalise.
+
+    ``(T, 3, H, W)`` uint8 or float -> ``(T, 3, image_size, image_size)`` float32.
+    """
+    x = TF.resize(to_float(frames), [image_size], antialias=True)
+    return normalize(TF.center_crop(x, [image_size, image_size]))
