@@ -1,0 +1,194 @@
+"""CARL's frame-level video encoder (plain torch).
+
+::
+
+    frames (B, T, 3, H, W)
+      -> ResNet stem..layerK  (frozen, eval mode, no grad)    } per chunk of frames_per_batch
+      -> ResNet layerK+1..4   (trained)                       } frames, so long videos fit
+      -> max pool -> [dropout, FC 512, BatchNorm, ReLU] x 2 -> linear 256
+      -> + sine-cosine position encoding -> pre-LayerNorm transformer encoder (8 heads, FF 1024)
+      -> linear 128                                            = frame embeddings (B, T, 128)
+      -> [training: MLP projection head 128 -> 128 (BN, ReLU) -> 128]
+      -> L2 normalisation
+
+Paper: ResNet-50 frozen through ``layer3`` with ``layer4`` fine-tuned, 2 transformer layers on
+Pouring, 3 on Penn Action and FineGym.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from carl_pipeline.models.backbone import RESNET_STAGES, build_resnet
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Architecture of the encoder; stored in every checkpoint and checked on resume."""
+
+    backbone: str = "resnet50"
+    backbone_weights: str | None = None  # file (torchvision or BYOL format), "imagenet", or None
+    freeze_through: str | None = "layer3"  # last frozen stage; None trains the whole backbone
+    frames_per_batch: int = 40  # frames through the backbone at once
+    fc_channels: int = 512
+    fc_layers: int = 2
+    dropout: float = 0.1
+    hidden_size: int = 256
+    num_layers: int = 2
+    num_heads: int = 8
+    ff_size: int = 1024
+    embedding_size: int = 128
+    projection_hidden: int = 128
+    projection_size: int = 128
+    train_length: int = 240  # T during training: positions of longer/shorter inputs are rescaled
+
+    def __post_init__(self):
+        if self.freeze_through is not None and self.freeze_through not in RESNET_STAGES:
+            raise ValueError(f"freeze_through must be one of {RESNET_STAGES} or None, got {self.freeze_through!r}")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
+        if self.frames_per_batch < 1:
+            raise ValueError("frames_per_batch must be >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sincos_position_encoding(num_steps: int, dim: int, train_length: int | None = None) -> torch.Tensor:
+    """``(num_steps, dim)`` sine-cosine encoding; a sequence whose length differs from
+    ``train_length`` gets positions spread over ``[0, train_length - 1]`` (as CARL does at test
+    time, when the whole video goes through the transformer)."""
+    if train_length is None or num_steps == train_length:
+        positions = torch.arange(num_steps, dtype=torch.float64)
+    else:
+        positions = torch.linspace(0, train_length - 1, num_steps, dtype=torch.float64)
+    index = torch.arange(dim, dtype=torch.float64)
+    angles = positions[:, None] / torch.pow(10000.0, index / dim)[None, :]
+    encoding = torch.where(index % 2 == 0, torch.sin(angles), torch.cos(angles))
+    return encoding.float()
+
+
+class FrameEmbedder(nn.Module):
+    """Backbone features ``(B, T, C, h, w)`` -> frame embeddings ``(B, T, embedding_size)``."""
+
+    def __init__(self, in_channels: int, config: EncoderConfig):
+        super().__init__()
+        layers, channels = [], in_channels
+        for _ in range(config.fc_layers):
+            layers += [nn.Dropout(config.dropout), nn.Linear(channels, config.fc_channels),
+                       nn.BatchNorm1d(config.fc_channels), nn.ReLU(inplace=True)]
+            channels = config.fc_channels
+        self.fc = nn.Sequential(*layers)
+        self.to_hidden = nn.Linear(channels, config.hidden_size)
+        self.position_dropout = nn.Dropout(config.dropout)
+        layer = nn.TransformerEncoderLayer(
+            config.hidden_size, config.num_heads, config.ff_size, config.dropout,
+            activation="relu", batch_first=True, norm_first=True,
+        )
+        self.transformer = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False) if config.num_layers else None
+        self.to_embedding = nn.Linear(config.hidden_size, config.embedding_size)
+        self.config = config
+
+    def forward(self, features: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """features ``(B, T, C, h, w)``, masks ``(B, T)`` (1 = valid) -> ``(B, T, embedding_size)``."""
+        batch, steps = features.shape[:2]
+        x = torch.amax(features.flatten(3), dim=-1)  # max pool: (B, T, C)
+        x = self.fc(x.reshape(batch * steps, -1))
+        x = self.to_hidden(x).reshape(batch, steps, -1)  # (B, T, hidden)
+        position = sincos_position_encoding(steps, x.shape[-1], self.config.train_length).to(x.device, x.dtype)
+        x = self.position_dropout(x + position)
+        if self.transformer is not None:
+            padding = None if masks is None else ~masks.bool()
+            x = self.transformer(x, src_key_padding_mask=padding)
+        return self.to_embedding(x)
+
+
+class ProjectionHead(nn.Module):
+    """Training-only MLP: ``(B, T, D)`` -> ``(B, T, projection_size)``."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(config.embedding_size, config.projection_hidden), nn.BatchNorm1d(config.projection_hidden),
+            nn.ReLU(inplace=True), nn.Linear(config.projection_hidden, config.projection_size),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, dim = x.shape
+        return self.net(x.reshape(batch * steps, dim)).reshape(batch, steps, -1)
+
+
+class CARLEncoder(nn.Module):
+    """The frame-level video encoder (see the module docstring for the block diagram).
+
+    Example:
+        >>> model = CARLEncoder(EncoderConfig(backbone="resnet18", num_layers=1, train_length=16))
+        >>> z = model(torch.randn(2, 16, 3, 64, 64))          # (2, 16, 128), L2-normalised
+        >>> p = model(torch.randn(2, 16, 3, 64, 64), project=True)  # through the projection head
+    """
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        self.frozen, self.trained, out_channels = build_resnet(config.backbone, config.freeze_through, config.backbone_weights)
+        for parameter in self.frozen.parameters():
+            parameter.requires_grad_(False)
+        self.embedder = FrameEmbedder(out_channels, config)
+        self.projection = ProjectionHead(config)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.frozen.eval()  # frozen stages keep their BatchNorm statistics
+        return self
+
+    def backbone_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(B, T, 3, H, W)`` -> ``(B, T, C, h, w)``, ``frames_per_batch`` frames at a time."""
+        batch, steps = frames.shape[:2]
+        chunk = self.config.frames_per_batch
+        outputs = []
+        for start in range(0, steps, chunk):
+            x = frames[:, start:start + chunk].flatten(0, 1)  # (B * t, 3, H, W)
+            with torch.no_grad():
+                x = self.frozen(x)
+            x = self.trained(x)
+            outputs.append(x.unflatten(0, (batch, -1)))
+        return torch.cat(outputs, dim=1)
+
+    def forward(self, frames: torch.Tensor, masks: torch.Tensor | None = None, project: bool = False,
+                normalize: bool = True) -> torch.Tensor:
+        """Embed every frame.
+
+        Args:
+            frames: ``(B, T, 3, H, W)`` normalised images.
+            masks: ``(B, T)``, 1 for valid frames (padding is hidden from attention).
+            project: pass through the projection head (training).
+            normalize: L2-normalise the output.
+
+        Returns:
+            ``(B, T, projection_size if project else embedding_size)``.
+        """
+        if frames.dim() != 5:
+            raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
+        x = self.embedder(self.backbone_features(frames), masks)
+        if project:
+            x = self.projection(x)
+        return F.normalize(x, dim=-1) if normalize else x
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def describe(model: CARLEncoder) -> str:
+    """One line a person reads in the log: architecture and trainable size."""
+    c = model.config
+    return (f"CARL encoder: {c.backbone} frozen through {c.freeze_through}, {c.num_layers}-layer transformer, "
+            f"{c.embedding_size}-d embeddings, {count_parameters(model) / 1e6:.1f}M trainable parameters "
+            f"(weights: {c.backbone_weights or 'random init'})")
+
+
+__all__ = ["CARLEncoder", "EncoderConfig", "FrameEmbedder", "ProjectionHead", "describe", "sincos_position_encoding"]

@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from carl_pipeline.models import BackboneWeightsError, CARLEncoder, EncoderConfig, load_backbone_weights, sincos_position_encoding
+
+SMALL = dict(backbone="resnet18", freeze_through="layer2", num_layers=1, hidden_size=32, num_heads=4, ff_size=64,
+             fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=8, train_length=8)
+
+
+def test_encoder__chunked_and_unchunked_forward_agree():
+    torch.manual_seed(0)
+    model = CARLEncoder(EncoderConfig(**SMALL, frames_per_batch=3)).eval()
+    frames = torch.randn(2, 8, 3, 32, 32)
+    masks = torch.ones(2, 8)
+    masks[1, 6:] = 0
+    chunked = model(frames, masks)
+    whole = CARLEncoder(EncoderConfig(**SMALL, frames_per_batch=100)).eval()
+    whole.load_state_dict(model.state_dict())
+    torch.testing.assert_close(chunked, whole(frames, masks), atol=1e-5, rtol=1e-5)
+    assert chunked.shape == (2, 8, 16)
+    torch.testing.assert_close(chunked.norm(dim=-1), torch.ones(2, 8))
+
+
+def test_encoder__projection_head_and_frozen_stages():
+    model = CARLEncoder(EncoderConfig(**SMALL)).train()
+    out = model(torch.randn(2, 8, 3, 32, 32), project=True)
+    assert out.shape == (2, 8, 8)
+    out.sum().backward()
+    assert all(p.grad is None for p in model.frozen.parameters())
+    assert all(not m.training for m in model.frozen.modules())  # frozen BatchNorm keeps its statistics
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.trained.parameters())
+
+
+def test_encoder__padded_frames_do_not_change_valid_outputs():
+    torch.manual_seed(0)
+    model = CARLEncoder(EncoderConfig(**SMALL)).eval()
+    frames = torch.randn(1, 8, 3, 32, 32)
+    masks = torch.ones(1, 8)
+    masks[0, 5:] = 0
+    other = frames.clone()
+    other[0, 5:] = torch.randn(3, 3, 32, 32)
+    torch.testing.assert_close(model(frames, masks)[0, :5], model(other, masks)[0, :5], atol=1e-5, rtol=1e-5)
+
+
+def test_position_encoding__rescaled_for_other_lengths():
+    trained = sincos_position_encoding(8, 16, train_length=8)
+    longer = sincos_position_encoding(15, 16, train_length=8)
+    torch.testing.assert_close(longer[0], trained[0])
+    torch.testing.assert_close(longer[-1], trained[-1])
+
+
+@pytest.mark.parametrize("prefix", ["", "online_network.encoder.", "module.backbone."])
+def test_backbone_weights__torchvision_and_byol_layouts_load(tmp_path, prefix):
+    import torchvision
+
+    source = torchvision.models.resnet18(weights=None)
+    state = {prefix + k: v for k, v in source.state_dict().items()}
+    path = tmp_path / "weights.pth"
+    torch.save({"state_dict": state} if prefix else state, path)
+    target = torchvision.models.resnet18(weights=None)
+    target._carl_name = "resnet18"
+    load_backbone_weights(target, str(path))
+    torch.testing.assert_close(target.conv1.weight, source.conv1.weight)
+
+
+def test_backbone_weights__missing_and_mismatched_files_are_named(tmp_path):
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None)
+    with pytest.raises(BackboneWeightsError, match="nope.pth: backbone weights file does not exist"):
+        load_backbone_weights(model, str(tmp_path / "nope.pth"))
+    torch.save({"something.else": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(BackboneWeightsError, match="other.pth: holds no"):
+        load_backbone_weights(model, str(tmp_path / "other.pth"))
+
+
+def test_config__bad_values_say_what_to_change():
+    with pytest.raises(ValueError, match="freeze_through"):
+        EncoderConfig(freeze_through="layer5")
+    with pytest.raises(ValueError, match="divisible"):
+        EncoderConfig(hidden_size=30, num_heads=8)
