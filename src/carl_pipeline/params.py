@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from carl_pipeline.augment import AugmentConfig
+from carl_pipeline.models import EncoderConfig
+from carl_pipeline.training import SamplingConfig, TrainConfig
+
 
 class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -73,3 +77,17 @@ class FineGymIngestParams(_IngestCommon):
         if missing:
             raise ValueError(f"element_lists needs entries for {sorted(missing)}")
         return value
+
+
+class TrainParams(_Block):
+    """Everything training reads: architecture, temporal sampling, augmentation, optimisation.
+
+    The blocks are the plain dataclasses of the packages (validated field by field here, extra
+    keys refused); ``model.train_length`` is set from ``sampling.num_steps``.
+    """
+
+    model: EncoderConfig
+    sampling: SamplingConfig
+    augment: AugmentConfig
+    optim: TrainConfig
+    splits: tuple[str, ...] = ("train",)

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from carl_pipeline.pipelines import ingestion
+from carl_pipeline.pipelines import ingestion, representation
 
 DATASETS = ("pouring", "penn_action", "finegym")
 
@@ -11,9 +11,13 @@ def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
 
     Returns:
-        ``ingest_<dataset>`` for each dataset, and ``__default__``: the ingestion of all three
-        embedded demo datasets.
+        Per dataset ``<d>``: ``ingest_<d>`` (raw -> frame packs and index), ``train_<d>`` (frame
+        packs -> trained encoder) and ``<d>`` (both); ``__default__`` is ``pouring``.
     """
-    pipelines = {f"ingest_{dataset}": ingestion.create_pipeline(dataset) for dataset in DATASETS}
-    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    pipelines: dict[str, Pipeline] = {}
+    for dataset in DATASETS:
+        pipelines[f"ingest_{dataset}"] = ingestion.create_pipeline(dataset)
+        pipelines[f"train_{dataset}"] = representation.create_pipeline(dataset)
+        pipelines[dataset] = pipelines[f"ingest_{dataset}"] + pipelines[f"train_{dataset}"]
+    pipelines["__default__"] = pipelines["pouring"]
     return pipelines

@@ -1,6 +1,7 @@
-"""Kedro datasets for what kedro-datasets has no type for: raw dataset folders and frame stores."""
+"""Kedro datasets for what kedro-datasets has no type for: raw folders, frame stores, training."""
 
 from carl_pipeline.datasets.frame_store_dataset import FrameStoreDataset
 from carl_pipeline.datasets.raw_folder_dataset import RawFolderDataset
+from carl_pipeline.datasets.training_datasets import RunDirDataset, TorchCheckpointDataset
 
-__all__ = ["FrameStoreDataset", "RawFolderDataset"]
+__all__ = ["FrameStoreDataset", "RawFolderDataset", "RunDirDataset", "TorchCheckpointDataset"]

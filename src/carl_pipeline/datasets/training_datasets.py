@@ -1,0 +1,65 @@
+"""Kedro datasets for training: the run folder (checkpoints, TensorBoard) and the trained model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from kedro.io import AbstractDataset, DatasetError
+
+from carl_pipeline.training.run_dir import RunDir, save_atomic
+
+
+class RunDirDataset(AbstractDataset[None, RunDir]):
+    """Loads a ``RunDir`` handle: the folder where training keeps its epoch checkpoints (to resume
+    an interrupted run) and its TensorBoard logs (``tensorboard --logdir <path>/tensorboard``).
+
+    It is an input of the training node, which writes into it as it goes; it is never saved.
+    """
+
+    def __init__(self, path: str, keep: int = 2, metadata: dict[str, Any] | None = None):
+        self._path, self._keep, self.metadata = Path(path), keep, metadata
+
+    def _load(self) -> RunDir:
+        return RunDir(self._path, self._keep)
+
+    def _save(self, data: None) -> None:
+        raise DatasetError(f"{self._path}: the run folder is written by the training node itself")
+
+    def _exists(self) -> bool:
+        return True  # an empty run folder is a valid start
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path), "keep": self._keep}
+
+
+class TorchCheckpointDataset(AbstractDataset[dict, dict]):
+    """A checkpoint dict (``model`` state dict plus the configs and history) as a ``.pt`` file.
+
+    Saving is atomic and, under ``torchrun``, done by rank 0 only. Loading uses
+    ``weights_only=True``: a checkpoint holds tensors and plain values, never code.
+    """
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
+        self._filepath, self.metadata = Path(filepath), metadata
+
+    def _load(self) -> dict:
+        if not self._filepath.is_file():
+            raise DatasetError(f"{self._filepath}: no trained model; run the training pipeline first")
+        try:
+            return torch.load(self._filepath, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise DatasetError(f"{self._filepath}: not a readable checkpoint ({error})") from error
+
+    def _save(self, data: dict) -> None:
+        if int(os.environ.get("RANK", "0")) != 0:
+            return
+        save_atomic(data, self._filepath)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

@@ -1,0 +1,259 @@
+"""CARL's training loop: one function a reader can follow from top to bottom.
+
+Adam with a warm-up then cosine learning-rate schedule (precomputed per step), gradient-norm
+clipping, mixed precision on CUDA (bf16 where supported, else fp16 with a gradient scaler) with a
+guard that skips and counts any step whose loss or gradients are not finite, deterministic
+seeding, checkpoints every N epochs with resume from the last, TensorBoard logs and a progress
+bar. Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains with DistributedDataParallel and a
+DistributedSampler; only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from tqdm.auto import tqdm
+
+from carl_pipeline.augment import AugmentConfig
+from carl_pipeline.losses import cycle_back_regression_loss, sequence_contrastive_loss
+from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
+from carl_pipeline.training.data import EpochIndices, SamplingConfig, TwoViewDataset, augment_batch_on_device, collate
+from carl_pipeline.training.run_dir import RunDir
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (defaults: the paper's, except the epoch count)."""
+
+    algorithm: str = "scl"  # "scl" (CARL) or "tcc" (the baseline)
+    epochs: int = 500  # paper: 500 Pouring, 300 Penn Action and FineGym
+    batch_size: int = 4  # videos per step (per GPU)
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    warmup_epochs: float = 1.0
+    grad_clip: float = 10.0
+    precision: str = "auto"  # "auto": bf16/fp16 on CUDA, fp32 on CPU; or "bf16", "fp16", "fp32"
+    checkpoint_every: int = 10  # epochs
+    seed: int = 0
+    num_workers: int = 0
+    temperature: float = 0.1  # SCL softmax temperature (paper: 0.1); TCC's too
+    variance: float = 10.0  # SCL Gaussian target variance (paper: 10)
+    tcc_variance_lambda: float = 0.001
+    max_steps_per_epoch: int | None = None  # cap for quick runs; None: every video once per epoch
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.algorithm not in ("scl", "tcc"):
+            raise ValueError(f"algorithm must be 'scl' or 'tcc', got {self.algorithm!r}")
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("epochs, batch_size and checkpoint_every must be >= 1")
+
+
+def lr_schedule(total_steps: int, warmup_steps: int, base_lr: float) -> np.ndarray:
+    """Learning rate at every step: linear warm-up from 0, then cosine decay to 0."""
+    steps = np.arange(total_steps, dtype=np.float64)
+    warm = base_lr * (steps + 1) / max(warmup_steps, 1)
+    progress = (steps - warmup_steps) / max(total_steps - warmup_steps, 1)
+    cosine = 0.5 * base_lr * (1 + np.cos(np.pi * np.clip(progress, 0, 1)))
+    return np.where(steps < warmup_steps, warm, cosine)
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from what torchrun sets; one process otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _summary_writer(run_dir: RunDir):
+    """A TensorBoard writer that never imports TensorFlow: TensorBoard uses TensorFlow when it is
+    installed, and TensorFlow beside torchvision crashes the process (see video/tfrecord.py).
+    An importable ``tensorboard.compat.notf`` is TensorBoard's own switch to its stub API."""
+    import sys
+    import types
+
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(run_dir.tensorboard))
+
+
+def compute_loss(embeddings, batch, config: TrainConfig) -> torch.Tensor:
+    """The configured algorithm's loss on ``(B, 2, T, D)`` projected embeddings."""
+    if config.algorithm == "scl":
+        return sequence_contrastive_loss(embeddings, batch["steps"], batch["seq_len"], batch["masks"],
+                                         config.temperature, config.variance)
+    return cycle_back_regression_loss(embeddings, batch["steps"], batch["seq_len"], batch["masks"],
+                                      config.temperature, config.tcc_variance_lambda)
+
+
+def train(
+    store_root: str,
+    video_ids: list[str],
+    encoder: EncoderConfig,
+    sampling: SamplingConfig,
+    augment: AugmentConfig,
+    config: TrainConfig,
+    run_dir: RunDir,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Train a CARL encoder on the given videos of a frame store.
+
+    Returns:
+        The final checkpoint: ``model`` (state dict, CPU), the configs as dicts, ``history``
+        (mean loss per epoch), ``skipped_steps`` and ``epoch``.
+    """
+    # ------------------------------------------------------------------ setup
+    rank, world, local_rank = _distributed()
+    if device is None:
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda":
+        if device.index is None:  # "cuda" means the current device; DDP and set_device need its index
+            device = torch.device("cuda", torch.cuda.current_device())
+        torch.cuda.set_device(device)
+    torch.manual_seed(config.seed + rank)
+    amp_dtype = _autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    model = CARLEncoder(encoder).to(device)
+    if rank == 0:
+        logger.info("%s, %s on %s, precision %s", describe(model), config.algorithm.upper(), device,
+                    amp_dtype or torch.float32)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+
+    augment_in_loader = device.type != "cuda"  # on a GPU, augment there (batched tensor ops)
+    dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader)
+    steps_per_epoch = math.ceil(len(dataset) / (config.batch_size * world))
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    schedule = lr_schedule(config.epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch), config.lr)
+
+    # ------------------------------------------------------------------ resume
+    start_epoch, step, skipped, history = 0, 0, 0, []
+    latest = run_dir.latest()
+    if latest is not None:
+        state = torch.load(latest, map_location="cpu", weights_only=True)
+        if state["encoder"] != encoder.to_dict():
+            changed = sorted(k for k in encoder.to_dict() if state["encoder"].get(k) != encoder.to_dict()[k])
+            raise ValueError(f"{latest}: checkpoint of another architecture (differs in {changed}); "
+                             f"move it away to start afresh")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch, step, skipped, history = state["epoch"], state["step"], state["skipped_steps"], state["history"]
+        if rank == 0:
+            logger.info("resuming from %s (epoch %d of %d)", latest, start_epoch, config.epochs)
+
+    trained_model = model
+    if world > 1:
+        trained_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=False)
+    writer = _summary_writer(run_dir) if rank == 0 else None
+
+    def checkpoint(epoch: int, with_optimizer: bool) -> dict[str, Any]:
+        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "encoder": encoder.to_dict(),
+                 "sampling": asdict(sampling), "augment": asdict(augment), "train": asdict(config),
+                 "epoch": epoch, "step": step, "skipped_steps": skipped, "history": list(history)}
+        if with_optimizer:
+            state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict())
+        return state
+
+    # ------------------------------------------------------------------ epochs
+    for epoch in range(start_epoch, config.epochs):
+        trained_model.train()
+        if world > 1:
+            sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
+            sampler.set_epoch(epoch)
+        else:
+            sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        loader = DataLoader(dataset, batch_size=config.batch_size, sampler=EpochIndices(sampler, epoch),
+                            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda")
+        losses = []
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
+                   disable=not config.progress or rank != 0, leave=False)
+        for batch_number, batch in enumerate(loader):
+            if batch_number >= steps_per_epoch:
+                break
+            started = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = float(schedule[min(step, len(schedule) - 1)])
+            if isinstance(batch["frames"], torch.Tensor) and batch["frames"].dtype != torch.uint8:
+                frames = batch["frames"].to(device, non_blocking=True)
+            else:
+                frames = augment_batch_on_device(batch, augment, device)
+            batch = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len")}
+            videos, views, num_steps = frames.shape[:3]
+
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                embeddings = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1), project=True)
+            loss = compute_loss(embeddings.float().unflatten(0, (videos, views)), batch, config)
+
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
+            if torch.isfinite(loss) and torch.isfinite(grad_norm):
+                scaler.step(optimizer)
+                losses.append(loss.item())
+            else:  # a step that would poison the weights: skip it, count it, keep going
+                skipped += 1
+                logger.warning("step %d skipped: loss %s, grad norm %s", step, loss.item(), grad_norm.item())
+            scaler.update()
+
+            if writer is not None:
+                seconds = time.perf_counter() - started
+                writer.add_scalar("train/loss", loss.item(), step)
+                writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+                writer.add_scalar("train/grad_norm", grad_norm.item(), step)
+                writer.add_scalar("train/frames_per_second", videos * views * num_steps * world / seconds, step)
+                writer.add_scalar("train/skipped_steps", skipped, step)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.update()
+            step += 1
+        bar.close()
+        history.append(float(np.mean(losses)) if losses else float("nan"))
+        if rank == 0:
+            logger.info("epoch %d/%d: loss %.4f", epoch + 1, config.epochs, history[-1])
+            if writer is not None:
+                writer.add_scalar("train/epoch_loss", history[-1], epoch + 1)
+            if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
+                run_dir.save(checkpoint(epoch + 1, with_optimizer=True), epoch + 1)
+
+    if writer is not None:
+        writer.close()
+    if world > 1:
+        torch.distributed.barrier()
+    return checkpoint(config.epochs, with_optimizer=False)
+
+
+def load_encoder(checkpoint: dict[str, Any], device: str = "cpu") -> CARLEncoder:
+    """Rebuild the trained encoder from a checkpoint returned by ``train`` (weights are in it, so
+    the backbone file is not read again)."""
+    config = EncoderConfig(**{**checkpoint["encoder"], "backbone_weights": None})
+    model = CARLEncoder(config)
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval()

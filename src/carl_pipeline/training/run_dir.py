@@ -1,0 +1,63 @@
+"""Where a training run keeps its checkpoints and TensorBoard logs, so an interrupted run resumes."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+_CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
+
+
+def save_atomic(obj, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class RunDir:
+    """``<root>/checkpoints/epoch_NNNN.pt`` and ``<root>/tensorboard/``."""
+
+    def __init__(self, root: str | os.PathLike, keep: int = 2):
+        self.root = Path(root)
+        self.keep = keep
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.root)!r})"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        folder = self.root / "checkpoints"
+        found = []
+        if folder.is_dir():
+            for path in folder.iterdir():
+                match = _CHECKPOINT.match(path.name)
+                if match:
+                    found.append((int(match[1]), path))
+        return sorted(found)
+
+    def latest(self) -> Path | None:
+        found = self.checkpoints()
+        return found[-1][1] if found else None
+
+    def save(self, state: dict, epoch: int) -> Path:
+        """Write the checkpoint after ``epoch`` epochs and drop all but the newest ``keep``."""
+        path = save_atomic(state, self.root / "checkpoints" / f"epoch_{epoch:04d}.pt")
+        for _, old in self.checkpoints()[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return path
