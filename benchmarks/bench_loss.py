@@ -1,0 +1,91 @@
+"""SCL forward + backward: this project's batched per-video form against the all-pairs form.
+
+The baseline is the released CARL code's formulation, written here from its description: one
+``(2BT) x (2BT)`` similarity matrix over every frame of every view of every video, with Python
+loops over the batch to build weights and targets. Both compute the same loss (up to the
+released code's 1e-6 inside the log). B=4, T=240, D=128, CPU, float32.
+
+Run: ``python benchmarks/bench_loss.py``. Prints the median of repeated runs and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from carl_pipeline.losses import sequence_contrastive_loss
+
+
+def all_pairs_loss(embs, steps, seq_lens, masks, temperature=0.1, variance=10.0):
+    """The released-code form: a (2BT)^2 matrix and loops over the batch."""
+    batch, views, frames, channels = embs.shape
+    embs = embs.reshape(-1, channels)
+    steps = steps.reshape(-1).float()
+    lens = seq_lens[..., None].expand(batch, views, frames).reshape(-1).float()
+    pair_mask = masks.reshape(-1, 1) * masks.reshape(1, -1)
+    logits = embs @ embs.T / temperature
+    distance = (steps[:, None] / lens[:, None] * lens[None, :] - steps[None, :]).abs()
+    distance = distance.masked_fill(pair_mask == 0, 1e6)
+    weight = torch.ones_like(logits)
+    for b in range(batch):
+        start, mid, end = b * views * frames, b * views * frames + frames, (b + 1) * views * frames
+        weight[start:end, :start] = 0
+        weight[start:end, end:] = 0
+        weight[start:mid, start:mid] = 0
+        weight[mid:end, mid:end] = 0
+    weight = weight.masked_fill(pair_mask == 0, 1e-6)
+    gauss = torch.exp(-distance.square() / (2 * variance))
+    label = torch.zeros_like(logits)
+    for b in range(batch):
+        start, mid, end = b * views * frames, b * views * frames + frames, (b + 1) * views * frames
+        for rows, cols in ((slice(start, mid), slice(mid, end)), (slice(mid, end), slice(start, mid))):
+            block = gauss[rows, cols]
+            total = block.sum(1, keepdim=True)
+            label[rows, cols] = torch.where(total > 0, block / total, torch.zeros_like(block))
+    exp_logits = torch.exp(logits)
+    prob = exp_logits / (weight * exp_logits).sum(1, keepdim=True)
+    loss = F.kl_div(torch.log(prob + 1e-6), label, reduction="none")
+    return (loss * pair_mask).sum() / masks.sum()
+
+
+def _median_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=240)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args(argv)
+    generator = torch.Generator().manual_seed(0)
+    base = torch.randn(args.batch, 2, args.steps, args.dim, generator=generator)
+    steps = torch.sort(torch.randint(0, 360, (args.batch, 2, args.steps), generator=generator), dim=-1).values
+    seq_lens = torch.full((args.batch, 2), 360)
+    masks = torch.ones(args.batch, 2, args.steps)
+
+    def run(loss_fn):
+        embeddings = F.normalize(base, dim=-1).requires_grad_(True)
+        loss_fn(embeddings, steps, seq_lens, masks).backward()
+
+    ours = _median_time(lambda: run(sequence_contrastive_loss), args.repeats)
+    baseline = _median_time(lambda: run(all_pairs_loss), args.repeats)
+    print(f"SCL forward+backward, B={args.batch}, T={args.steps}, D={args.dim}, CPU threads={torch.get_num_threads()}")
+    print(f"  batched per-video (this project): {ours * 1000:8.1f} ms")
+    print(f"  all-pairs with loops (baseline):  {baseline * 1000:8.1f} ms")
+    print(f"  speed-up: {baseline / ours:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
