@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carl_pipeline.augment import AugmentConfig
+from carl_pipeline.evaluation import EvalConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.training import SamplingConfig, TrainConfig
 
@@ -91,3 +92,16 @@ class TrainParams(_Block):
     augment: AugmentConfig
     optim: TrainConfig
     splits: tuple[str, ...] = ("train",)
+
+
+class EvaluateParams(_Block):
+    """Embedding extraction, the evaluation protocol and the reports."""
+
+    protocol: EvalConfig
+    # Input side for extraction; null: the training image size stored in the checkpoint.
+    image_size: int | None = None
+    untrained_seed: int = 0
+    # Two videos to align in the alignment video; null: the first two validation videos.
+    alignment_pair: tuple[str, str] | None = None
+    alignment_height: int = Field(160, ge=16)
+    progress: bool = True

@@ -2,7 +2,8 @@
 
 from kedro.pipeline import Pipeline
 
-from carl_pipeline.pipelines import ingestion, representation
+from carl_pipeline.pipelines import ingestion
+from carl_pipeline.pipelines.representation.pipeline import create_evaluation_pipeline, create_training_pipeline
 
 DATASETS = ("pouring", "penn_action", "finegym")
 
@@ -12,12 +13,15 @@ def register_pipelines() -> dict[str, Pipeline]:
 
     Returns:
         Per dataset ``<d>``: ``ingest_<d>`` (raw -> frame packs and index), ``train_<d>`` (frame
-        packs -> trained encoder) and ``<d>`` (both); ``__default__`` is ``pouring``.
+        packs -> trained encoder), ``evaluate_<d>`` (encoder -> embeddings, metrics, reports) and
+        ``<d>`` (all three); ``__default__`` is ``pouring``.
     """
     pipelines: dict[str, Pipeline] = {}
     for dataset in DATASETS:
         pipelines[f"ingest_{dataset}"] = ingestion.create_pipeline(dataset)
-        pipelines[f"train_{dataset}"] = representation.create_pipeline(dataset)
-        pipelines[dataset] = pipelines[f"ingest_{dataset}"] + pipelines[f"train_{dataset}"]
+        pipelines[f"train_{dataset}"] = create_training_pipeline(dataset)
+        pipelines[f"evaluate_{dataset}"] = create_evaluation_pipeline(dataset)
+        pipelines[dataset] = sum((pipelines[f"{step}_{dataset}"] for step in ("ingest", "train", "evaluate")),
+                                 Pipeline([]))
     pipelines["__default__"] = pipelines["pouring"]
     return pipelines

@@ -1,6 +1,9 @@
 """Ingestion + training of Pouring through a KedroSession with tiny parameters."""
 
+import json
 import shutil
+
+import pandas as pd
 
 import pytest
 import torch
@@ -8,6 +11,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.training import load_encoder
+from carl_pipeline.video import decode_clip
 from tests.conftest import PROJECT_ROOT
 
 TINY = """
@@ -19,6 +23,7 @@ pouring:
     sampling: {num_steps: 8}
     augment: {image_size: 32}
     optim: {epochs: 2, batch_size: 2, checkpoint_every: 1, progress: false}
+  evaluate: {protocol: {stride: 1}, alignment_height: 32, progress: false}
 """
 
 
@@ -37,9 +42,23 @@ def project(tiny_raw, tmp_path, monkeypatch):
     return root
 
 
-def test_pouring_pipeline__trains_a_loadable_model_and_a_rerun_resumes(project):
+def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project):
     with KedroSession.create(project_path=project) as session:
         session.run(pipeline_names=["pouring"])
+    reports = project / "data/08_reporting/pouring"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    keys = {"classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
+            "ap@5", "ap@10", "ap@15"}
+    assert set(metrics["carl"]) == set(metrics["untrained"]) == keys
+    assert metrics["model"]["epochs"] == 2 and metrics["model"]["algorithm"] == "scl"
+    assert all(0 <= metrics["carl"][k] <= 1 for k in keys if k.startswith(("classification", "ap")))
+    for picture in ("embedding_projection.png", "similarity_matrix.png", "metrics.png"):
+        assert (reports / picture).stat().st_size > 5000
+    frames = decode_clip(reports / "alignment.mp4", as_jpeg=False).frames
+    assert len(frames) >= 8 and frames[0].shape[0] == 40  # 32 px frames over an 8 px phase bar
+    table = pd.read_parquet(project / "data/07_model_output/pouring/embeddings.parquet")
+    index = pd.read_parquet(project / "data/03_primary/pouring/video_index.parquet")
+    assert len(table) == index["num_frames"].sum() and len(table["embedding"].iloc[0]) == 16
     model_file = project / "data/06_models/pouring/carl.pt"
     checkpoint = torch.load(model_file, weights_only=True)
     assert len(checkpoint["history"]) == 2 and checkpoint["encoder"]["train_length"] == 8
@@ -61,3 +80,38 @@ def test_pouring_pipeline__bad_training_parameter_names_the_field(project):
     with pytest.raises(Exception, match="algorithm"):
         with KedroSession.create(project_path=project) as session:
             session.run(pipeline_names=["train_pouring"])
+
+
+def test_train_pipeline__under_torchrun_two_processes_train_one_model(project):
+    """The README's multi-GPU command, on two CPU processes (gloo): DDP, DistributedSampler, and
+    only rank 0 writing."""
+    import os
+    import subprocess
+    import sys
+
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["ingest_pouring"])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DO_NOT_TRACK": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         "-m", "carl_pipeline", "--pipelines=train_pouring"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = torch.load(project / "data/06_models/pouring/carl.pt", weights_only=True)
+    # 3 training videos, batch 2 per process, 2 processes: one step per epoch
+    assert len(checkpoint["history"]) == 2 and checkpoint["step"] == 2
+    assert [p.name for p in sorted((project / "data/06_models/pouring/run/checkpoints").iterdir())] == \
+        ["epoch_0001.pt", "epoch_0002.pt"]
+
+
+def test_finegym_pipeline__end_to_end_scores_gym99_and_gym288(project):
+    (project / "conf/local/parameters.yml").write_text(TINY.replace("pouring:", "finegym:").replace(
+        "ingest: {num_workers: 0, progress: false}", "ingest: {num_workers: 0, progress: false, frame_size: [24, 32]}").replace(
+        "evaluate: {protocol: {stride: 1},", "evaluate: {protocol: {protocol: finegym, finegym_epochs: 5},"))
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["finegym"])
+    metrics = json.loads((project / "data/08_reporting/finegym/metrics.json").read_text())
+    assert set(metrics["carl"]) == set(metrics["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
+    assert all(0 <= v <= 1 for v in metrics["carl"].values())
+    assert (project / "data/08_reporting/finegym/alignment.mp4").is_file()

@@ -3,5 +3,6 @@
 from carl_pipeline.datasets.frame_store_dataset import FrameStoreDataset
 from carl_pipeline.datasets.raw_folder_dataset import RawFolderDataset
 from carl_pipeline.datasets.training_datasets import RunDirDataset, TorchCheckpointDataset
+from carl_pipeline.datasets.video_file_dataset import VideoFileDataset
 
-__all__ = ["FrameStoreDataset", "RawFolderDataset", "RunDirDataset", "TorchCheckpointDataset"]
+__all__ = ["FrameStoreDataset", "RawFolderDataset", "RunDirDataset", "TorchCheckpointDataset", "VideoFileDataset"]

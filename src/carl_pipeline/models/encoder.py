@@ -73,7 +73,7 @@ def sincos_position_encoding(num_steps: int, dim: int, train_length: int | None 
 
 
 class FrameEmbedder(nn.Module):
-    """Backbone features ``(B, T, C, h, w)`` -> frame embeddings ``(B, T, embedding_size)``."""
+    """Max-pooled backbone features ``(B, T, C)`` -> frame embeddings ``(B, T, embedding_size)``."""
 
     def __init__(self, in_channels: int, config: EncoderConfig):
         super().__init__()
@@ -94,10 +94,9 @@ class FrameEmbedder(nn.Module):
         self.config = config
 
     def forward(self, features: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
-        """features ``(B, T, C, h, w)``, masks ``(B, T)`` (1 = valid) -> ``(B, T, embedding_size)``."""
+        """features ``(B, T, C)``, masks ``(B, T)`` (1 = valid) -> ``(B, T, embedding_size)``."""
         batch, steps = features.shape[:2]
-        x = torch.amax(features.flatten(3), dim=-1)  # max pool: (B, T, C)
-        x = self.fc(x.reshape(batch * steps, -1))
+        x = self.fc(features.reshape(batch * steps, -1))
         x = self.to_hidden(x).reshape(batch, steps, -1)  # (B, T, hidden)
         position = sincos_position_encoding(steps, x.shape[-1], self.config.train_length).to(x.device, x.dtype)
         x = self.position_dropout(x + position)
@@ -146,7 +145,9 @@ class CARLEncoder(nn.Module):
         return self
 
     def backbone_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """``(B, T, 3, H, W)`` -> ``(B, T, C, h, w)``, ``frames_per_batch`` frames at a time."""
+        """``(B, T, 3, H, W)`` -> max-pooled backbone features ``(B, T, C)``, computed
+        ``frames_per_batch`` frames at a time (only pooled features are kept, so a long video's
+        activations never sit in memory together)."""
         batch, steps = frames.shape[:2]
         chunk = self.config.frames_per_batch
         outputs = []
@@ -154,9 +155,18 @@ class CARLEncoder(nn.Module):
             x = frames[:, start:start + chunk].flatten(0, 1)  # (B * t, 3, H, W)
             with torch.no_grad():
                 x = self.frozen(x)
-            x = self.trained(x)
-            outputs.append(x.unflatten(0, (batch, -1)))
+            x = self.trained(x)  # (B * t, C, h, w)
+            outputs.append(torch.amax(x.flatten(2), dim=-1).unflatten(0, (batch, -1)))  # max pool
         return torch.cat(outputs, dim=1)
+
+    def embed_features(self, features: torch.Tensor, masks: torch.Tensor | None = None, project: bool = False,
+                       normalize: bool = True) -> torch.Tensor:
+        """Pooled backbone features ``(B, T, C)`` -> frame embeddings ``(B, T, D)``: the
+        transformer sees the whole sequence at once."""
+        x = self.embedder(features, masks)
+        if project:
+            x = self.projection(x)
+        return F.normalize(x, dim=-1) if normalize else x
 
     def forward(self, frames: torch.Tensor, masks: torch.Tensor | None = None, project: bool = False,
                 normalize: bool = True) -> torch.Tensor:
@@ -173,10 +183,7 @@ class CARLEncoder(nn.Module):
         """
         if frames.dim() != 5:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
-        x = self.embedder(self.backbone_features(frames), masks)
-        if project:
-            x = self.projection(x)
-        return F.normalize(x, dim=-1) if normalize else x
+        return self.embed_features(self.backbone_features(frames), masks, project, normalize)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

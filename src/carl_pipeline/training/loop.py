@@ -87,7 +87,7 @@ def _distributed() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def _summary_writer(run_dir: RunDir):
+def summary_writer(run_dir: RunDir):
     """A TensorBoard writer that never imports TensorFlow: TensorBoard uses TensorFlow when it is
     installed, and TensorFlow beside torchvision crashes the process (see video/tfrecord.py).
     An importable ``tensorboard.compat.notf`` is TensorBoard's own switch to its stub API."""
@@ -172,7 +172,7 @@ def train(
     if world > 1:
         trained_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=False)
-    writer = _summary_writer(run_dir) if rank == 0 else None
+    writer = summary_writer(run_dir) if rank == 0 else None
 
     def checkpoint(epoch: int, with_optimizer: bool) -> dict[str, Any]:
         state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "encoder": encoder.to_dict(),

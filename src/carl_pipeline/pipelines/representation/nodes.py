@@ -1,4 +1,4 @@
-"""Representation nodes: train the CARL encoder on a dataset's frame store."""
+"""Representation nodes: train the encoder, embed every frame, evaluate, report."""
 
 import dataclasses
 import logging
@@ -6,8 +6,12 @@ from typing import Any
 
 import pandas as pd
 
-from carl_pipeline.params import TrainParams
-from carl_pipeline.training import RunDir, train
+from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
+from carl_pipeline.evaluation import evaluate_table
+from carl_pipeline.params import EvaluateParams, TrainParams
+from carl_pipeline.reporting import alignment_frames, metrics_figure, pick_pair, projection_figure, similarity_figure
+from carl_pipeline.training import RunDir, load_encoder, train
+from carl_pipeline.training.loop import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
@@ -33,3 +37,81 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, run_dir: R
     encoder = dataclasses.replace(params.model, train_length=params.sampling.num_steps)
     logger.info("training on %d videos of %s", len(video_ids), frame_store.root)
     return train(str(frame_store.root), video_ids, encoder, params.sampling, params.augment, params.optim, run_dir)
+
+
+def make_untrained_model(model: dict[str, Any], params: EvaluateParams) -> dict[str, Any]:
+    """The trained model's architecture with random weights: the reference every score is
+    compared with.
+
+    Args:
+        model: the trained checkpoint.
+        params: ``untrained_seed`` seeds the initialisation.
+    """
+    return untrained_checkpoint(model, params.untrained_seed)
+
+
+def embed_frames(model: dict[str, Any], frame_store: FrameStore, video_index: pd.DataFrame,
+                 frame_labels: pd.DataFrame, params: EvaluateParams) -> pd.DataFrame:
+    """Embed every frame of every video with the frozen encoder (no projection head).
+
+    Returns:
+        One row per frame: ``video_id``, ``split``, ``action``, ``frame_index``, the label
+        columns and ``embedding`` (float32 array of the embedding size).
+    """
+    encoder = load_encoder(model)
+    image_size = params.image_size or model["augment"]["image_size"]
+    embeddings = extract_embeddings(encoder, frame_store, video_index["video_id"].tolist(), image_size,
+                                    progress=params.progress)
+    return embeddings_table(embeddings, video_index, frame_labels)
+
+
+def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, model: dict[str, Any],
+                      params: EvaluateParams) -> dict[str, Any]:
+    """Score the trained and the untrained encoder with the same protocol.
+
+    Returns:
+        ``{"carl": {metric: value}, "untrained": {metric: value}, "model": {...}}`` with metric
+        names such as ``classification@0.1``, ``progression``, ``kendalls_tau``, ``ap@5`` or
+        ``gym99_accuracy``.
+    """
+    trained = evaluate_table(embeddings, params.protocol)
+    untrained = evaluate_table(embeddings_untrained, params.protocol)
+    better = sum(trained[k] > untrained[k] for k in trained)
+    logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
+    return {
+        "carl": trained, "untrained": untrained,
+        "model": {"algorithm": model["train"]["algorithm"], "backbone": model["encoder"]["backbone"],
+                  "backbone_weights": model["encoder"]["backbone_weights"] or "random init",
+                  "epochs": model["epoch"], "final_loss": model["history"][-1] if model["history"] else None},
+    }
+
+
+def plot_results(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, metrics: dict[str, Any],
+                 params: EvaluateParams):
+    """The figures of the report: embedding projection coloured by phase, frame-similarity
+    matrix of two validation videos, and the metrics of both encoders side by side."""
+    tables = {"trained": embeddings, "untrained": embeddings_untrained}
+    label = _plot_label(params)
+    return (projection_figure(tables, label, params.protocol.val_split),
+            similarity_figure(tables, label, params.protocol.val_split),
+            metrics_figure({"trained": metrics["carl"], "untrained": metrics["untrained"]}))
+
+
+def render_alignment_video(embeddings: pd.DataFrame, frame_store: FrameStore, params: EvaluateParams):
+    """Two validation videos played in step along the DTW path between their embeddings."""
+    pair = params.alignment_pair or pick_pair(embeddings, params.protocol.val_split)
+    return alignment_frames(frame_store, embeddings, _plot_label(params), pair[0], pair[1], params.alignment_height)
+
+
+def log_metrics_to_tensorboard(metrics: dict[str, Any], training_run: RunDir) -> None:
+    """Write the scores of both encoders as TensorBoard scalars beside the training curves."""
+    writer = summary_writer(training_run)
+    step = metrics["model"]["epochs"]
+    for name in ("carl", "untrained"):
+        for key, value in metrics[name].items():
+            writer.add_scalar(f"eval_{name}/{key}", value, step)
+    writer.close()
+
+
+def _plot_label(params: EvaluateParams) -> str:
+    return params.protocol.finegym_labels[0] if params.protocol.protocol == "finegym" else params.protocol.label

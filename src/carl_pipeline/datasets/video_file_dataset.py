@@ -1,0 +1,55 @@
+"""A video file written from, and read back as, a uint8 ``(T, H, W, 3)`` array."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from kedro.io import AbstractDataset, DatasetError
+
+
+class VideoFileDataset(AbstractDataset[np.ndarray, np.ndarray]):
+    """Saves frames as an H.264 ``.mp4`` (or VP9 ``.webm``) with PyAV, atomically; loads them back.
+
+    Example catalog entry::
+
+        pouring.alignment_video:
+          type: carl_pipeline.datasets.VideoFileDataset
+          filepath: data/08_reporting/pouring/alignment.mp4
+          fps: 15
+    """
+
+    def __init__(self, filepath: str, fps: float = 15.0, metadata: dict[str, Any] | None = None):
+        self._filepath, self._fps, self.metadata = Path(filepath), fps, metadata
+
+    def _save(self, data: np.ndarray) -> None:
+        from carl_pipeline.synthetic import write_video
+
+        frames = np.asarray(data)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise DatasetError(f"{self._filepath}: expected uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
+        # H.264 needs even sides
+        frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=self._filepath.suffix, dir=self._filepath.parent)
+        os.close(fd)
+        try:
+            write_video(tmp, frames, self._fps)
+            os.replace(tmp, self._filepath)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def _load(self) -> np.ndarray:
+        from carl_pipeline.video import decode_clip
+
+        clip = decode_clip(self._filepath, as_jpeg=False)
+        return np.stack(clip.frames)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "fps": self._fps}

@@ -1,0 +1,101 @@
+"""Per-frame embeddings of every video with a frozen encoder, and the table notebooks load."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from carl_pipeline.augment import eval_transform
+from carl_pipeline.models import CARLEncoder, EncoderConfig
+from carl_pipeline.video.frame_pack import FramePack
+from carl_pipeline.video.frame_store import FrameStore
+
+logger = logging.getLogger(__name__)
+
+
+def untrained_checkpoint(checkpoint: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """The same architecture as ``checkpoint``, randomly initialised (backbone included): the
+    reference that shows what training bought."""
+    torch.manual_seed(seed)
+    config = EncoderConfig(**{**checkpoint["encoder"], "backbone_weights": None})
+    model = CARLEncoder(config)
+    return {**{k: v for k, v in checkpoint.items() if k not in ("model", "history", "optimizer", "scaler")},
+            "model": model.state_dict(), "history": [], "untrained": True}
+
+
+@torch.inference_mode()
+def embed_video(model: CARLEncoder, pack: FramePack, image_size: int, device: torch.device,
+                amp_dtype: torch.dtype | None = None, normalize: bool = True) -> np.ndarray:
+    """Embeddings of every frame of one video: ``(num_frames, D)`` float32.
+
+    Frames are decoded and pushed through the backbone ``frames_per_batch`` at a time; the
+    transformer then sees the whole video at once, as in the paper's evaluation.
+    """
+    chunk = model.config.frames_per_batch
+    features = []
+    for start in range(0, len(pack), chunk):
+        frames = pack.read(np.arange(start, min(start + chunk, len(pack))))
+        frames = eval_transform(frames.to(device), image_size)[None]  # (1, t, 3, S, S)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            features.append(model.backbone_features(frames).float())
+    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        embeddings = model.embed_features(torch.cat(features, dim=1), normalize=normalize)
+    return embeddings[0].float().cpu().numpy()
+
+
+def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequence[str], image_size: int,
+                       device: str | None = None, progress: bool = True) -> dict[str, np.ndarray]:
+    """``{video_id: (num_frames, D)}`` for every listed video (eval mode, no projection head)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    model = model.to(device).eval()
+    out = {}
+    for video_id in tqdm(video_ids, desc="embedding videos", unit="video", disable=not progress):
+        out[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype)
+    return out
+
+
+def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFrame,
+                     frame_labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per frame: ``video_id``, ``split``, ``action``, ``frame_index``, the label columns
+    and ``embedding`` (a float32 array), in video-index order."""
+    rows = []
+    index = video_index.set_index("video_id")
+    labels = frame_labels.set_index(["video_id", "frame_index"]).sort_index()
+    for video_id in video_index["video_id"]:
+        if video_id not in embeddings:
+            continue
+        values = embeddings[video_id]
+        table = labels.loc[video_id].reset_index()
+        if len(table) != len(values):
+            raise ValueError(f"video {video_id}: {len(values)} embeddings for {len(table)} labelled frames")
+        table.insert(0, "video_id", video_id)
+        table.insert(1, "split", index.loc[video_id, "split"])
+        table.insert(2, "action", index.loc[video_id, "action"])
+        table["embedding"] = list(values.astype(np.float32))
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True)
+
+
+def per_video(table: pd.DataFrame, label: str, split: str | None = None, action: str | None = None
+              ) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Split an embeddings table into per-video arrays: ids, ``(num_frames, D)`` embeddings and
+    ``(num_frames,)`` labels, in table order."""
+    chosen = table
+    if split is not None:
+        chosen = chosen[chosen["split"] == split]
+    if action is not None:
+        chosen = chosen[chosen["action"] == action]
+    ids, embeddings, labels = [], [], []
+    for video_id, rows in chosen.groupby("video_id", sort=False):
+        rows = rows.sort_values("frame_index")
+        ids.append(video_id)
+        embeddings.append(np.stack(rows["embedding"].to_numpy()).astype(np.float32))
+        labels.append(rows[label].to_numpy(dtype=np.int64))
+    return ids, embeddings, labels

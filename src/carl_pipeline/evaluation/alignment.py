@@ -1,0 +1,86 @@
+"""Kendall's tau of nearest-neighbour alignment, fine-grained retrieval AP@K, and DTW."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.spatial.distance import cdist
+from scipy.stats import kendalltau
+
+
+def kendalls_tau(embeddings: Sequence[np.ndarray], stride: int = 5, distance: str = "sqeuclidean") -> float:
+    """Mean Kendall's tau of nearest-neighbour alignment over ordered pairs of videos.
+
+    For every ordered pair (i, j), i != j: each of video i's frames (every ``stride``-th) is matched
+    to its nearest frame of video j (every ``stride``-th); tau compares the matched indices with
+    the query order. Pairs whose tau is undefined (a constant match) are dropped.
+
+    Args:
+        embeddings: one ``(num_frames, D)`` array per video.
+        stride: frame subsampling (paper: 5 Pouring, 2 Penn Action).
+        distance: any ``scipy.spatial.distance.cdist`` metric (paper: squared Euclidean).
+
+    Returns:
+        Mean tau in [-1, 1]; NaN when no pair has a defined tau.
+    """
+    if len(embeddings) < 2:
+        raise ValueError(f"Kendall's tau needs at least 2 videos, got {len(embeddings)}")
+    taus = []
+    sampled = [np.asarray(e)[::stride] for e in embeddings]
+    for i, query in enumerate(sampled):
+        for j, candidates in enumerate(sampled):
+            if i == j:
+                continue
+            nearest = np.argmin(cdist(query, candidates, distance), axis=1)
+            taus.append(kendalltau(np.arange(len(nearest)), nearest).statistic)
+    taus = np.asarray(taus, dtype=np.float64)
+    taus = taus[~np.isnan(taus)]
+    return float(taus.mean()) if taus.size else float("nan")
+
+
+def retrieval_ap(embeddings: Sequence[np.ndarray], labels: Sequence[np.ndarray], k: int, stride: int = 5,
+                 distance: str = "sqeuclidean") -> float:
+    """Fine-grained frame retrieval AP@K: the fraction of each query frame's K nearest frames in
+    the other videos that share its phase, averaged over query frames, then over videos.
+
+    Args:
+        embeddings: one ``(num_frames, D)`` array per video.
+        labels: one ``(num_frames,)`` label array per video.
+        k: number of retrieved frames (paper: 5, 10, 15).
+        stride: frame subsampling of queries and candidates.
+    """
+    if len(embeddings) != len(labels) or len(embeddings) < 2:
+        raise ValueError("retrieval needs at least 2 videos and one label array per video")
+    embeddings = [np.asarray(e)[::stride] for e in embeddings]
+    labels = [np.asarray(lab)[::stride] for lab in labels]
+    precisions = []
+    for i, (query, query_labels) in enumerate(zip(embeddings, labels, strict=True)):
+        candidates = np.concatenate([e for j, e in enumerate(embeddings) if j != i])
+        candidate_labels = np.concatenate([lab for j, lab in enumerate(labels) if j != i])
+        top = np.argsort(cdist(query, candidates, distance), axis=1, kind="stable")[:, :k]
+        precisions.append(np.mean(candidate_labels[top] == query_labels[:, None]))
+    return float(np.nanmean(precisions))
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray, distance: str = "sqeuclidean") -> np.ndarray:
+    """Dynamic time warping between two embedding sequences.
+
+    Returns:
+        ``(L, 2)`` int array of matched frame pairs ``(i, j)`` from ``(0, 0)`` to the last frames,
+        each step advancing i, j or both.
+    """
+    cost = cdist(a, b, distance)
+    n, m = cost.shape
+    total = np.full((n + 1, m + 1), np.inf)
+    total[0, 0] = 0.0
+    for i in range(1, n + 1):
+        row, previous = total[i], total[i - 1]
+        for j in range(1, m + 1):
+            row[j] = cost[i - 1, j - 1] + min(previous[j - 1], previous[j], row[j - 1])
+    path, i, j = [], n, m
+    while i > 0 and j > 0:
+        path.append((i - 1, j - 1))
+        step = np.argmin([total[i - 1, j - 1], total[i - 1, j], total[i, j - 1]])
+        i, j = (i - 1, j - 1) if step == 0 else (i - 1, j) if step == 1 else (i, j - 1)
+    return np.asarray(path[::-1], dtype=np.int64)

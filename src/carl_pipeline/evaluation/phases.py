@@ -1,0 +1,74 @@
+"""Phase classification and phase progression on frozen frame embeddings (TCC/CARL protocol)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.svm import SVC
+
+
+def _labelled(embeddings: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.concatenate(embeddings), np.concatenate(labels)
+    keep = y >= 0  # -1: unlabelled frames are neither trained on nor scored
+    return x[keep], y[keep]
+
+
+def phase_classification(
+    train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray],
+    val_embeddings: Sequence[np.ndarray], val_labels: Sequence[np.ndarray],
+    fractions: Sequence[float] = (0.1, 0.5, 1.0), classifier: str = "logistic",
+) -> dict[float, float]:
+    """Per-frame validation accuracy of a classifier trained on the first ``fraction`` of the
+    training videos (at least one), for each fraction.
+
+    ``classifier``: ``"logistic"`` (multinomial logistic regression, CARL's released code) or
+    ``"svm"`` (RBF SVM with C = 1, TCC's).
+    """
+    if classifier not in ("logistic", "svm"):
+        raise ValueError(f"classifier must be 'logistic' or 'svm', got {classifier!r}")
+    x_val, y_val = _labelled(val_embeddings, val_labels)
+    scores = {}
+    for fraction in fractions:
+        used = max(1, int(fraction * len(train_embeddings)))
+        x, y = _labelled(train_embeddings[:used], train_labels[:used])
+        if len(np.unique(y)) < 2:  # one phase only: every frame gets it
+            scores[fraction] = float(np.mean(y_val == y[0])) if len(y) else float("nan")
+            continue
+        model = LogisticRegression(max_iter=10_000) if classifier == "logistic" else SVC(C=1.0, kernel="rbf")
+        model.fit(x, y)
+        scores[fraction] = float(model.score(x_val, y_val))
+    return scores
+
+
+def progression_targets(labels: np.ndarray, num_phases: int) -> np.ndarray:
+    """Signed distance of each frame to each phase boundary, as a fraction of the video length.
+
+    Boundary ``p`` (for ``p < num_phases - 1``) is the last frame whose phase is <= p (the last
+    frame of phase p when it is present). Returns ``(num_frames, num_phases - 1)``.
+    """
+    labels = np.asarray(labels)
+    frames = np.arange(len(labels), dtype=np.float64)
+    columns = []
+    for phase in range(num_phases - 1):
+        before = np.flatnonzero((labels >= 0) & (labels <= phase))
+        boundary = before[-1] if before.size else -1
+        columns.append((frames - boundary) / len(labels))
+    return np.stack(columns, axis=1)
+
+
+def phase_progression(
+    train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray],
+    val_embeddings: Sequence[np.ndarray], val_labels: Sequence[np.ndarray], num_phases: int,
+) -> float:
+    """R^2 on the validation videos of a linear regression from the embedding to the signed
+    distances to every phase boundary (``progression_targets``), averaged over boundaries."""
+    if num_phases < 2:
+        raise ValueError("phase progression needs at least two phases")
+    x = np.concatenate(train_embeddings)
+    y = np.concatenate([progression_targets(lab, num_phases) for lab in train_labels])
+    x_val = np.concatenate(val_embeddings)
+    y_val = np.concatenate([progression_targets(lab, num_phases) for lab in val_labels])
+    scores = [LinearRegression().fit(x, y[:, c]).score(x_val, y_val[:, c]) for c in range(y.shape[1])]
+    return float(np.mean(scores))

@@ -1,0 +1,81 @@
+"""The whole evaluation protocol on an embeddings table: the metrics dict of one encoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from carl_pipeline.embedding.extract import per_video
+from carl_pipeline.evaluation.alignment import kendalls_tau, retrieval_ap
+from carl_pipeline.evaluation.finegym import finegym_accuracy
+from carl_pipeline.evaluation.phases import phase_classification, phase_progression
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to score and how (defaults: the paper's, Pouring)."""
+
+    protocol: str = "phases"  # "phases" (Pouring, Penn Action) or "finegym"
+    label: str = "phase"
+    train_split: str = "train"
+    val_split: str = "val"
+    fractions: tuple[float, ...] = (0.1, 0.5, 1.0)
+    classifier: str = "logistic"  # or "svm" (TCC's)
+    stride: int = 5  # Kendall's tau and retrieval: 5 Pouring, 2 Penn Action
+    distance: str = "sqeuclidean"
+    ks: tuple[int, ...] = (5, 10, 15)
+    per_action: bool = False  # Penn Action: score each action, then average
+    # FineGym: label columns and their class counts (null: the largest label seen + 1)
+    finegym_labels: tuple[str, ...] = ("gym99", "gym288")
+    num_classes: dict[str, int] | None = None
+    finegym_epochs: int = 100
+    finegym_videos_per_batch: int = 10
+
+    def __post_init__(self):
+        if self.protocol not in ("phases", "finegym"):
+            raise ValueError(f"protocol must be 'phases' or 'finegym', got {self.protocol!r}")
+        if self.classifier not in ("logistic", "svm"):
+            raise ValueError(f"classifier must be 'logistic' or 'svm', got {self.classifier!r}")
+
+
+def _phase_metrics(table: pd.DataFrame, config: EvalConfig, action: str | None) -> dict[str, float]:
+    _, train_x, train_y = per_video(table, config.label, config.train_split, action)
+    _, val_x, val_y = per_video(table, config.label, config.val_split, action)
+    if not train_x or not val_x:
+        raise ValueError(f"action {action!r}: needs videos in both '{config.train_split}' and '{config.val_split}'")
+    metrics = {f"classification@{f}": acc for f, acc in
+               phase_classification(train_x, train_y, val_x, val_y, config.fractions, config.classifier).items()}
+    num_phases = int(max(np.max(y) for y in train_y + val_y)) + 1
+    metrics["progression"] = phase_progression(train_x, train_y, val_x, val_y, num_phases) if num_phases > 1 else float("nan")
+    metrics["kendalls_tau"] = kendalls_tau(val_x, config.stride, config.distance) if len(val_x) > 1 else float("nan")
+    for k in config.ks:
+        metrics[f"ap@{k}"] = retrieval_ap(val_x, val_y, k, config.stride, config.distance) if len(val_x) > 1 else float("nan")
+    return metrics
+
+
+def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
+    """Every metric of the protocol for one encoder's embeddings table.
+
+    Returns:
+        ``classification@<fraction>``, ``progression``, ``kendalls_tau``, ``ap@<k>`` (phases; the
+        mean over actions with ``per_action``), or ``<label>_accuracy`` for each FineGym label.
+    """
+    if config.protocol == "finegym":
+        metrics = {}
+        for label in config.finegym_labels:
+            _, train_x, train_y = per_video(table, label, config.train_split)
+            _, val_x, val_y = per_video(table, label, config.val_split)
+            classes = (config.num_classes or {}).get(label) or int(table[label].max()) + 1
+            metrics[f"{label}_accuracy"] = finegym_accuracy(
+                train_x, train_y, val_x, val_y, classes, epochs=config.finegym_epochs,
+                videos_per_batch=config.finegym_videos_per_batch)
+        return metrics
+    if not config.per_action:
+        return _phase_metrics(table, config, None)
+    per_action = {}
+    for action in sorted(table["action"].dropna().unique()):
+        per_action[action] = _phase_metrics(table, config, action)
+    keys = next(iter(per_action.values())).keys()
+    return {key: float(np.nanmean([m[key] for m in per_action.values()])) for key in keys}

@@ -1,0 +1,125 @@
+"""Pictures of a run: embeddings projected and coloured by phase, the frame-similarity matrix of
+two videos, the metrics of the trained and untrained encoders, and an alignment video."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from carl_pipeline.embedding.extract import per_video  # noqa: E402
+from carl_pipeline.evaluation.alignment import dtw_path  # noqa: E402
+from carl_pipeline.video.frame_store import FrameStore  # noqa: E402
+
+
+def _pca_2d(x: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
+
+
+def projection_figure(tables: Mapping[str, pd.DataFrame], label: str, split: str = "val", max_videos: int = 12):
+    """PCA of the frame embeddings of up to ``max_videos`` videos, one panel per encoder,
+    coloured by ``label`` (frames labelled -1 in grey)."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4.8), squeeze=False)
+    for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
+        _, embeddings, labels = per_video(table, label, split)
+        x, y = np.concatenate(embeddings[:max_videos]), np.concatenate(labels[:max_videos])
+        points = _pca_2d(x)
+        ax.scatter(*points[y < 0].T, s=4, c="lightgrey", label="unlabelled")
+        scatter = ax.scatter(*points[y >= 0].T, s=6, c=y[y >= 0], cmap="viridis")
+        ax.set_title(f"{name}: {split} frames, PCA")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(scatter, ax=ax, label=label)
+    fig.tight_layout()
+    return fig
+
+
+def pick_pair(table: pd.DataFrame, split: str = "val") -> tuple[str, str]:
+    """Two videos to show: the first two of ``split``, topped up from the others if it has fewer."""
+    ids = list(table.loc[table["split"] == split, "video_id"].unique())
+    ids += [v for v in table["video_id"].unique() if v not in ids]
+    if len(ids) < 2:
+        raise ValueError("two videos are needed to compare")
+    return ids[0], ids[1]
+
+
+def similarity_figure(tables: Mapping[str, pd.DataFrame], label: str, split: str = "val"):
+    """Cosine similarity between every frame of two videos (``pick_pair``), one panel per
+    encoder; the phase boundaries of both videos are drawn as lines."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(5 * len(tables), 4.6), squeeze=False)
+    for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
+        pair = pick_pair(table, split)
+        ids, embeddings, labels = per_video(table[table["video_id"].isin(pair)], label)
+        order = [ids.index(v) for v in pair]
+        ids, embeddings, labels = [ids[i] for i in order], [embeddings[i] for i in order], [labels[i] for i in order]
+        a, b = embeddings[0], embeddings[1]
+        a = a / np.linalg.norm(a, axis=1, keepdims=True)
+        b = b / np.linalg.norm(b, axis=1, keepdims=True)
+        image = ax.imshow(a @ b.T, cmap="magma", vmin=-1, vmax=1, aspect="auto", origin="upper")
+        for boundary in np.flatnonzero(np.diff(labels[0])) + 0.5:
+            ax.axhline(boundary, color="cyan", lw=0.8)
+        for boundary in np.flatnonzero(np.diff(labels[1])) + 0.5:
+            ax.axvline(boundary, color="cyan", lw=0.8)
+        ax.set_ylabel(f"{ids[0]} frame")
+        ax.set_xlabel(f"{ids[1]} frame")
+        ax.set_title(f"{name}: frame similarity")
+        fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def metrics_figure(metrics: Mapping[str, Mapping[str, float]]):
+    """Grouped bars: every metric, one bar per encoder."""
+    names = list(metrics)
+    keys = list(next(iter(metrics.values())).keys())
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(keys) + 2), 4))
+    width = 0.8 / len(names)
+    for n, name in enumerate(names):
+        values = [metrics[name][k] for k in keys]
+        bars = ax.bar(np.arange(len(keys)) + n * width, values, width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(np.arange(len(keys)) + width * (len(names) - 1) / 2, keys, rotation=30, ha="right")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_title("trained vs untrained encoder (validation)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def alignment_frames(store: FrameStore, table: pd.DataFrame, label: str, video_a: str, video_b: str,
+                     height: int = 160) -> np.ndarray:
+    """Two videos played in step: for every step of the DTW path between their embeddings, the
+    two frames side by side (each scaled to ``height``) over a bar that shows both phases.
+
+    Returns:
+        uint8 ``(L, height + 8, W_a + W_b, 3)``.
+    """
+    import torch
+    import torchvision.transforms.v2.functional as TF
+
+    def rows(video_id):
+        chosen = table[table["video_id"] == video_id].sort_values("frame_index")
+        return np.stack(chosen["embedding"].to_numpy()), chosen[label].to_numpy()
+
+    (a, labels_a), (b, labels_b) = rows(video_a), rows(video_b)
+    path = dtw_path(a, b)
+    frames = []
+    palette = (plt.get_cmap("tab10")(np.arange(10))[:, :3] * 255).astype(np.uint8)
+    for video_id, indices, labels in ((video_a, path[:, 0], labels_a), (video_b, path[:, 1], labels_b)):
+        pack = store.open(video_id)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        decoded = pack.read(unique)  # (U, 3, H, W)
+        width = round(decoded.shape[-1] * height / decoded.shape[-2])
+        decoded = TF.resize(decoded, [height, width], antialias=True)[torch.as_tensor(inverse)]
+        strip = torch.as_tensor(palette[np.asarray(labels)[indices] % 10]).permute(1, 0)[:, :, None, None]
+        strip = strip.expand(-1, -1, 8, width).permute(1, 0, 2, 3)  # (L, 3, 8, W): the phase bar
+        frames.append(torch.cat([decoded, strip], dim=2))
+    return torch.cat(frames, dim=3).permute(0, 2, 3, 1).contiguous().numpy()

@@ -1,0 +1,123 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from carl_pipeline.evaluation import (
+    EvalConfig,
+    dtw_path,
+    evaluate_table,
+    finegym_accuracy,
+    kendalls_tau,
+    phase_classification,
+    phase_progression,
+    progression_targets,
+    retrieval_ap,
+)
+
+
+def _time_embedding(n, dim=8, noise=0.0, seed=0):
+    """A curve that moves steadily through embedding space as the video goes on."""
+    t = np.linspace(0, 1, n)[:, None]
+    freqs = np.arange(1, dim // 2 + 1)[None, :]
+    x = np.concatenate([np.sin(np.pi * t * freqs / 2), np.cos(np.pi * t * freqs / 2)], axis=1)
+    return x + np.random.default_rng(seed).normal(0, noise, x.shape)
+
+
+def test_kendalls_tau__aligned_videos_give_one_reversed_give_minus_one():
+    videos = [_time_embedding(50, seed=s) for s in range(3)]
+    assert kendalls_tau(videos, stride=1) == pytest.approx(1.0)
+    assert kendalls_tau([videos[0], videos[1][::-1]], stride=1) == pytest.approx(-1.0)
+    assert kendalls_tau(videos, stride=5) == pytest.approx(1.0)
+    # different lengths: several frames share a neighbour (ties), still almost 1
+    assert kendalls_tau([_time_embedding(n) for n in (40, 55, 70)], stride=1) > 0.99
+
+
+def test_kendalls_tau__random_embeddings_score_near_zero():
+    rng = np.random.default_rng(0)
+    videos = [rng.normal(size=(100, 16)) for _ in range(4)]
+    assert abs(kendalls_tau(videos, stride=1)) < 0.15
+
+
+def test_retrieval_ap__perfect_phase_clusters_give_one_and_mixed_give_chance():
+    labels = [np.repeat([0, 1, 2], n) for n in (10, 12, 14)]
+    clustered = [np.eye(3)[lab] * 5 + np.random.default_rng(i).normal(0, 0.01, (len(lab), 3)) for i, lab in enumerate(labels)]
+    for k in (5, 10, 15):
+        assert retrieval_ap(clustered, labels, k, stride=1) == pytest.approx(1.0)
+    shuffled = [np.random.default_rng(i).normal(size=(len(lab), 3)) for i, lab in enumerate(labels)]
+    assert 0.15 < retrieval_ap(shuffled, labels, 10, stride=1) < 0.55
+
+
+def test_progression__linear_embedding_of_time_gives_r2_near_one():
+    labels = [np.repeat([0, 1, 2], [n // 3, n // 3, n - 2 * (n // 3)]) for n in (30, 45, 60, 36)]
+    # an embedding linear in the (normalised) signed distances to the boundaries
+    embeddings = [progression_targets(lab, 3) @ np.array([[1.0, 0.2, -0.5], [0.3, -1.0, 0.7]]) for lab in labels]
+    assert phase_progression(embeddings[:3], labels[:3], embeddings[3:], labels[3:], 3) == pytest.approx(1.0, abs=1e-6)
+    rng = np.random.default_rng(0)
+    noise = [rng.normal(size=(len(lab), 3)) for lab in labels]
+    assert phase_progression(noise[:3], labels[:3], noise[3:], labels[3:], 3) < 0.2
+
+
+def test_progression_targets__zero_at_the_boundary():
+    targets = progression_targets(np.array([0, 0, 1, 1, 1, 2]), 3)
+    assert targets.shape == (6, 2)
+    assert targets[1, 0] == 0 and targets[4, 1] == 0 and targets[0, 0] == pytest.approx(-1 / 6)
+
+
+@pytest.mark.parametrize("classifier", ["logistic", "svm"])
+def test_classification__separable_phases_are_classified(classifier):
+    labels = [np.repeat([0, 1, 2], 10) for _ in range(6)]
+    embeddings = [np.eye(3)[lab] + np.random.default_rng(i).normal(0, 0.05, (30, 3)) for i, lab in enumerate(labels)]
+    scores = phase_classification(embeddings[:4], labels[:4], embeddings[4:], labels[4:], (0.25, 1.0), classifier)
+    assert scores == {0.25: pytest.approx(1.0), 1.0: pytest.approx(1.0)}
+
+
+def test_finegym__linear_classifier_on_separable_embeddings():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 16)) * 3
+
+    def video(seed):
+        labels = np.random.default_rng(seed).integers(-1, 5, 60)
+        x = centres[np.maximum(labels, 0)] + np.random.default_rng(seed + 100).normal(0, 0.3, (60, 16))
+        x[labels < 0] = np.random.default_rng(seed + 200).normal(size=(int((labels < 0).sum()), 16)) * 5
+        return x, labels
+
+    train = [video(s) for s in range(8)]
+    val = [video(s) for s in range(8, 11)]
+    accuracy = finegym_accuracy([v[0] for v in train], [v[1] for v in train], [v[0] for v in val], [v[1] for v in val],
+                                num_classes=5, epochs=30)
+    assert accuracy > 0.95
+
+
+def test_dtw_path__is_monotone_and_matches_a_stretched_copy():
+    a = _time_embedding(20)
+    b = np.repeat(a, 2, axis=0)
+    path = dtw_path(a, b)
+    assert tuple(path[0]) == (0, 0) and tuple(path[-1]) == (19, 39)
+    assert np.all(np.diff(path, axis=0) >= 0)
+    assert np.all(np.abs(path[:, 1] // 2 - path[:, 0]) <= 1)
+
+
+def _table(videos, action=None):
+    rows = []
+    for video_id, split, embeddings, labels in videos:
+        for i, (e, lab) in enumerate(zip(embeddings, labels, strict=True)):
+            rows.append({"video_id": video_id, "split": split, "action": action, "frame_index": i, "phase": int(lab),
+                         "embedding": e.astype(np.float32)})
+    return pd.DataFrame(rows)
+
+
+def test_evaluate_table__phase_protocol_keys_and_values():
+    videos = []
+    for v in range(6):
+        n = 30 + 5 * v
+        labels = np.repeat([0, 1, 2], [n // 3, n // 3, n - 2 * (n // 3)])
+        videos.append((f"v{v}", "train" if v < 4 else "val", _time_embedding(n, seed=v), labels))
+    metrics = evaluate_table(_table(videos), EvalConfig(stride=1))
+    assert set(metrics) == {"classification@0.1", "classification@0.5", "classification@1.0", "progression",
+                            "kendalls_tau", "ap@5", "ap@10", "ap@15"}
+    assert metrics["kendalls_tau"] > 0.99 and metrics["classification@1.0"] > 0.8
+
+
+def test_eval_config__bad_protocol_is_refused():
+    with pytest.raises(ValueError, match="protocol"):
+        EvalConfig(protocol="ucf")
