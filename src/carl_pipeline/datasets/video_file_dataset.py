@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +31,7 @@ class VideoFileDataset(AbstractDataset[np.ndarray, np.ndarray]):
             raise DatasetError(f"{self._filepath}: expected uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
         # H.264 needs even sides
         frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=self._filepath.suffix, dir=self._filepath.parent)
-        os.close(fd)
-        try:
-            write_video(tmp, frames, self._fps)
-            os.replace(tmp, self._filepath)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_video(self._filepath, frames, self._fps)  # atomic
 
     def _load(self) -> np.ndarray:
         from carl_pipeline.video import decode_clip

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carl_pipeline.atomic import atomic_path
 from carl_pipeline.synthetic.actions import (
     PENN_ACTIONS,
     PHASELESS_ACTIONS,
@@ -140,10 +141,9 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path
 
     path = Path(path)
     codec = "libvpx-vp9" if path.suffix == ".webm" else "libx264"
-    tmp = path.with_name(f".tmp-{path.name}")
     # bitexact: Matroska/WebM headers otherwise carry the write time and a random segment id.
-    with av.open(str(tmp), mode="w", format=path.suffix.lstrip(".").replace("mkv", "matroska"),
-                 options={"fflags": "+bitexact"}) as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format=path.suffix.lstrip(".").replace("mkv", "matroska"),
+                                           options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream(codec, rate=int(round(fps)) if float(fps).is_integer() else fps)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
@@ -163,7 +163,6 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    os.replace(tmp, path)
     return path
 
 

@@ -25,7 +25,6 @@ import io
 import json
 import os
 import struct
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from carl_pipeline.atomic import atomic_path
 
 MAGIC = b"CARLFRM1"
 SUFFIX = ".frames"
@@ -108,20 +109,14 @@ def write_frame_pack(
         "meta": dict(meta or {}),
     }
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC)
-            handle.write(struct.pack("<Q", len(header_bytes)))
-            handle.write(header_bytes)
-            for jpeg in jpeg_frames:
-                handle.write(jpeg)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(MAGIC)
+        handle.write(struct.pack("<Q", len(header_bytes)))
+        handle.write(header_bytes)
+        for jpeg in jpeg_frames:
+            handle.write(jpeg)
+        handle.flush()
+        os.fsync(handle.fileno())
     return path
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from carl_pipeline.video.frame_pack import SUFFIX, FramePack, FramePackError, read_header, write_frame_pack
+from carl_pipeline.atomic import atomic_path
+from carl_pipeline.video.frame_pack import (
+    SUFFIX,
+    FramePack,
+    FramePackError,
+    read_header,
+    write_frame_pack,
+)
 
 REPORT_NAME = "_conversion_report.json"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -19,14 +25,8 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
     """Write JSON to a temporary file beside ``path`` and rename it into place."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
     return path
 
 

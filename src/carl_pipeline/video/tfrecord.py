@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from carl_pipeline.atomic import atomic_path
+
 
 class TFRecordError(ValueError):
     """A TFRecord file or record is malformed; the message names the file and byte offset."""
@@ -107,13 +109,11 @@ def read_record(location: RecordLocation) -> bytes:
 def write_records(path: str | os.PathLike, payloads: Sequence[bytes]) -> Path:
     """Write payloads as a TFRecord file, atomically (temporary file, then rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         for payload in payloads:
             length = struct.pack("<Q", len(payload))
             handle.write(length + struct.pack("<I", _masked_crc(length)))
             handle.write(payload + struct.pack("<I", _masked_crc(payload)))
-    os.replace(tmp, path)
     return path
 
 
