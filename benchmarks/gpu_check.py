@@ -29,7 +29,14 @@ from carl_pipeline.losses import sequence_contrastive_loss  # noqa: E402
 from carl_pipeline.models import CARLEncoder, EncoderConfig  # noqa: E402
 from carl_pipeline.synthetic.actions import POURING  # noqa: E402
 from carl_pipeline.synthetic.generate import _rng, render_action_video  # noqa: E402
-from carl_pipeline.training import RunDir, SamplingConfig, TrainConfig, TwoViewDataset, collate, train  # noqa: E402
+from carl_pipeline.training import (  # noqa: E402
+    RunDir,
+    SamplingConfig,
+    TrainConfig,
+    TwoViewDataset,
+    collate,
+    train,
+)
 from carl_pipeline.training.data import augment_batch_on_device  # noqa: E402
 from carl_pipeline.video import FrameStore, encode_jpeg  # noqa: E402
 

@@ -3,7 +3,10 @@
 from kedro.pipeline import Pipeline
 
 from carl_pipeline.pipelines import ingestion
-from carl_pipeline.pipelines.representation.pipeline import create_evaluation_pipeline, create_training_pipeline
+from carl_pipeline.pipelines.representation.pipeline import (
+    create_evaluation_pipeline,
+    create_training_pipeline,
+)
 
 DATASETS = ("pouring", "penn_action", "finegym")
 

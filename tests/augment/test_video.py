@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from carl_pipeline.augment import AugmentConfig, ViewParams, apply_view_params, augment_view, eval_transform, sample_view_params
+from carl_pipeline.augment import (
+    AugmentConfig,
+    ViewParams,
+    apply_view_params,
+    augment_view,
+    eval_transform,
+    sample_view_params,
+)
 from carl_pipeline.augment.video import gaussian_blur
 
 

@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from carl_pipeline.models import BackboneWeightsError, CARLEncoder, EncoderConfig, load_backbone_weights, sincos_position_encoding
+from carl_pipeline.models import (
+    BackboneWeightsError,
+    CARLEncoder,
+    EncoderConfig,
+    load_backbone_weights,
+    sincos_position_encoding,
+)
 
 SMALL = dict(backbone="resnet18", freeze_through="layer2", num_layers=1, hidden_size=32, num_heads=4, ff_size=64,
              fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=8, train_length=8)

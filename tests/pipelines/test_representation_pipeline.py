@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pandas as pd
-
 import pytest
 import torch
 from kedro.framework.session import KedroSession
@@ -95,7 +94,7 @@ def test_train_pipeline__under_torchrun_two_processes_train_one_model(project):
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
          "-m", "carl_pipeline", "--pipelines=train_pouring"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = torch.load(project / "data/06_models/pouring/carl.pt", weights_only=True)

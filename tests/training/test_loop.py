@@ -5,7 +5,16 @@ import torch
 from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
 from carl_pipeline.models import CARLEncoder, EncoderConfig
-from carl_pipeline.training import RunDir, SamplingConfig, TrainConfig, TwoViewDataset, collate, load_encoder, lr_schedule, train
+from carl_pipeline.training import (
+    RunDir,
+    SamplingConfig,
+    TrainConfig,
+    TwoViewDataset,
+    collate,
+    load_encoder,
+    lr_schedule,
+    train,
+)
 from carl_pipeline.training.loop import compute_loss
 from carl_pipeline.video import FrameStore
 

@@ -25,8 +25,9 @@ def test_decode_clip__cuts_the_requested_range(tmp_path):
     path = _ramp_video(tmp_path / "v.mp4", 25.0, 3.0)
     clip = decode_clip(path, start=1.0, end=2.0, fps=25.0)
     assert len(clip.frames) == 25
-    from PIL import Image
     import io
+
+    from PIL import Image
     first = np.asarray(Image.open(io.BytesIO(clip.frames[0]))).mean()
     assert abs(first - 8 * 25) < 6  # frame 25 (t = 1 s) has value 200
 

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from carl_pipeline.video.frame_pack import FramePack, FramePackError, encode_jpeg, read_header, write_frame_pack
+from carl_pipeline.video.frame_pack import (
+    FramePack,
+    FramePackError,
+    encode_jpeg,
+    read_header,
+    write_frame_pack,
+)
 
 
 def _frames(n=5, h=16, w=24):

@@ -2,7 +2,11 @@
 
 from carl_pipeline.evaluation.alignment import dtw_path, kendalls_tau, retrieval_ap
 from carl_pipeline.evaluation.finegym import finegym_accuracy
-from carl_pipeline.evaluation.phases import phase_classification, phase_progression, progression_targets
+from carl_pipeline.evaluation.phases import (
+           phase_classification,
+           phase_progression,
+           progression_targets,
+)
 from carl_pipeline.evaluation.protocol import EvalConfig, evaluate_table
 
 __all__ = ["EvalConfig", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "phase_classification", "phase_progression",

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from carl_pipeline.ingest.convert import ConversionError, ConversionJob, ConvertedVideo, standardise_jpegs
+from carl_pipeline.ingest.convert import (
+    ConversionError,
+    ConversionJob,
+    ConvertedVideo,
+    standardise_jpegs,
+)
 
 
 def resample_labels(labels: np.ndarray, num_frames: int) -> np.ndarray:

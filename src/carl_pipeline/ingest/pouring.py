@@ -11,7 +11,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from carl_pipeline.ingest.convert import ConversionError, ConversionJob, ConvertedVideo, standardise_jpegs
+from carl_pipeline.ingest.convert import (
+    ConversionError,
+    ConversionJob,
+    ConvertedVideo,
+    standardise_jpegs,
+)
 from carl_pipeline.video.tfrecord import (
     RecordLocation,
     TFRecordError,

@@ -1,7 +1,12 @@
 """CARL's frame-level video encoder and its backbones (plain torch, no Kedro imports)."""
 
 from carl_pipeline.models.backbone import BackboneWeightsError, build_resnet, load_backbone_weights
-from carl_pipeline.models.encoder import CARLEncoder, EncoderConfig, describe, sincos_position_encoding
+from carl_pipeline.models.encoder import (
+           CARLEncoder,
+           EncoderConfig,
+           describe,
+           sincos_position_encoding,
+)
 
 __all__ = ["BackboneWeightsError", "CARLEncoder", "EncoderConfig", "build_resnet", "describe",
            "load_backbone_weights", "sincos_position_encoding"]

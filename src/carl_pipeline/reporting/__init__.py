@@ -1,5 +1,11 @@
 """Figures and videos that show a run's results. No Kedro imports."""
 
-from carl_pipeline.reporting.plots import alignment_frames, metrics_figure, pick_pair, projection_figure, similarity_figure
+from carl_pipeline.reporting.plots import (
+    alignment_frames,
+    metrics_figure,
+    pick_pair,
+    projection_figure,
+    similarity_figure,
+)
 
 __all__ = ["alignment_frames", "metrics_figure", "pick_pair", "projection_figure", "similarity_figure"]

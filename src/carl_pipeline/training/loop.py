@@ -25,7 +25,13 @@ from tqdm.auto import tqdm
 from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.losses import cycle_back_regression_loss, sequence_contrastive_loss
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
-from carl_pipeline.training.data import EpochIndices, SamplingConfig, TwoViewDataset, augment_batch_on_device, collate
+from carl_pipeline.training.data import (
+    EpochIndices,
+    SamplingConfig,
+    TwoViewDataset,
+    augment_batch_on_device,
+    collate,
+)
 from carl_pipeline.training.run_dir import RunDir
 
 logger = logging.getLogger(__name__)

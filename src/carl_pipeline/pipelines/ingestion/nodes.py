@@ -9,7 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_finegym, plan_penn_action, plan_pouring
+from carl_pipeline.ingest import (
+    ConversionPlan,
+    build_video_index,
+    plan_finegym,
+    plan_penn_action,
+    plan_pouring,
+)
 from carl_pipeline.params import FineGymIngestParams, PennActionIngestParams, PouringIngestParams
 from carl_pipeline.video.frame_store import FrameStore
 

@@ -9,7 +9,13 @@ import pandas as pd
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import evaluate_table
 from carl_pipeline.params import EvaluateParams, TrainParams
-from carl_pipeline.reporting import alignment_frames, metrics_figure, pick_pair, projection_figure, similarity_figure
+from carl_pipeline.reporting import (
+    alignment_frames,
+    metrics_figure,
+    pick_pair,
+    projection_figure,
+    similarity_figure,
+)
 from carl_pipeline.training import RunDir, load_encoder, train
 from carl_pipeline.training.loop import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
