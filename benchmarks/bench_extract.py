@@ -1,0 +1,62 @@
+"""Embedding extraction throughput of the demo encoder on the CPU: frames through the backbone
+in chunks of ``frames_per_batch`` (this project) against the same model fed one frame at a time.
+
+Both give the same embeddings (checked). Needs the ingested demo data
+(``kedro run --pipelines=ingest_pouring``). Run: ``python benchmarks/bench_extract.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_train_steps import ROOT, demo_params  # noqa: E402
+
+from carl_pipeline.embedding import extract_embeddings  # noqa: E402
+from carl_pipeline.models import CARLEncoder, EncoderConfig  # noqa: E402
+from carl_pipeline.video import FrameStore  # noqa: E402
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    params = demo_params()
+    store = FrameStore(ROOT / "data/03_primary/pouring/frames")
+    ids = store.video_ids()[: args.videos]
+    if not ids:
+        raise SystemExit(f"{store.root}: no frames; run `kedro run --pipelines=ingest_pouring` first")
+    config = EncoderConfig(**{**params.model.__dict__, "train_length": params.sampling.num_steps})
+    frames = sum(len(store.open(v)) for v in ids)
+    torch.manual_seed(0)
+    chunked = CARLEncoder(config).eval()
+    single = CARLEncoder(EncoderConfig(**{**config.__dict__, "frames_per_batch": 1})).eval()
+    single.load_state_dict(chunked.state_dict())
+    results = {}
+    for name, model in (("chunked", chunked), ("frame by frame", single)):
+        extract_embeddings(model, store, ids[:1], params.augment.image_size, device="cpu", progress=False)  # warm-up
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            out = extract_embeddings(model, store, ids, params.augment.image_size, device="cpu", progress=False)
+            times.append(time.perf_counter() - start)
+        results[name] = (frames / statistics.median(times), out)
+    for video_id in ids:
+        np.testing.assert_allclose(results["chunked"][1][video_id], results["frame by frame"][1][video_id], atol=1e-4)
+    print(f"Embedding extraction, demo encoder ({config.backbone}, {params.augment.image_size}px), {len(ids)} videos, "
+          f"{frames} frames, CPU threads={torch.get_num_threads()} (median of {args.repeats})")
+    print(f"  chunks of {config.frames_per_batch} frames (this project): {results['chunked'][0]:8.0f} frames/s")
+    print(f"  one frame at a time:                 {results['frame by frame'][0]:8.0f} frames/s")
+    print(f"  speed-up: {results['chunked'][0] / results['frame by frame'][0]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
