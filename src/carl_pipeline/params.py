@@ -52,6 +52,15 @@ class PennActionIngestParams(_IngestCommon):
     label_length_tolerance: float = Field(0.1, ge=0)
 
 
+class VideoFolderIngestParams(_IngestCommon):
+    """How a folder of your own videos becomes frame packs."""
+
+    frame_size: FrameSize | None = None
+    fps: float | None = Field(25.0, gt=0)
+    suffixes: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+    jpeg_quality: int = Field(90, ge=1, le=100)
+
+
 class ElementLists(_Block):
     train: str
     val: str
@@ -104,4 +113,18 @@ class EvaluateParams(_Block):
     # Two videos to align in the alignment video; null: the first two validation videos.
     alignment_pair: tuple[str, str] | None = None
     alignment_height: int = Field(160, ge=16)
+    progress: bool = True
+
+
+class VideosReportParams(_Block):
+    """What the ``videos`` pipeline shows: an alignment video and a retrieval sheet."""
+
+    # Input side for extraction; null: the training image size.
+    image_size: int | None = None
+    # Two video ids to align (null: the first two videos).
+    alignment_pair: tuple[str, str] | None = None
+    alignment_height: int = Field(160, ge=16)
+    # Retrieval sheet: query frames taken evenly from the first video, neighbours shown per query.
+    retrieval_queries: int = Field(6, ge=1)
+    retrieval_neighbours: int = Field(4, ge=1)
     progress: bool = True

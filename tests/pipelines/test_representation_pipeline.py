@@ -114,3 +114,33 @@ def test_finegym_pipeline__end_to_end_scores_gym99_and_gym288(project):
     assert set(metrics["carl"]) == set(metrics["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
     assert all(0 <= v <= 1 for v in metrics["carl"].values())
     assert (project / "data/08_reporting/finegym/alignment.mp4").is_file()
+
+
+def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(project):
+    """A folder of unlabelled videos (two formats, another frame rate, one broken file)."""
+    import numpy as np
+
+    from carl_pipeline.synthetic import write_video
+    from carl_pipeline.synthetic.actions import POURING
+    from carl_pipeline.synthetic.generate import _rng, render_action_video
+
+    folder = project / "data/01_raw/videos"
+    (folder / "more").mkdir(parents=True)
+    for i, (name, fps) in enumerate([("a.mp4", 30), ("b.webm", 24), ("more/c.mkv", 25)]):
+        frames, _ = render_action_video(_rng(9, i), POURING, 20, 32, 32, pouring_props=True)
+        write_video(folder / name, frames, fps)
+    (folder / "broken.mp4").write_bytes(b"\x00" * 1000)
+    (project / "conf/local/parameters.yml").write_text(TINY.replace("pouring:", "videos:").replace(
+        "ingest: {num_workers: 0, progress: false}", "ingest: {num_workers: 0, progress: false, fps: 10}").replace(
+        "evaluate: {protocol: {stride: 1}, alignment_height: 32, progress: false}",
+        "report: {alignment_height: 32, retrieval_queries: 3, retrieval_neighbours: 2, progress: false}"))
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["videos"])
+    report = json.loads((project / "data/08_reporting/videos/ingest_report.json").read_text())
+    assert report["videos"] == 3 and [f["video_id"] for f in report["failed"]] == ["broken"]
+    assert "broken.mp4" in report["failed"][0]["error"]
+    index = pd.read_parquet(project / "data/03_primary/videos/video_index.parquet")
+    assert sorted(index["video_id"]) == ["a", "b", "more__c"] and set(index["fps"]) == {10.0}
+    frames = decode_clip(project / "data/08_reporting/videos/alignment.mp4", as_jpeg=False).frames
+    assert len(frames) >= 6 and np.asarray(frames[0]).shape[0] == 40
+    assert (project / "data/08_reporting/videos/retrieval_sheet.png").stat().st_size > 5000

@@ -9,6 +9,7 @@ from carl_pipeline.ingest.convert import (
     run_conversion,
 )
 from carl_pipeline.ingest.finegym import plan_finegym
+from carl_pipeline.ingest.folder import plan_video_folder
 from carl_pipeline.ingest.index import build_video_index
 from carl_pipeline.ingest.penn_action import plan_penn_action
 from carl_pipeline.ingest.pouring import plan_pouring
@@ -23,5 +24,6 @@ __all__ = [
     "plan_finegym",
     "plan_penn_action",
     "plan_pouring",
+    "plan_video_folder",
     "run_conversion",
 ]

@@ -5,7 +5,8 @@ from carl_pipeline.reporting.plots import (
     metrics_figure,
     pick_pair,
     projection_figure,
+    retrieval_sheet,
     similarity_figure,
 )
 
-__all__ = ["alignment_frames", "metrics_figure", "pick_pair", "projection_figure", "similarity_figure"]
+__all__ = ["alignment_frames", "metrics_figure", "pick_pair", "projection_figure", "retrieval_sheet", "similarity_figure"]

@@ -123,3 +123,38 @@ def alignment_frames(store: FrameStore, table: pd.DataFrame, label: str, video_a
         strip = strip.expand(-1, -1, 8, width).permute(1, 0, 2, 3)  # (L, 3, 8, W): the phase bar
         frames.append(torch.cat([decoded, strip], dim=2))
     return torch.cat(frames, dim=3).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def retrieval_sheet(store: FrameStore, table: pd.DataFrame, query_video: str, num_queries: int = 6,
+                    neighbours: int = 4, distance: str = "sqeuclidean"):
+    """Fine-grained retrieval to look at: frames taken evenly from ``query_video`` (first column)
+    and, beside each, its nearest frames in the other videos (by embedding distance)."""
+    from scipy.spatial.distance import cdist
+
+    query_rows = table[table["video_id"] == query_video].sort_values("frame_index")
+    others = table[table["video_id"] != query_video]
+    if query_rows.empty or others.empty:
+        raise ValueError(f"retrieval needs video {query_video!r} and at least one other video")
+    picks = np.linspace(0, len(query_rows) - 1, num_queries).round().astype(int)
+    queries = query_rows.iloc[picks]
+    dists = cdist(np.stack(queries["embedding"].to_numpy()), np.stack(others["embedding"].to_numpy()), distance)
+    nearest = np.argsort(dists, axis=1, kind="stable")[:, :neighbours]
+    fig, axes = plt.subplots(num_queries, neighbours + 1, figsize=(2.1 * (neighbours + 1), 2.0 * num_queries),
+                             squeeze=False)
+
+    def show(ax, video_id, frame_index, title, colour):
+        image = store.open(video_id).read([int(frame_index)])[0].permute(1, 2, 0).numpy()
+        ax.imshow(image)
+        ax.set_title(title, fontsize=7, color=colour)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    for row, (_, query) in enumerate(queries.iterrows()):
+        show(axes[row, 0], query_video, query["frame_index"], f"query {query_video}\nframe {query['frame_index']}", "black")
+        for col, index in enumerate(nearest[row], start=1):
+            match = others.iloc[index]
+            show(axes[row, col], match["video_id"], match["frame_index"],
+                 f"{match['video_id']}\nframe {match['frame_index']}", "tab:blue")
+    fig.suptitle("nearest frames in the other videos", fontsize=9)
+    fig.tight_layout()
+    return fig

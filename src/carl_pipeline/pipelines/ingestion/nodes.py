@@ -15,8 +15,14 @@ from carl_pipeline.ingest import (
     plan_finegym,
     plan_penn_action,
     plan_pouring,
+    plan_video_folder,
 )
-from carl_pipeline.params import FineGymIngestParams, PennActionIngestParams, PouringIngestParams
+from carl_pipeline.params import (
+    FineGymIngestParams,
+    PennActionIngestParams,
+    PouringIngestParams,
+    VideoFolderIngestParams,
+)
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
@@ -96,3 +102,18 @@ def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, d
     if report["failed"]:
         logger.warning("%d videos were not converted; see the ingest report", len(report["failed"]))
     return video_index, frame_labels, report
+
+
+def plan_video_folder_conversion(raw_folder: Path, params: VideoFolderIngestParams) -> ConversionPlan:
+    """List every video file of a folder (your own videos, no labels) as a conversion job.
+
+    Args:
+        raw_folder: any folder of video files, searched recursively.
+        params: frame rate, frame size, file suffixes and worker count.
+
+    Returns:
+        The plan the frame store runs: one job per file; undecodable files are reported, not fatal.
+    """
+    jobs, failures = plan_video_folder(raw_folder, fps=params.fps, frame_size=params.frame_size,
+                                       suffixes=params.suffixes, jpeg_quality=params.jpeg_quality)
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))

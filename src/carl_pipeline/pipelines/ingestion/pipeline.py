@@ -9,17 +9,20 @@ from carl_pipeline.pipelines.ingestion.nodes import (
     plan_finegym_conversion,
     plan_penn_action_conversion,
     plan_pouring_conversion,
+    plan_video_folder_conversion,
 )
 
 PLANNERS: dict[str, Callable] = {
     "pouring": plan_pouring_conversion,
     "penn_action": plan_penn_action_conversion,
     "finegym": plan_finegym_conversion,
+    "videos": plan_video_folder_conversion,
 }
 
 
 def create_pipeline(dataset: str) -> Pipeline:
-    """Ingestion of ``dataset`` (``pouring``, ``penn_action`` or ``finegym``) in its namespace.
+    """Ingestion of ``dataset`` (``pouring``, ``penn_action``, ``finegym`` or ``videos``: a folder
+    of your own) in its namespace.
 
     ``<dataset>.raw`` -> plan -> ``<dataset>.frame_store`` -> index -> ``<dataset>.video_index``,
     ``<dataset>.frame_labels``, ``<dataset>.ingest_report``.

@@ -8,12 +8,13 @@ import pandas as pd
 
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import evaluate_table
-from carl_pipeline.params import EvaluateParams, TrainParams
+from carl_pipeline.params import EvaluateParams, TrainParams, VideosReportParams
 from carl_pipeline.reporting import (
     alignment_frames,
     metrics_figure,
     pick_pair,
     projection_figure,
+    retrieval_sheet,
     similarity_figure,
 )
 from carl_pipeline.training import RunDir, load_encoder, train
@@ -64,10 +65,19 @@ def embed_frames(model: dict[str, Any], frame_store: FrameStore, video_index: pd
         One row per frame: ``video_id``, ``split``, ``action``, ``frame_index``, the label
         columns and ``embedding`` (float32 array of the embedding size).
     """
-    encoder = load_encoder(model)
-    image_size = params.image_size or model["augment"]["image_size"]
-    embeddings = extract_embeddings(encoder, frame_store, video_index["video_id"].tolist(), image_size,
-                                    progress=params.progress)
+    return _embeddings_table(model, frame_store, video_index, frame_labels, params.image_size, params.progress)
+
+
+def embed_own_videos(model: dict[str, Any], frame_store: FrameStore, video_index: pd.DataFrame,
+                     frame_labels: pd.DataFrame, params: VideosReportParams) -> pd.DataFrame:
+    """Embed every frame of your videos with the frozen encoder: one row per frame, as
+    ``embed_frames`` gives (labels all -1)."""
+    return _embeddings_table(model, frame_store, video_index, frame_labels, params.image_size, params.progress)
+
+
+def _embeddings_table(model, frame_store, video_index, frame_labels, image_size, progress) -> pd.DataFrame:
+    embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(),
+                                    image_size or model["augment"]["image_size"], progress=progress)
     return embeddings_table(embeddings, video_index, frame_labels)
 
 
@@ -107,6 +117,19 @@ def render_alignment_video(embeddings: pd.DataFrame, frame_store: FrameStore, pa
     """Two validation videos played in step along the DTW path between their embeddings."""
     pair = params.alignment_pair or pick_pair(embeddings, params.protocol.val_split)
     return alignment_frames(frame_store, embeddings, _plot_label(params), pair[0], pair[1], params.alignment_height)
+
+
+def align_own_videos(embeddings: pd.DataFrame, frame_store: FrameStore, params: VideosReportParams):
+    """Two of your videos (``alignment_pair``, else the first two) played in step along the DTW
+    path between their embeddings."""
+    pair = params.alignment_pair or pick_pair(embeddings, "train")
+    return alignment_frames(frame_store, embeddings, "phase", pair[0], pair[1], params.alignment_height)
+
+
+def retrieve_across_videos(embeddings: pd.DataFrame, frame_store: FrameStore, params: VideosReportParams):
+    """A sheet of frames of the first alignment video beside their nearest frames in the others."""
+    query = (params.alignment_pair or pick_pair(embeddings, "train"))[0]
+    return retrieval_sheet(frame_store, embeddings, query, params.retrieval_queries, params.retrieval_neighbours)
 
 
 def log_metrics_to_tensorboard(metrics: dict[str, Any], training_run: RunDir) -> None:

@@ -3,12 +3,15 @@
 from kedro.pipeline import Node, Pipeline
 
 from carl_pipeline.pipelines.representation.nodes import (
+    align_own_videos,
     embed_frames,
+    embed_own_videos,
     evaluate_encoders,
     log_metrics_to_tensorboard,
     make_untrained_model,
     plot_results,
     render_alignment_video,
+    retrieve_across_videos,
     train_encoder,
 )
 
@@ -46,3 +49,16 @@ def create_evaluation_pipeline(dataset: str) -> Pipeline:
 def create_pipeline(dataset: str) -> Pipeline:
     """Training and evaluation of ``dataset`` (its ingestion is a separate pipeline)."""
     return create_training_pipeline(dataset) + create_evaluation_pipeline(dataset)
+
+
+def create_own_videos_pipeline(dataset: str = "videos") -> Pipeline:
+    """For unlabelled videos: ``<dataset>.model`` -> embeddings of every frame -> an alignment
+    video of two of them and a retrieval sheet (no scores: there are no labels)."""
+    return Pipeline([
+        Node(embed_own_videos, inputs=["model", "frame_store", "video_index", "frame_labels", "params:report"],
+             outputs="embeddings", name="embed_frames_trained"),
+        Node(align_own_videos, inputs=["embeddings", "frame_store", "params:report"], outputs="alignment_video",
+             name="render_alignment_video"),
+        Node(retrieve_across_videos, inputs=["embeddings", "frame_store", "params:report"],
+             outputs="retrieval_sheet", name="render_retrieval_sheet"),
+    ], namespace=dataset)
