@@ -33,3 +33,20 @@ def raw_copy(tiny_raw, tmp_path) -> Path:
     target = tmp_path / "raw"
     shutil.copytree(tiny_raw, target)
     return target
+
+
+def make_project(root: Path, local_parameters: str = "", raw: Path | None = None) -> Path:
+    """A copy of this project's configuration at ``root`` (the package itself is imported from
+    its installed location), with ``local_parameters`` as ``conf/local/parameters.yml`` and the
+    raw folder ``raw`` as ``data/01_raw``."""
+    root.mkdir(parents=True)
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT_ROOT / name, root)
+    (root / "src").mkdir()
+    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    if local_parameters:
+        (root / "conf" / "local" / "parameters.yml").write_text(local_parameters)
+    if raw is not None:
+        shutil.copytree(raw, root / "data" / "01_raw")
+    return root

@@ -10,7 +10,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from nbclient import NotebookClient
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, make_project
 from tests.pipelines.test_representation_pipeline import TINY
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
@@ -26,15 +26,7 @@ def test_notebooks__committed_without_outputs():
 
 @pytest.fixture(scope="module")
 def run_project(tiny_raw, tmp_path_factory):
-    root = tmp_path_factory.mktemp("nb") / "project"
-    root.mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, root)
-    (root / "src").mkdir()
-    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    (root / "conf" / "local" / "parameters.yml").write_text(TINY)
-    shutil.copytree(tiny_raw, root / "data" / "01_raw")
+    root = make_project(tmp_path_factory.mktemp("nb") / "project", TINY, tiny_raw)
     shutil.copytree(PROJECT_ROOT / "notebooks", root / "notebooks")
     cwd = os.getcwd()
     os.chdir(root)

@@ -8,26 +8,19 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import make_project
 
 
 @pytest.fixture
 def project(tiny_raw, tmp_path, monkeypatch):
     """A copy of this project's configuration with the tiny raw data in ``data/01_raw``."""
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
-    (root / "src").mkdir()  # the package itself is imported from its installed location
-    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    # Small frames for FineGym; one process per conversion except Pouring, which goes through
-    # the process pool as a real run does.
-    (root / "conf" / "local" / "parameters.yml").write_text(
+    root = make_project(tmp_path / "project", raw=tiny_raw, local_parameters=(
+        # Small frames for FineGym; one process per conversion except Pouring, which goes through
+        # the process pool as a real run does.
         "finegym: {ingest: {frame_size: [18, 32], num_workers: 0, progress: false}}\n"
         "penn_action: {ingest: {num_workers: 0, progress: false}}\n"
         "pouring: {ingest: {num_workers: 2, progress: false}}\n"
-    )
-    shutil.copytree(tiny_raw, root / "data" / "01_raw")
+    ))
     monkeypatch.chdir(root)
     bootstrap_project(root)
     return root

@@ -1,7 +1,6 @@
 """Ingestion + training of Pouring through a KedroSession with tiny parameters."""
 
 import json
-import shutil
 
 import pandas as pd
 import pytest
@@ -11,7 +10,7 @@ from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.training import load_encoder
 from carl_pipeline.video import decode_clip
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import make_project
 
 TINY = """
 pouring:
@@ -28,14 +27,7 @@ pouring:
 
 @pytest.fixture
 def project(tiny_raw, tmp_path, monkeypatch):
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
-    (root / "src").mkdir()
-    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    (root / "conf" / "local" / "parameters.yml").write_text(TINY)
-    shutil.copytree(tiny_raw, root / "data" / "01_raw")
+    root = make_project(tmp_path / "project", TINY, tiny_raw)
     monkeypatch.chdir(root)
     bootstrap_project(root)
     return root

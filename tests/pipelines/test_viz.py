@@ -7,20 +7,14 @@ import subprocess
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import make_project
 
 
 def test_kedro_viz_build__lists_every_pipeline(tmp_path):
     kedro = shutil.which("kedro")
     if kedro is None:
         pytest.skip("kedro is not on PATH")
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, root)
-    (root / "src").mkdir()
-    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
+    root = make_project(tmp_path / "project")
     env = {**os.environ, "DO_NOT_TRACK": "1"}
     result = subprocess.run([kedro, "viz", "build"], cwd=root, env=env, capture_output=True, text=True,
                             timeout=600, check=False)
