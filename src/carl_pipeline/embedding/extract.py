@@ -99,3 +99,11 @@ def per_video(table: pd.DataFrame, label: str, split: str | None = None, action:
         embeddings.append(np.stack(rows["embedding"].to_numpy()).astype(np.float32))
         labels.append(rows[label].to_numpy(dtype=np.int64))
     return ids, embeddings, labels
+
+
+def one_video(table: pd.DataFrame, video_id: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """One video's ``(num_frames, D)`` embeddings and ``(num_frames,)`` labels from the table."""
+    _, embeddings, labels = per_video(table[table["video_id"] == video_id], label)
+    if not embeddings:
+        raise ValueError(f"video {video_id!r} is not in the embeddings table")
+    return embeddings[0], labels[0]

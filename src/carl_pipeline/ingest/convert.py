@@ -120,22 +120,18 @@ def standardise_jpegs(
             raise ConversionError(f"{source}: frame {index} is not a readable image ({error})") from error
         images.append(image)
     sizes = {image.size for image in images}  # PIL sizes are (width, height)
-    if size is None:
-        if len(sizes) > 1:
-            raise ConversionError(f"{source}: frames differ in size {sorted(sizes)}; set frame_size")
-        width, height = images[0].size
-        keep = all(image.format == "JPEG" and image.mode == "RGB" for image in images)
-        if keep:
-            return list(jpeg_frames), height, width
-        return [encode_jpeg(np.asarray(i.convert("RGB")), jpeg_quality) for i in images], height, width
-    height, width = int(size[0]), int(size[1])
+    if size is None and len(sizes) > 1:
+        raise ConversionError(f"{source}: frames differ in size {sorted(sizes)}; set frame_size")
+    height, width = (int(size[0]), int(size[1])) if size is not None else images[0].size[::-1]
     out = []
     for image, data in zip(images, jpeg_frames, strict=True):
         if image.size == (width, height) and image.format == "JPEG" and image.mode == "RGB":
             out.append(data)
         else:
-            resized = image.convert("RGB").resize((width, height), Image.BILINEAR)
-            out.append(encode_jpeg(np.asarray(resized), jpeg_quality))
+            image = image.convert("RGB")
+            if image.size != (width, height):
+                image = image.resize((width, height), Image.BILINEAR)
+            out.append(encode_jpeg(np.asarray(image), jpeg_quality))
     return out, height, width
 
 

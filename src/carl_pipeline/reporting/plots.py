@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from carl_pipeline.embedding.extract import per_video  # noqa: E402
+from carl_pipeline.embedding.extract import one_video, per_video  # noqa: E402
 from carl_pipeline.evaluation.alignment import dtw_path  # noqa: E402
 from carl_pipeline.video.frame_store import FrameStore  # noqa: E402
 
@@ -56,11 +56,9 @@ def similarity_figure(tables: Mapping[str, pd.DataFrame], label: str, split: str
     encoder; the phase boundaries of both videos are drawn as lines."""
     fig, axes = plt.subplots(1, len(tables), figsize=(5 * len(tables), 4.6), squeeze=False)
     for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
-        pair = pick_pair(table, split)
-        ids, embeddings, labels = per_video(table[table["video_id"].isin(pair)], label)
-        order = [ids.index(v) for v in pair]
-        ids, embeddings, labels = [ids[i] for i in order], [embeddings[i] for i in order], [labels[i] for i in order]
-        a, b = embeddings[0], embeddings[1]
+        ids = pick_pair(table, split)
+        (a, labels_a), (b, labels_b) = (one_video(table, video_id, label) for video_id in ids)
+        labels = [labels_a, labels_b]
         a = a / np.linalg.norm(a, axis=1, keepdims=True)
         b = b / np.linalg.norm(b, axis=1, keepdims=True)
         image = ax.imshow(a @ b.T, cmap="magma", vmin=-1, vmax=1, aspect="auto", origin="upper")
@@ -105,11 +103,7 @@ def alignment_frames(store: FrameStore, table: pd.DataFrame, label: str, video_a
     import torch
     import torchvision.transforms.v2.functional as TF
 
-    def rows(video_id):
-        chosen = table[table["video_id"] == video_id].sort_values("frame_index")
-        return np.stack(chosen["embedding"].to_numpy()), chosen[label].to_numpy()
-
-    (a, labels_a), (b, labels_b) = rows(video_a), rows(video_b)
+    (a, labels_a), (b, labels_b) = one_video(table, video_a, label), one_video(table, video_b, label)
     path = dtw_path(a, b)
     frames = []
     palette = (plt.get_cmap("tab10")(np.arange(10))[:, :3] * 255).astype(np.uint8)

@@ -6,7 +6,6 @@ sits in memory as raw pixels.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -156,13 +155,3 @@ def decode_clip(
         source_fps=source_fps,
     )
 
-
-def probe_duration(path: str | os.PathLike) -> float:
-    """Duration of a video in seconds (from the container, else the stream)."""
-    import av
-
-    with av.open(str(path)) as container:
-        if container.duration:
-            return container.duration / 1_000_000
-        stream = container.streams.video[0]
-        return float(stream.duration * stream.time_base) if stream.duration else math.nan
