@@ -140,3 +140,27 @@ def test_tcc__aligned_sequences_score_better_than_misaligned():
     loss = cycle_back_regression_loss(noisy.requires_grad_(True), steps, seq_lens, masks)
     loss.backward()
     assert torch.isfinite(noisy.grad).all()
+
+
+def test_scl__views_whose_valid_frames_lie_far_apart_keep_their_targets():
+    """View 0 sees frames 0-5 and view 1 frames 90-95 of a 200-frame video: every valid partner
+    is 85+ frames away, where exp(-d^2 / 20) underflows in float32 but not in the float64
+    transcription. Each row still has a well-defined target (the nearest partners), so the loss
+    must equal the formula, values and gradients."""
+    generator = torch.Generator().manual_seed(3)
+    num_steps = 8
+    embeddings = torch.randn(1, 2, num_steps, 6, generator=generator, dtype=torch.float64)
+    steps = torch.stack([torch.arange(0, 8), torch.arange(90, 98)])[None]  # (1, 2, 8)
+    masks = torch.ones(1, 2, num_steps)
+    masks[0, 0, 6:] = 0  # different valid lengths in the two views
+    masks[0, 1, 5:] = 0
+    seq_lens = torch.full((1, 2), 200)
+    ours_input = embeddings.clone().float().requires_grad_(True)
+    ref_input = embeddings.clone().requires_grad_(True)
+    ours = sequence_contrastive_loss(ours_input, steps, seq_lens, masks, 0.1, 10.0)
+    ref = _transcription(ref_input, steps, seq_lens, masks, 0.1, 10.0)
+    assert ref.item() > 0.5  # the far rows contribute: with all-zero targets the loss would be ~0
+    torch.testing.assert_close(ours.double(), ref.double(), rtol=1e-4, atol=1e-5)
+    ours.backward()
+    ref.backward()
+    torch.testing.assert_close(ours_input.grad.double(), ref_input.grad, rtol=1e-3, atol=1e-5)

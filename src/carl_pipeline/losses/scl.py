@@ -39,6 +39,11 @@ def timestamp_distance(steps: torch.Tensor, seq_lens: torch.Tensor) -> torch.Ten
 def gaussian_targets(distance: torch.Tensor, valid_j: torch.Tensor, variance: float) -> torch.Tensor:
     """Target distribution over ``j``: ``exp(-d^2 / (2 variance))`` over valid ``j``, normalised.
 
+    Computed in log space, as a softmax of ``-d^2 / (2 variance)`` over the valid ``j``: the
+    exponentials themselves underflow to 0 in float32 once every valid partner is more than ~42
+    frames away (variance 10), which would leave the row without a target; the softmax gives the
+    same distribution without that loss.
+
     Args:
         distance: ``(B, T, T)`` timestamp distances.
         valid_j: ``(B, 1, T)`` bool, the valid frames of the predicted view.
@@ -46,9 +51,11 @@ def gaussian_targets(distance: torch.Tensor, valid_j: torch.Tensor, variance: fl
     Returns:
         ``(B, T, T)``, each row sums to 1 (0 for a row with no valid ``j``).
     """
-    weights = torch.exp(-distance.square() / (2 * variance)) * valid_j
-    total = weights.sum(-1, keepdim=True)
-    return torch.where(total > 0, weights / total.clamp_min(torch.finfo(weights.dtype).tiny), 0.0)
+    log_weights = (-distance.square() / (2 * variance)).masked_fill(~valid_j, float("-inf"))
+    any_valid = valid_j.any(-1, keepdim=True)
+    # A row without valid j would be a softmax of -inf only (NaN): give it finite logits, then 0.
+    targets = torch.softmax(torch.where(any_valid, log_weights, 0.0), dim=-1)
+    return torch.where(any_valid & valid_j, targets, 0.0)
 
 
 def _direction_kl(logits, targets, valid_i, valid_j):
