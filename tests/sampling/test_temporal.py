@@ -4,17 +4,18 @@ import torch
 from carl_pipeline.sampling import make_sampler, offset_uniform, time_augment
 
 
+@pytest.mark.parametrize("window", ["video", "clip", "shifted"])
 @pytest.mark.parametrize("num_frames,num_steps", [(100, 32), (32, 32), (20, 32), (1, 8), (300, 240)])
 @pytest.mark.parametrize("seed", range(5))
-def test_time_augment__invariants(num_frames, num_steps, seed):
-    views = time_augment(num_frames, num_steps, generator=torch.Generator().manual_seed(seed))
+def test_time_augment__invariants(num_frames, num_steps, seed, window):
+    views = time_augment(num_frames, num_steps, window=window, generator=torch.Generator().manual_seed(seed))
     assert views.steps.shape == views.frame_indices.shape == views.masks.shape == (2, num_steps)
-    assert torch.all(views.steps[:, 1:] >= views.steps[:, :-1])  # sorted
     inside = (views.steps >= 0) & (views.steps < num_frames)
     assert torch.equal(views.masks.bool(), inside)
     assert torch.all(views.frame_indices == views.steps.clamp(0, num_frames - 1))
     assert views.seq_len.tolist() == [num_frames, num_frames]
     valid_steps = [views.steps[v][views.masks[v].bool()] for v in range(2)]
+    assert all(torch.all(s[1:] > s[:-1]) for s in valid_steps)  # valid frames in order, none twice
     assert all(len(torch.unique(s)) == len(s) for s in valid_steps)  # no frame twice in a view
     assert torch.all(views.masks.sum(1) >= 1)
 
@@ -22,7 +23,7 @@ def test_time_augment__invariants(num_frames, num_steps, seed):
 def test_time_augment__offsets_agree_within_consistent_offset():
     num_frames, num_steps, consistent = 200, 64, 0.2
     for seed in range(50):
-        views = time_augment(num_frames, num_steps, consistent_offset=consistent,
+        views = time_augment(num_frames, num_steps, consistent_offset=consistent, window="shifted",
                              generator=torch.Generator().manual_seed(seed))
         first, second = views.steps[0, 0].item(), views.steps[1, 0].item()
         # each view's first step is at or after its window offset; offsets differ by <= (1 - c) T
@@ -32,7 +33,7 @@ def test_time_augment__offsets_agree_within_consistent_offset():
 def test_time_augment__window_covers_the_video_and_at_most_sampling_region_of_it():
     num_frames = 100
     for seed in range(30):
-        views = time_augment(num_frames, 100, sampling_region=1.5, generator=torch.Generator().manual_seed(seed))
+        views = time_augment(num_frames, 100, sampling_region=1.5, window="shifted", generator=torch.Generator().manual_seed(seed))
         span = views.steps.max(1).values - views.steps.min(1).values
         assert torch.all(span < 150)
         assert torch.all(views.steps.min(1).values >= -50)
@@ -53,3 +54,64 @@ def test_offset_uniform__pads_short_videos():
 def test_make_sampler__unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="known: \\['offset_uniform', 'time_augment'\\]"):
         make_sampler("stride")
+
+
+def _released_sample_frames(seq_len, num_frames, generator, block_of_video, pre_steps=None):
+    """``sample_frames`` of the released ``datasets/finegym.py`` (``block_of_video=False``) and
+    ``datasets/pouring.py`` (True), transcribed line by line with the global generators replaced
+    by ``generator`` (numpy's ``uniform`` -> ``torch.rand``, ``randint`` -> ``torch.randint``)."""
+    import math
+
+    pre_offset = min(pre_steps) if pre_steps is not None else None
+    num_valid = min(seq_len, num_frames)
+    expand_ratio = 1.0 + 0.5 * torch.rand((), generator=generator).item()
+    block_size = math.ceil(expand_ratio * (seq_len if block_of_video else num_valid))
+    if pre_steps is not None:
+        shift = int((1 - 0.2) * num_valid)
+        offset = int(torch.randint(max(0, min(seq_len - block_size, pre_offset - shift)),
+                                   max(1, min(seq_len - block_size + 1, pre_offset + shift + 1)), (), generator=generator))
+    else:
+        offset = int(torch.randint(0, max(seq_len - block_size, 1), (), generator=generator))
+    steps = offset + torch.randperm(block_size, generator=generator)[:num_valid]
+    steps = torch.sort(steps)[0]
+    if num_valid < num_frames:
+        steps = torch.nn.functional.pad(steps, (0, num_frames - num_valid), "constant", seq_len)
+    return torch.clamp(steps, 0, seq_len - 1), steps
+
+
+@pytest.mark.parametrize("window", ["clip", "video"])
+@pytest.mark.parametrize("num_frames,num_steps", [(1000, 240), (400, 240), (240, 240), (150, 240), (90, 32)])
+def test_time_augment__released_windows_give_the_released_indices(window, num_frames, num_steps):
+    for seed in range(10):
+        ours = time_augment(num_frames, num_steps, window=window, generator=torch.Generator().manual_seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        chosen0, steps0 = _released_sample_frames(num_frames, num_steps, generator, window == "video")
+        _, steps1 = _released_sample_frames(num_frames, num_steps, generator, window == "video", pre_steps=chosen0)
+        if ours.masks.sum(1).min() == 1 and (steps0 >= num_frames).all() | (steps1 >= num_frames).all():
+            continue  # the all-padding guard (not in the released code) drew a frame: skip
+        assert torch.equal(ours.steps, torch.stack([steps0, steps1]))
+
+
+def test_time_augment__finegym_clips_are_dense_local_windows():
+    """A 1000-frame event, T = 240: each view spans less than 1.5 x 240 frames of the event (a dense
+    local clip, not a sparse view of the whole event), holds 240 distinct frames, and the views
+    start within 0.8 x 240 frames of each other."""
+    for seed in range(40):
+        views = time_augment(1000, 240, window="clip", generator=torch.Generator().manual_seed(seed))
+        assert torch.all(views.masks.sum(1) == 240)
+        span = views.steps.max(1).values - views.steps.min(1).values
+        assert torch.all(span < 360) and torch.all(span >= 239)
+        assert abs(int(views.steps[0, 0]) - int(views.steps[1, 0])) <= int(0.8 * 240) + 360
+
+
+def test_time_augment__pouring_windows_start_at_the_first_frame():
+    """Pouring / Penn Action as released: the block starts at frame 0 and only overhangs the end."""
+    for seed in range(20):
+        views = time_augment(300, 240, window="video", generator=torch.Generator().manual_seed(seed))
+        assert torch.all(views.steps >= 0)
+        assert torch.all(views.steps.max(1).values < 450)
+
+
+def test_time_augment__unknown_window_names_the_choices():
+    with pytest.raises(ValueError, match="window must be one of"):
+        time_augment(10, 4, window="sparse")

@@ -34,14 +34,32 @@ def _finish(steps: torch.Tensor, num_frames: int) -> ViewSteps:
     return ViewSteps(steps, steps.clamp(0, num_frames - 1), masks, torch.full((2,), num_frames, dtype=torch.long))
 
 
-def _window_subset(offset: int, window: int, num_valid: int, num_steps: int, generator) -> torch.Tensor:
+def _window_subset(offset: int, window: int, num_valid: int, num_steps: int, generator,
+                   pad: int | None = None) -> torch.Tensor:
     """A sorted random subset of ``num_valid`` frames of ``[offset, offset + window)``, padded
-    after the window's end to ``num_steps`` entries (padding lies outside the video)."""
+    to ``num_steps`` entries with ``pad`` (default: the window's end; outside the video either way)."""
     chosen = offset + torch.randperm(window, generator=generator)[:num_valid]
     chosen = torch.sort(chosen).values
     if num_valid < num_steps:
-        chosen = torch.cat([chosen, torch.full((num_steps - num_valid,), offset + window, dtype=torch.long)])
+        chosen = torch.cat([chosen, torch.full((num_steps - num_valid,), offset + window if pad is None else pad,
+                                                dtype=torch.long)])
     return chosen
+
+
+WINDOWS = ("video", "clip", "shifted")
+
+
+def _released_offset(num_frames: int, block: int, shift: int, previous_first: int | None, generator) -> int:
+    """The window offset as the released code draws it (``datasets/*.py``, ``sample_frames``):
+    ``U{0, .., max(S - block, 1) - 1}`` for the first view; for the second, an offset within
+    ``shift`` frames of the first view's first sampled frame, clipped to the video."""
+    if previous_first is None:
+        low, high = 0, max(num_frames - block, 1)
+    else:
+        low = max(0, min(num_frames - block, previous_first - shift))
+        high = max(1, min(num_frames - block + 1, previous_first + shift + 1))
+        high = max(high, low + 1)
+    return int(torch.randint(low, high, (), generator=generator))
 
 
 def time_augment(
@@ -50,51 +68,71 @@ def time_augment(
     *,
     sampling_region: float = 1.5,
     consistent_offset: float = 0.2,
+    window: str = "video",
     generator: torch.Generator | None = None,
 ) -> ViewSteps:
     """CARL's two-view temporal sampling.
 
-    Each view takes a window of ``U(1, sampling_region)`` times the video length that covers the
-    whole video, at a random offset (the part outside the video is padding), and a random ordered
-    subset of ``min(num_frames, num_steps)`` of the window's frames. The second view's offset lies
-    within ``(1 - consistent_offset) * min(num_frames, num_steps)`` frames of the first's.
+    Each view draws a block of ``ceil(U(1, sampling_region) x base)`` frame positions at an offset,
+    and a sorted random subset of ``n = min(num_frames, num_steps)`` of them; positions at or past
+    the video's end are padding (masked, read as its last frame), and views with fewer than
+    ``num_steps`` frames are padded at the end. ``window`` says what the block is, per dataset:
 
-    The released CARL code draws the offset from a range that is empty once the window is at
-    least as long as the video, so its offset is always 0 (the window hangs off the end only);
-    here the window may hang off either end, as the paper describes.
+    - ``"video"``: Pouring and Penn Action as released (``datasets/pouring.py`` and
+      ``datasets/penn_action.py``: ``block_size = ceil(expand_ratio * seq_len)``). The block is
+      at least the whole video, so the released offset range ``[0, max(S - block, 1))`` is ``{0}``:
+      both views start at frame 0 and overhang only the end; the consistent-offset rule is a no-op.
+    - ``"clip"``: FineGym as released (``datasets/finegym.py``: ``block_size =
+      ceil(expand_ratio * num_valid)``): a dense local clip of ``U(1, 1.5) x n`` frames at a random
+      offset; the second view's offset lies within ``int((1 - consistent_offset) x n)`` frames of
+      the first view's first sampled frame, clipped to the video.
+    - ``"shifted"``: the demo's variant (not in the released code): a whole-video block that may
+      overhang either end, at an offset within the consistent-offset range of the first view's.
+
+    Randomness is drawn in the order ratio, offset, subset for view 0, then view 1, from
+    ``generator`` only (the released code uses NumPy's and torch's global generators).
 
     Args:
-        num_frames: length of the video.
+        num_frames: length of the video S.
         num_steps: frames per view T (paper: 240 Pouring and FineGym, 80 Penn Action).
-        sampling_region: largest window, as a multiple of the video length (paper: 1.5).
+        sampling_region: largest block, as a multiple of its base (paper: 1.5).
         consistent_offset: how much the views' offsets agree (paper: 0.2).
+        window: ``"video"``, ``"clip"`` or ``"shifted"`` (above).
         generator: source of randomness.
 
     Returns:
-        Steps, frame indices, masks and lengths of both views; padding where the subset has fewer
-        than ``num_steps`` frames or falls outside the video.
+        Steps, frame indices, masks and lengths of both views. Unlike the released code, a view
+        whose subset fell wholly in the padding (possible only for videos of a few frames) gets
+        one random frame of the video, so that every view has a valid frame.
     """
     if num_frames < 1 or num_steps < 1:
         raise ValueError(f"need num_frames >= 1 and num_steps >= 1, got {num_frames}, {num_steps}")
     if sampling_region < 1 or not 0 <= consistent_offset <= 1:
         raise ValueError(f"sampling_region must be >= 1 and consistent_offset in [0, 1], "
                          f"got {sampling_region}, {consistent_offset}")
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     num_valid = min(num_frames, num_steps)
-    views, first_offset = [], None
+    shift = int((1 - consistent_offset) * num_valid)
+    views, first_offset, first_step = [], None, None
     for _ in range(2):
         ratio = 1.0 + (sampling_region - 1.0) * torch.rand((), generator=generator).item()
-        window = math.ceil(ratio * num_frames)
-        lowest = num_frames - window  # <= 0: the window always covers the whole video
-        if first_offset is None:
-            low, high = lowest, 0
+        if window == "shifted":
+            block = math.ceil(ratio * num_frames)
+            lowest = num_frames - block  # <= 0: the block always covers the whole video
+            if first_offset is None:
+                low, high = lowest, 0
+            else:
+                low, high = max(lowest, first_offset - shift), min(0, first_offset + shift)
+                if low > high:  # the first offset is out of this block's reach: nearest allowed
+                    low = high = min(max(first_offset, lowest), 0)
+            offset = int(torch.randint(low, high + 1, (), generator=generator))
         else:
-            shift = int((1 - consistent_offset) * num_valid)
-            low, high = max(lowest, first_offset - shift), min(0, first_offset + shift)
-            if low > high:  # the first offset is out of this window's reach: nearest allowed
-                low = high = min(max(first_offset, lowest), 0)
-        offset = int(torch.randint(low, high + 1, (), generator=generator))
-        first_offset = offset if first_offset is None else first_offset
-        view = _window_subset(offset, window, num_valid, num_steps, generator)
+            block = math.ceil(ratio * (num_frames if window == "video" else num_valid))
+            offset = _released_offset(num_frames, block, shift, first_step, generator)
+        view = _window_subset(offset, block, num_valid, num_steps, generator, pad=num_frames)  # as released
+        if first_offset is None:
+            first_offset, first_step = offset, int(view[0].clamp(0, num_frames - 1))
         inside = (view >= 0) & (view < num_frames)
         if not inside.any():  # a tiny video whose subset fell wholly in the padding: keep one frame
             view[0] = int(torch.randint(0, num_frames, (), generator=generator))
