@@ -119,5 +119,5 @@ def test_evaluate_table__phase_protocol_keys_and_values():
 
 
 def test_eval_config__bad_protocol_is_refused():
-    with pytest.raises(ValueError, match="protocol"):
-        EvalConfig(protocol="ucf")
+    with pytest.raises(ValueError, match="task"):
+        EvalConfig(task="ucf")

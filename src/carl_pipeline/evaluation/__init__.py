@@ -1,7 +1,7 @@
 """The evaluation protocol of TCC and CARL on frozen frame embeddings. No Kedro imports."""
 
 from carl_pipeline.evaluation.alignment import dtw_path, kendalls_tau, retrieval_ap
-from carl_pipeline.evaluation.finegym import finegym_accuracy
+from carl_pipeline.evaluation.finegym import finegym_accuracy, train_linear_probe
 from carl_pipeline.evaluation.phases import (
            phase_classification,
            phase_progression,
@@ -9,5 +9,5 @@ from carl_pipeline.evaluation.phases import (
 )
 from carl_pipeline.evaluation.protocol import EvalConfig, evaluate_table
 
-__all__ = ["EvalConfig", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "phase_classification", "phase_progression",
+__all__ = ["EvalConfig", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "train_linear_probe", "phase_classification", "phase_progression",
            "progression_targets", "retrieval_ap"]

@@ -2,49 +2,78 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 
-def finegym_accuracy(
-    train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray],
-    val_embeddings: Sequence[np.ndarray], val_labels: Sequence[np.ndarray], num_classes: int,
-    *, epochs: int = 100, videos_per_batch: int = 10, lr: float = 0.1, momentum: float = 0.9,
+def train_linear_probe(
+    train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray], num_classes: int,
+    *, epochs: int = 100, videos_per_batch: int = 10, lr: float = 50.0, momentum: float = 0.9,
     weight_decay: float = 1e-6, seed: int = 0,
-) -> float:
-    """Per-frame validation accuracy of a linear layer trained on the labelled training frames.
+) -> torch.nn.Linear:
+    """FineGym's linear probe on frozen frame embeddings, as the released ``evaluate_finegym.py``
+    trains it (``LogisticRegression``).
 
-    SGD with momentum 0.9, weight decay 1e-6 and a cosine schedule, ``epochs`` passes over the
-    training videos in batches of ``videos_per_batch`` videos (CARL: 100 epochs, 10 videos).
-    Frames labelled -1 are excluded from training and scoring.
+    - a ``torch.nn.Linear`` with PyTorch's default initialisation (drawn after seeding ``seed``);
+    - SGD, ``lr`` 50 (``EVAL.CLASSIFICATION_LR``; the embeddings are L2-normalised), momentum 0.9,
+      weight decay 1e-6; learning rate ``lr * (1 + cos(pi e / epochs)) / 2`` set at the start of
+      epoch ``e`` (a per-epoch cosine, not per step);
+    - every epoch the training videos are shuffled and cut into batches of ``videos_per_batch``
+      videos, the last incomplete batch dropped (``drop_last=True``); the frames of a batch are
+      concatenated and the loss is the cross-entropy averaged over them. Frames labelled -1 are
+      left out (``FinegymEval`` keeps ``labels >= 0``).
+
+    One departure, for small sets: with fewer training videos than ``videos_per_batch`` the batch
+    is all of them (the released code would train on nothing).
+
+    Args:
+        train_embeddings: per video ``(num_frames, D)``.
+        train_labels: per video ``(num_frames,)`` int, -1 where unlabelled.
+
+    Returns:
+        The trained layer ``D -> num_classes``.
     """
-    generator = torch.Generator().manual_seed(seed)
-    dim = np.asarray(train_embeddings[0]).shape[1]
-    layer = torch.nn.Linear(dim, num_classes)
-    torch.nn.init.zeros_(layer.bias)
-    with torch.no_grad():
-        layer.weight.copy_(torch.randn(num_classes, dim, generator=generator) * 0.01)
     videos = [(torch.tensor(np.asarray(e), dtype=torch.float32), torch.tensor(np.asarray(lab), dtype=torch.long))
               for e, lab in zip(train_embeddings, train_labels, strict=True)]
     videos = [(x[y >= 0], y[y >= 0]) for x, y in videos]
     videos = [v for v in videos if len(v[1])]
     if not videos:
         raise ValueError("no labelled training frame")
+    dim = videos[0][0].shape[1]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layer = torch.nn.Linear(dim, num_classes)
+    generator = torch.Generator().manual_seed(seed)
+    batch = min(videos_per_batch, len(videos))
     optimizer = torch.optim.SGD(layer.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    batches_per_epoch = -(-len(videos) // videos_per_batch)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * batches_per_epoch)
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * (1 + math.cos(math.pi * epoch / epochs)) / 2
         order = torch.randperm(len(videos), generator=generator).tolist()
-        for start in range(0, len(order), videos_per_batch):
-            chosen = [videos[i] for i in order[start:start + videos_per_batch]]
+        for start in range(0, len(order) - batch + 1, batch):  # drop_last
+            chosen = [videos[i] for i in order[start:start + batch]]
             x, y = torch.cat([c[0] for c in chosen]), torch.cat([c[1] for c in chosen])
             loss = torch.nn.functional.cross_entropy(layer(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            schedule.step()
+    return layer
+
+
+def finegym_accuracy(
+    train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray],
+    val_embeddings: Sequence[np.ndarray], val_labels: Sequence[np.ndarray], num_classes: int,
+    *, epochs: int = 100, videos_per_batch: int = 10, lr: float = 50.0, momentum: float = 0.9,
+    weight_decay: float = 1e-6, seed: int = 0,
+) -> float:
+    """Per-frame validation accuracy of the linear probe (``train_linear_probe``) after its last
+    epoch, over the labelled validation frames (as the released code reports it)."""
+    layer = train_linear_probe(train_embeddings, train_labels, num_classes, epochs=epochs,
+                               videos_per_batch=videos_per_batch, lr=lr, momentum=momentum,
+                               weight_decay=weight_decay, seed=seed)
     x_val = torch.as_tensor(np.concatenate(val_embeddings), dtype=torch.float32)
     y_val = torch.as_tensor(np.concatenate(val_labels), dtype=torch.long)
     keep = y_val >= 0

@@ -17,7 +17,7 @@ from carl_pipeline.evaluation.phases import phase_classification, phase_progress
 class EvalConfig:
     """What to score and how (defaults: the paper's, Pouring)."""
 
-    protocol: str = "phases"  # "phases" (Pouring, Penn Action) or "finegym"
+    task: str = "phases"  # "phases" (Pouring, Penn Action) or "finegym"
     label: str = "phase"
     train_split: str = "train"
     val_split: str = "val"
@@ -30,12 +30,14 @@ class EvalConfig:
     # FineGym: label columns and their class counts (null: the largest label seen + 1)
     finegym_labels: tuple[str, ...] = ("gym99", "gym288")
     num_classes: dict[str, int] | None = None
-    finegym_epochs: int = 100
-    finegym_videos_per_batch: int = 10
+    # FineGym's linear probe, as released (evaluate_finegym.py, configs/*finegym*.yml)
+    finegym_epochs: int = 100  # EVAL.CLASSIFICATION_EPOCHS
+    finegym_videos_per_batch: int = 10  # batch_size = 10
+    finegym_lr: float = 50.0  # EVAL.CLASSIFICATION_LR, on L2-normalised embeddings
 
     def __post_init__(self):
-        if self.protocol not in ("phases", "finegym"):
-            raise ValueError(f"protocol must be 'phases' or 'finegym', got {self.protocol!r}")
+        if self.task not in ("phases", "finegym"):
+            raise ValueError(f"task must be 'phases' or 'finegym', got {self.task!r}")
         if self.classifier not in ("logistic", "svm"):
             raise ValueError(f"classifier must be 'logistic' or 'svm', got {self.classifier!r}")
 
@@ -62,7 +64,7 @@ def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
         ``classification@<fraction>``, ``progression``, ``kendalls_tau``, ``ap@<k>`` (phases; the
         mean over actions with ``per_action``), or ``<label>_accuracy`` for each FineGym label.
     """
-    if config.protocol == "finegym":
+    if config.task == "finegym":
         metrics = {}
         for label in config.finegym_labels:
             _, train_x, train_y = per_video(table, label, config.train_split)
@@ -70,7 +72,7 @@ def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
             classes = (config.num_classes or {}).get(label) or int(table[label].max()) + 1
             metrics[f"{label}_accuracy"] = finegym_accuracy(
                 train_x, train_y, val_x, val_y, classes, epochs=config.finegym_epochs,
-                videos_per_batch=config.finegym_videos_per_batch)
+                videos_per_batch=config.finegym_videos_per_batch, lr=config.finegym_lr)
         return metrics
     if not config.per_action:
         return _phase_metrics(table, config, None)

@@ -1,0 +1,74 @@
+"""FineGym's linear probe against a transcription of the released ``evaluate_finegym.py`` loop."""
+
+import inspect
+import math
+
+import numpy as np
+import torch
+
+from carl_pipeline.evaluation import EvalConfig, train_linear_probe
+
+
+def _videos(count, seed, dim=8, classes=4):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim))
+    embeddings, labels = [], []
+    for _ in range(count):
+        length = int(rng.integers(10, 30))
+        y = rng.integers(-1, classes, size=length)  # -1: unlabelled frames, left out
+        x = centres[np.maximum(y, 0)] + 0.8 * rng.normal(size=(length, dim))
+        embeddings.append((x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32))  # L2-normalised
+        labels.append(y)
+    return embeddings, labels
+
+
+def _released_probe(embeddings, labels, num_classes, seed, epochs, lr=50.0):
+    """The loop of the released ``evaluate_once`` (one GPU), transcribed: ``FinegymEval`` keeps
+    labelled frames, a DataLoader of 10 videos per batch, shuffled, ``drop_last=True``,
+    ``LogisticRegression`` = ``nn.Linear``, SGD(lr, momentum 0.9, weight decay 1e-6), and the
+    learning rate set to ``lr * (1 + cos(pi e / E)) / 2`` at the start of each epoch."""
+    data = [(torch.tensor(x)[torch.tensor(y) >= 0].float(), torch.tensor(y)[torch.tensor(y) >= 0].long())
+            for x, y in zip(embeddings, labels, strict=True)]
+    generator = torch.Generator().manual_seed(seed)
+
+    def loader():  # DataLoader(batch_size=10, shuffle=True, drop_last=True), its permutation seeded
+        order = torch.randperm(len(data), generator=generator).tolist()
+        for start in range(0, len(order) // 10 * 10, 10):
+            batch = [data[i] for i in order[start:start + 10]]
+            yield [b[0] for b in batch], [b[1] for b in batch]
+
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(embeddings[0].shape[1], num_classes)
+    criterion = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-6)
+    for e in range(epochs):
+        for param_group in optimizer.param_groups:
+            param_group["lr"] = lr * (1 + math.cos(math.pi * e / (1.0 * epochs))) / 2
+        for embs, labs in loader():
+            embs, labs = torch.cat(embs, dim=0), torch.cat(labs, dim=0)
+            optimizer.zero_grad()
+            loss = criterion(model(embs), labs)
+            loss.backward()
+            optimizer.step()
+    return model
+
+
+def test_linear_probe__defaults_are_the_released_settings():
+    defaults = {k: v.default for k, v in inspect.signature(train_linear_probe).parameters.items()
+                if v.default is not inspect.Parameter.empty}
+    assert defaults["lr"] == 50.0 and defaults["momentum"] == 0.9 and defaults["weight_decay"] == 1e-6
+    assert defaults["epochs"] == 100 and defaults["videos_per_batch"] == 10
+    config = EvalConfig()
+    assert (config.finegym_lr, config.finegym_epochs, config.finegym_videos_per_batch) == (50.0, 100, 10)
+
+
+def test_linear_probe__trains_as_the_released_loop():
+    """25 videos: two full batches of 10 per epoch and 5 videos dropped each epoch."""
+    embeddings, labels = _videos(25, seed=0)
+    ours = train_linear_probe(embeddings, labels, 4, epochs=7, seed=3)
+    theirs = _released_probe(embeddings, labels, 4, seed=3, epochs=7)
+    torch.testing.assert_close(ours.weight, theirs.weight, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.bias, theirs.bias, rtol=1e-5, atol=1e-5)
+    # and a lower learning rate gives other weights: the setting is used
+    other = train_linear_probe(embeddings, labels, 4, epochs=7, seed=3, lr=0.1)
+    assert not torch.allclose(other.weight, theirs.weight, atol=1e-3)
