@@ -85,3 +85,35 @@ def test_config__bad_values_say_what_to_change():
         EncoderConfig(freeze_through="layer5")
     with pytest.raises(ValueError, match="divisible"):
         EncoderConfig(hidden_size=30, num_heads=8)
+
+
+def test_backbone_weights__named_choices_load_from_local_files_only(tmp_path, monkeypatch):
+    """imagenet_v1 is torchvision's V1 file under its own name (what the released code loads),
+    imagenet_v2 the V2 file, byol <backbone>_byol.pth, all in backbone_dir; a missing file is an
+    error naming the file expected, never a download."""
+    import torchvision
+
+    from carl_pipeline.models.backbone import resolve_weights_file
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(BackboneWeightsError, match=r"backbones/resnet50-0676ba61\.pth or .*hub/checkpoints/resnet50-0676ba61\.pth"):
+        resolve_weights_file("resnet50", "imagenet_v1", tmp_path / "backbones")
+    with pytest.raises(BackboneWeightsError, match=r"resnet50-11ad3fa6\.pth"):
+        resolve_weights_file("resnet50", "imagenet_v2", tmp_path / "backbones")
+    with pytest.raises(BackboneWeightsError, match=r"backbones/resnet50_byol\.pth: byol weights for resnet50 not found"):
+        resolve_weights_file("resnet50", "byol", tmp_path / "backbones")
+    with pytest.raises(BackboneWeightsError, match="no IMAGENET1K_V2 weights for resnet18"):
+        resolve_weights_file("resnet18", "imagenet_v2", tmp_path / "backbones")
+    with pytest.raises(BackboneWeightsError, match="imagenet_v1"):
+        resolve_weights_file("resnet18", "imagenet", tmp_path / "backbones")
+
+    source = torchvision.models.resnet18(weights=None)
+    (tmp_path / "backbones").mkdir()
+    torch.save(source.state_dict(), tmp_path / "backbones" / "resnet18-f37072fd.pth")  # V1's file name
+    model = CARLEncoder(EncoderConfig(**{**SMALL, "backbone_weights": "imagenet_v1",
+                                         "backbone_dir": str(tmp_path / "backbones")}))
+    torch.testing.assert_close(model.frozen[0][0].weight, source.conv1.weight)
+    torch.save({"online_network.encoder." + k: v for k, v in source.state_dict().items()},
+               tmp_path / "backbones" / "resnet18_byol.pth")
+    model = CARLEncoder(EncoderConfig(**{**SMALL, "backbone_weights": "byol", "backbone_dir": str(tmp_path / "backbones")}))
+    torch.testing.assert_close(model.frozen[0][0].weight, source.conv1.weight)

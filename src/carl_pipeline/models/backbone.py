@@ -38,24 +38,64 @@ def _strip_to_resnet(state: dict, expected: set[str]) -> dict:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def load_backbone_weights(resnet: nn.Module, source: str) -> None:
-    """Load ResNet weights from a local file (torchvision or BYOL-style format) or ``"imagenet"``
-    (torchvision's ImageNet weights, only if already in the local torch hub cache).
+NAMED_WEIGHTS = ("imagenet_v1", "imagenet_v2", "byol")
+_TORCHVISION_MEMBERS = {"imagenet_v1": "IMAGENET1K_V1", "imagenet_v2": "IMAGENET1K_V2"}
+
+
+def weights_file_candidates(backbone: str, weights: str, backbone_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Where the weights called ``weights`` are looked for, in order (never downloaded).
+
+    - ``imagenet_v1`` / ``imagenet_v2``: torchvision's ImageNet file under its own name (e.g.
+      ``resnet50-0676ba61.pth``, V1, what the released CARL code loads with ``pretrained=True``;
+      ``resnet50-11ad3fa6.pth``, V2), in ``backbone_dir``, then in the torch hub cache.
+    - ``byol``: ``<backbone_dir>/<backbone>_byol.pth`` (a BYOL checkpoint, the paper's text).
+    - anything else: a path to a checkpoint (torchvision or BYOL layout).
+
+    Raises:
+        BackboneWeightsError: torchvision has no such ImageNet weights for this backbone.
+    """
+    if weights in _TORCHVISION_MEMBERS:
+        from torchvision.models import get_model_weights
+
+        member = _TORCHVISION_MEMBERS[weights]
+        enum = get_model_weights(backbone)
+        if not hasattr(enum, member):
+            raise BackboneWeightsError(f"torchvision has no {member} weights for {backbone} "
+                                       f"(it has {[m.name for m in enum]}); choose another backbone_weights")
+        filename = os.path.basename(getattr(enum, member).url)
+        candidates = [Path(backbone_dir) / filename] if backbone_dir else []
+        return [*candidates, Path(torch.hub.get_dir()) / "checkpoints" / filename]
+    if weights == "byol":
+        return [Path(backbone_dir or ".") / f"{backbone}_byol.pth"]
+    if weights == "imagenet":
+        raise BackboneWeightsError("backbone_weights 'imagenet' is ambiguous: say imagenet_v1 (the released CARL "
+                                   "code's) or imagenet_v2")
+    return [Path(weights)]
+
+
+def resolve_weights_file(backbone: str, weights: str, backbone_dir: str | os.PathLike | None = None) -> Path:
+    """The local file holding ``weights`` for ``backbone`` (see ``weights_file_candidates``).
+
+    Raises:
+        BackboneWeightsError: no candidate exists; the message names the expected file(s).
+    """
+    candidates = weights_file_candidates(backbone, weights, backbone_dir)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = " or ".join(str(c) for c in candidates)
+    raise BackboneWeightsError(
+        f"{where}: {weights} weights for {backbone} not found. This project never downloads: put the file "
+        f"there (e.g. copy it from a machine with internet), point backbone_weights at a local checkpoint, "
+        f"or use null (random init)")
+
+
+def load_backbone_weights(resnet: nn.Module, source: str | os.PathLike) -> None:
+    """Load ResNet weights from a local checkpoint file (torchvision or BYOL-style layout).
 
     Raises:
         BackboneWeightsError: the file is missing, unreadable or holds no matching ResNet weights.
     """
-    if source == "imagenet":
-        from torchvision.models import get_model_weights
-
-        weights = get_model_weights(_name_of(resnet)).DEFAULT
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
-        if not cached.is_file():
-            raise BackboneWeightsError(
-                f"{cached}: torchvision ImageNet weights not found locally; this project never downloads. "
-                f"Put the file there, or point backbone_weights at a local checkpoint, or use null (random init)."
-            )
-        source = str(cached)
     path = Path(source)
     if not path.is_file():
         raise BackboneWeightsError(f"{path}: backbone weights file does not exist")
@@ -70,7 +110,10 @@ def load_backbone_weights(resnet: nn.Module, source: str) -> None:
     if len(missing) > len(expected) // 2:
         raise BackboneWeightsError(
             f"{path}: holds no {_name_of(resnet)} weights (first keys: {sorted(state)[:5]})")
-    result = resnet.load_state_dict(state, strict=False)
+    try:
+        result = resnet.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        raise BackboneWeightsError(f"{path}: weights do not fit {_name_of(resnet)} ({error})") from error
     missing_now = [k for k in result.missing_keys if not k.startswith("fc.")]
     if missing_now:
         raise BackboneWeightsError(f"{path}: missing {len(missing_now)} backbone tensors, e.g. {missing_now[:5]}")
@@ -81,9 +124,11 @@ def _name_of(resnet: nn.Module) -> str:
     return getattr(resnet, "_carl_name", "resnet")
 
 
-def build_resnet(name: str, freeze_through: str | None, weights: str | None) -> tuple[nn.Module, nn.Module, int]:
+def build_resnet(name: str, freeze_through: str | None, weights: str | None,
+                 weights_dir: str | os.PathLike | None = None) -> tuple[nn.Module, nn.Module, int]:
     """A torchvision ResNet split into a frozen part (stem through ``freeze_through``) and a
-    trained part (the stages after it), without the classifier.
+    trained part (the stages after it), without the classifier. ``weights``: None (random init),
+    a name of ``NAMED_WEIGHTS`` looked up in ``weights_dir`` (``weights_file_candidates``) or a path.
 
     Returns:
         ``(frozen, trained, out_channels)``; ``frozen`` is empty when ``freeze_through`` is None.
@@ -95,7 +140,7 @@ def build_resnet(name: str, freeze_through: str | None, weights: str | None) -> 
     resnet = getattr(torchvision.models, name)(weights=None)
     resnet._carl_name = name
     if weights:
-        load_backbone_weights(resnet, weights)
+        load_backbone_weights(resnet, resolve_weights_file(name, weights, weights_dir))
     stages = {
         "stem": nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool),
         "layer1": resnet.layer1, "layer2": resnet.layer2, "layer3": resnet.layer3, "layer4": resnet.layer4,

@@ -17,6 +17,8 @@ Pouring, 3 on Penn Action and FineGym.
 
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -31,7 +33,9 @@ class EncoderConfig:
     """Architecture of the encoder; stored in every checkpoint and checked on resume."""
 
     backbone: str = "resnet50"
-    backbone_weights: str | None = None  # file (torchvision or BYOL format), "imagenet", or None
+    # None (random init), "imagenet_v1", "imagenet_v2", "byol" (named files in backbone_dir), or a path
+    backbone_weights: str | None = None
+    backbone_dir: str | None = None  # where the named weights files are looked up first
     freeze_through: str | None = "layer3"  # last frozen stage; None trains the whole backbone
     frames_per_batch: int = 40  # frames through the backbone at once
     fc_channels: int = 512
@@ -41,6 +45,7 @@ class EncoderConfig:
     num_layers: int = 2
     num_heads: int = 8
     ff_size: int = 1024
+    transformer: str = "torch"  # "torch" (nn.TransformerEncoderLayer) or "released" (CARL's own layers)
     embedding_size: int = 128
     projection_hidden: int = 128
     projection_size: int = 128
@@ -51,6 +56,8 @@ class EncoderConfig:
             raise ValueError(f"freeze_through must be one of {RESNET_STAGES} or None, got {self.freeze_through!r}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
+        if self.transformer not in ("torch", "released"):
+            raise ValueError(f"transformer must be 'torch' or 'released', got {self.transformer!r}")
         if self.frames_per_batch < 1:
             raise ValueError("frames_per_batch must be >= 1")
 
@@ -72,6 +79,57 @@ def sincos_position_encoding(num_steps: int, dim: int, train_length: int | None 
     return encoding.float()
 
 
+class ReleasedEncoderLayer(nn.Module):
+    """One transformer layer as the released CARL code builds it (``models/transformer.py``,
+    ``EncoderLayer``): pre-LayerNorm residual blocks ``x + dropout(f(LayerNorm(x)))`` around
+    multi-head self-attention (separate query, key, value and output projections; no dropout on
+    the attention weights) and a ReLU feed-forward (no dropout inside it); every weight matrix
+    Xavier-uniform initialised. Unlike ``nn.TransformerEncoderLayer``, dropout is applied only
+    on the two residual branches.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm_attention, self.norm_feed_forward = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.query, self.key, self.value = (nn.Linear(d_model, d_model) for _ in range(3))
+        self.out = nn.Linear(d_model, d_model)
+        self.ff_in, self.ff_out = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.dropout_attention, self.dropout_feed_forward = nn.Dropout(dropout), nn.Dropout(dropout)
+        for parameter in self.parameters():
+            if parameter.dim() > 1:
+                nn.init.xavier_uniform_(parameter)
+
+    def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
+        """x ``(B, T, D)``, padding ``(B, T)`` bool (True = padded key) -> ``(B, T, D)``."""
+        batch, steps, dim = x.shape
+        h = self.norm_attention(x)
+        heads = [f(h).view(batch, steps, self.num_heads, dim // self.num_heads).transpose(1, 2)
+                 for f in (self.query, self.key, self.value)]  # 3 x (B, H, T, d_k)
+        scores = heads[0] @ heads[1].transpose(-1, -2) / math.sqrt(dim // self.num_heads)  # (B, H, T, T)
+        if padding is not None:
+            scores = scores.masked_fill(padding[:, None, None, :], float("-inf"))
+        attended = (scores.softmax(-1) @ heads[2]).transpose(1, 2).reshape(batch, steps, dim)
+        x = x + self.dropout_attention(self.out(attended))
+        h = self.norm_feed_forward(x)
+        return x + self.dropout_feed_forward(self.ff_out(torch.relu(self.ff_in(h))))
+
+
+class ReleasedTransformer(nn.Module):
+    """A stack of ``ReleasedEncoderLayer`` s, all starting from the same initial weights (the
+    released ``clone`` deep-copies one initialised layer)."""
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float, num_layers: int):
+        super().__init__()
+        first = ReleasedEncoderLayer(d_model, num_heads, d_ff, dropout)
+        self.layers = nn.ModuleList([first] + [copy.deepcopy(first) for _ in range(num_layers - 1)])
+
+    def forward(self, x: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask)
+        return x
+
+
 class FrameEmbedder(nn.Module):
     """Max-pooled backbone features ``(B, T, C)`` -> frame embeddings ``(B, T, embedding_size)``."""
 
@@ -85,11 +143,17 @@ class FrameEmbedder(nn.Module):
         self.fc = nn.Sequential(*layers)
         self.to_hidden = nn.Linear(channels, config.hidden_size)
         self.position_dropout = nn.Dropout(config.dropout)
-        layer = nn.TransformerEncoderLayer(
-            config.hidden_size, config.num_heads, config.ff_size, config.dropout,
-            activation="relu", batch_first=True, norm_first=True,
-        )
-        self.transformer = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False) if config.num_layers else None
+        if not config.num_layers:
+            self.transformer = None
+        elif config.transformer == "released":
+            self.transformer = ReleasedTransformer(config.hidden_size, config.num_heads, config.ff_size,
+                                                   config.dropout, config.num_layers)
+        else:
+            layer = nn.TransformerEncoderLayer(
+                config.hidden_size, config.num_heads, config.ff_size, config.dropout,
+                activation="relu", batch_first=True, norm_first=True,
+            )
+            self.transformer = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
         self.to_embedding = nn.Linear(config.hidden_size, config.embedding_size)
         self.config = config
 
@@ -133,7 +197,8 @@ class CARLEncoder(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.config = config
-        self.frozen, self.trained, out_channels = build_resnet(config.backbone, config.freeze_through, config.backbone_weights)
+        self.frozen, self.trained, out_channels = build_resnet(config.backbone, config.freeze_through, config.backbone_weights,
+                                                                     config.backbone_dir)
         for parameter in self.frozen.parameters():
             parameter.requires_grad_(False)
         self.embedder = FrameEmbedder(out_channels, config)
@@ -198,4 +263,5 @@ def describe(model: CARLEncoder) -> str:
             f"(weights: {c.backbone_weights or 'random init'})")
 
 
-__all__ = ["CARLEncoder", "EncoderConfig", "FrameEmbedder", "ProjectionHead", "describe", "sincos_position_encoding"]
+__all__ = ["CARLEncoder", "EncoderConfig", "FrameEmbedder", "ProjectionHead", "ReleasedEncoderLayer",
+           "ReleasedTransformer", "describe", "sincos_position_encoding"]
