@@ -80,3 +80,32 @@ def test_eval_transform__centre_crop_and_normalise():
 def test_config__bad_colour_mode_is_refused():
     with pytest.raises(ValueError, match="color_mode"):
         AugmentConfig(color_mode="pil")
+
+
+def test_released_color_mode__blur_after_every_jitter_op_and_clamping_after_each():
+    """The released color_jitter: with neutral factors a drawn blur is applied four times (once
+    per op), not once; and each op clamps before the next (brightness x1.8 then contrast x0.3
+    differs from the unclamped composition)."""
+    from carl_pipeline.augment import AugmentConfig, ViewParams, apply_view_params
+    from carl_pipeline.augment.video import gaussian_blur, normalize
+
+    generator = torch.Generator().manual_seed(0)
+    frames = (torch.rand(2, 3, 24, 24, generator=generator) * 255).to(torch.uint8)
+    config = AugmentConfig(image_size=24, color_mode="released")
+    neutral = ViewParams((0, 0, 24, 24), False, True, (0, 1, 2, 3), (1.0, 1.0, 1.0, 0.0), 1.0, False)
+    out = apply_view_params(frames, neutral, config)
+    x = frames.float() / 255
+    for _ in range(4):
+        x = gaussian_blur(x, 1.0)
+    torch.testing.assert_close(out, normalize(x.clamp(0, 1)), atol=1e-5, rtol=1e-5)
+    once = apply_view_params(frames, neutral, AugmentConfig(image_size=24, color_mode="torchvision"))
+    assert (out - once).abs().mean() > 0.01  # stronger than one blur
+
+    import torchvision.transforms.v2.functional as TF
+
+    bright_then_flat = ViewParams((0, 0, 24, 24), False, True, (0, 1, 2, 3), (1.8, 0.3, 1.0, 0.0), None, False)
+    out = apply_view_params(frames, bright_then_flat, config)
+    expected = TF.adjust_contrast(TF.adjust_brightness(frames.float() / 255, 1.8), 0.3)
+    torch.testing.assert_close(out, normalize(TF.adjust_hue(TF.adjust_saturation(expected, 1.0), 0.0)), atol=1e-5, rtol=1e-5)
+    clamped_once = apply_view_params(frames, bright_then_flat, AugmentConfig(image_size=24, color_mode="fused"))
+    assert (out - clamped_once).abs().max() > 0.05  # clamping only at the end gives another image

@@ -52,7 +52,7 @@ def test_embeddings_table__one_row_per_frame_with_labels(store):
 def test_untrained_checkpoint__same_architecture_other_weights():
     model = CARLEncoder(CONFIG)
     checkpoint = {"model": model.state_dict(), "encoder": CONFIG.to_dict(), "history": [1.0], "epoch": 3,
-                  "train": {"algorithm": "scl"}, "augment": {"image_size": 32}}
+                  "loss": {"algorithm": "scl"}, "augment": {"image_size": 32}}
     untrained = untrained_checkpoint(checkpoint, seed=1)
     rebuilt = load_encoder(untrained)
     assert rebuilt.config == CONFIG and untrained["untrained"] and untrained["history"] == []

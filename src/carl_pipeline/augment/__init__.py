@@ -1,6 +1,7 @@
 """Spatial augmentation of video views as batched tensor operations. No Kedro imports."""
 
 from carl_pipeline.augment.video import (
+    FRAMINGS,
     AugmentConfig,
     ViewParams,
     apply_view_params,
@@ -9,4 +10,4 @@ from carl_pipeline.augment.video import (
     sample_view_params,
 )
 
-__all__ = ["AugmentConfig", "ViewParams", "apply_view_params", "augment_view", "eval_transform", "sample_view_params"]
+__all__ = ["FRAMINGS", "AugmentConfig", "ViewParams", "apply_view_params", "augment_view", "eval_transform", "sample_view_params"]

@@ -16,6 +16,10 @@ Two implementations of the colour part (``color_mode``):
   maps and is two small matrix products (separable Gaussian, reflected borders).
 - ``"torchvision"``: torchvision's own ops one after the other (HSV hue, clamping after each step);
   exact, several times slower on a CPU.
+- ``"released"``: what the released CARL code applies (``datasets/data_augment.py``,
+  ``color_jitter``): torchvision's ops in the drawn order with HSV hue and clamping after each, and
+  the blur *inside* the loop over the four ops, so a drawn blur of sigma s is applied after every
+  op: four times (about one blur of sigma 2s). The paper environment uses it.
 """
 
 from __future__ import annotations
@@ -47,11 +51,11 @@ class AugmentConfig:
     blur_p: float = 0.5  # inside the jitter; CARL uses 0 on FineGym
     blur_sigma: tuple[float, float] = (0.1, 2.0)
     grayscale_p: float = 0.2
-    color_mode: str = "fused"  # or "torchvision"; see the module docstring
+    color_mode: str = "fused"  # or "torchvision" or "released"; see the module docstring
 
     def __post_init__(self):
-        if self.color_mode not in ("fused", "torchvision"):
-            raise ValueError(f"color_mode must be 'fused' or 'torchvision', got {self.color_mode!r}")
+        if self.color_mode not in ("fused", "torchvision", "released"):
+            raise ValueError(f"color_mode must be 'fused', 'torchvision' or 'released', got {self.color_mode!r}")
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {self.image_size}")
 
@@ -230,6 +234,27 @@ def _apply_torchvision(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
     return normalize(x.clamp(0, 1))
 
 
+def _apply_released(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
+    """The released ``color_jitter`` then ``grayscale`` (float ``x`` in [0, 1]): each op clamps,
+    and a drawn blur follows every one of the four ops."""
+    if params.jitter:
+        brightness, contrast, saturation, hue = params.factors
+        for op in params.jitter_order:
+            if op == 0:
+                x = TF.adjust_brightness(x, brightness)
+            elif op == 1:
+                x = TF.adjust_contrast(x, contrast)
+            elif op == 2:
+                x = TF.adjust_saturation(x, saturation)
+            else:
+                x = TF.adjust_hue(x, hue)
+            if params.blur_sigma is not None:
+                x = gaussian_blur(x, params.blur_sigma)
+    if params.grayscale:
+        x = TF.rgb_to_grayscale(x, num_output_channels=3)
+    return normalize(x.clamp(0, 1))
+
+
 def apply_view_params(frames: torch.Tensor, params: ViewParams, config: AugmentConfig) -> torch.Tensor:
     """Apply one draw to every frame of a view.
 
@@ -247,6 +272,8 @@ def apply_view_params(frames: torch.Tensor, params: ViewParams, config: AugmentC
         x = TF.horizontal_flip(x)
     if config.color_mode == "torchvision":
         return _apply_torchvision(to_float(x), params)
+    if config.color_mode == "released":
+        return _apply_released(to_float(x), params)
     x = x.float() if x.dtype == torch.uint8 else x * 255
     return _apply_fused(x, params)
 
@@ -258,10 +285,37 @@ def augment_view(frames: torch.Tensor, config: AugmentConfig, generator: torch.G
     return apply_view_params(frames, params, config)
 
 
-def eval_transform(frames: torch.Tensor, image_size: int) -> torch.Tensor:
-    """Evaluation preprocessing: shorter side to ``image_size``, centre crop, normalise.
+FRAMINGS = ("resize_crop", "squash", "native_crop")
 
-    ``(T, 3, H, W)`` uint8 or float -> ``(T, 3, image_size, image_size)`` float32.
+
+def eval_transform(frames: torch.Tensor, image_size: int, framing: str = "resize_crop") -> torch.Tensor:
+    """Evaluation preprocessing: how a stored frame becomes the encoder's square input.
+
+    This is the one place that says how frames are framed at evaluation, per dataset:
+
+    - ``"native_crop"``: the released code's (``datasets/data_augment.py``: ``uniform_crop`` of
+      ``IMAGE_SIZE`` at the stored resolution, then ``resize``): a centre crop of ``image_size``
+      pixels (of the whole side where the frame is smaller), then resized to the square. FineGym
+      (events stored at 640x360: a 224 px centre crop); Pouring (stored at 224x224: the frame).
+    - ``"squash"``: the whole frame resized to ``image_size`` x ``image_size``, aspect ratio not
+      kept: Penn Action as released (``penn_action_to_tfrecords.py`` resizes every frame to 224x224;
+      the paper environment also stores it so).
+    - ``"resize_crop"``: shorter side to ``image_size``, then a centre crop (the demo's default).
+
+    ``(T, 3, H, W)`` uint8 or float -> ``(T, 3, image_size, image_size)`` float32, normalised.
     """
-    x = TF.resize(to_float(frames), [image_size], antialias=True)
-    return normalize(TF.center_crop(x, [image_size, image_size]))
+    x = to_float(frames)
+    if framing == "squash":
+        x = TF.resize(x, [image_size, image_size], antialias=True)
+    elif framing == "native_crop":
+        height, width = x.shape[-2:]
+        h, w = min(image_size, height), min(image_size, width)
+        top, left = math.ceil((height - h) / 2), math.ceil((width - w) / 2)  # as uniform_crop
+        x = x[..., top:top + h, left:left + w]
+        if (h, w) != (image_size, image_size):
+            x = TF.resize(x, [image_size, image_size], antialias=True)
+    elif framing == "resize_crop":
+        x = TF.center_crop(TF.resize(x, [image_size], antialias=True), [image_size, image_size])
+    else:
+        raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
+    return normalize(x)

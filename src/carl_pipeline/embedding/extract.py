@@ -31,17 +31,19 @@ def untrained_checkpoint(checkpoint: dict[str, Any], seed: int = 0) -> dict[str,
 
 @torch.inference_mode()
 def embed_video(model: CARLEncoder, pack: FramePack, image_size: int, device: torch.device,
-                amp_dtype: torch.dtype | None = None, normalize: bool = True) -> np.ndarray:
+                amp_dtype: torch.dtype | None = None, normalize: bool = True,
+                framing: str = "resize_crop") -> np.ndarray:
     """Embeddings of every frame of one video: ``(num_frames, D)`` float32.
 
     Frames are decoded and pushed through the backbone ``frames_per_batch`` at a time; the
-    transformer then sees the whole video at once, as in the paper's evaluation.
+    transformer then sees the whole video at once, as in the paper's evaluation. ``framing``:
+    see ``carl_pipeline.augment.eval_transform``.
     """
     chunk = model.config.frames_per_batch
     features = []
     for start in range(0, len(pack), chunk):
         frames = pack.read(np.arange(start, min(start + chunk, len(pack))))
-        frames = eval_transform(frames.to(device), image_size)[None]  # (1, t, 3, S, S)
+        frames = eval_transform(frames.to(device), image_size, framing)[None]  # (1, t, 3, S, S)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             features.append(model.backbone_features(frames).float())
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
@@ -50,14 +52,16 @@ def embed_video(model: CARLEncoder, pack: FramePack, image_size: int, device: to
 
 
 def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequence[str], image_size: int,
-                       device: str | None = None, progress: bool = True) -> dict[str, np.ndarray]:
-    """``{video_id: (num_frames, D)}`` for every listed video (eval mode, no projection head)."""
+                       device: str | None = None, progress: bool = True,
+                       framing: str = "resize_crop") -> dict[str, np.ndarray]:
+    """``{video_id: (num_frames, D)}`` for every listed video (eval mode, no projection head);
+    ``framing`` as in ``carl_pipeline.augment.eval_transform``."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     model = model.to(device).eval()
     out = {}
     for video_id in tqdm(video_ids, desc="embedding videos", unit="video", disable=not progress):
-        out[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype)
+        out[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype, framing=framing)
     return out
 
 
