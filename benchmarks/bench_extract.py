@@ -34,7 +34,7 @@ def main(argv=None) -> None:
     ids = store.video_ids()[: args.videos]
     if not ids:
         raise SystemExit(f"{store.root}: no frames; run `kedro run --pipelines=ingest_pouring` first")
-    config = EncoderConfig(**{**params.model.__dict__, "train_length": params.sampling.num_steps})
+    config = params.model  # train_length already follows sampling.num_steps
     frames = sum(len(store.open(v)) for v in ids)
     torch.manual_seed(0)
     chunked = CARLEncoder(config).eval()

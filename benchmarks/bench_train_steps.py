@@ -14,7 +14,6 @@ Run: ``python benchmarks/bench_train_steps.py``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import tempfile
@@ -56,7 +55,7 @@ def main(argv=None) -> None:
     ids = store.video_ids()
     if not ids:
         raise SystemExit(f"{store.root}: no frames; run `kedro run --pipelines=ingest_pouring` first")
-    encoder = dataclasses.replace(params.model, train_length=params.sampling.num_steps)
+    encoder = params.model  # train_length already follows sampling.num_steps
     batch_size, size, num_steps = params.optim.batch_size, params.augment.image_size, params.sampling.num_steps
     dataset = TwoViewDataset(str(store.root), ids, params.sampling, params.augment, seed=0)
 

@@ -6,16 +6,27 @@ A bad value fails before any work with a message that names the field.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import dataclasses
+from typing import Any
 
-from carl_pipeline.augment import AugmentConfig
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from carl_pipeline.augment import FRAMINGS, AugmentConfig
 from carl_pipeline.evaluation import EvalConfig
+from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.training import SamplingConfig, TrainConfig
 
 
 class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("framing", check_fields=False)
+    @classmethod
+    def _known_framing(cls, value: str) -> str:
+        if value not in FRAMINGS:
+            raise ValueError(f"framing must be one of {list(FRAMINGS)}, got {value!r}")
+        return value
 
 
 FrameSize = tuple[int, int]
@@ -90,26 +101,55 @@ class FineGymIngestParams(_IngestCommon):
 
 
 class TrainParams(_Block):
-    """Everything training reads: architecture, temporal sampling, augmentation, optimisation.
+    """Everything training reads: architecture, temporal sampling, augmentation, loss,
+    optimisation, and which videos it trains on.
 
     The blocks are the plain dataclasses of the packages (validated field by field here, extra
-    keys refused); ``model.train_length`` is set from ``sampling.num_steps``.
+    keys refused). The clip length has one name, ``sampling.num_steps``: the encoder's
+    ``train_length`` is set from it and may not be given in ``model``.
     """
 
     model: EncoderConfig
     sampling: SamplingConfig
     augment: AugmentConfig
+    loss: LossConfig
     optim: TrainConfig
     splits: tuple[str, ...] = ("train",)
+    # Train only on videos with at least one frame labelled in this label column (FineGym: gym99
+    # or gym288, one training per taxonomy as the released configs); null: every video of the
+    # splits (for FineGym, the union of both taxonomies' events). Labels are never read otherwise.
+    labelled_by: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clip_length_set_once(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        model, sampling = data.get("model") or {}, data.get("sampling") or {}
+        num_steps = (sampling.num_steps if isinstance(sampling, SamplingConfig)
+                     else sampling.get("num_steps", SamplingConfig.num_steps))
+        if isinstance(model, EncoderConfig):
+            return {**data, "model": dataclasses.replace(model, train_length=num_steps)}
+        if "train_length" in model:
+            raise ValueError("model.train_length is not a parameter: the clip length is set once, as "
+                             "sampling.num_steps (the encoder's train_length is taken from it)")
+        return {**data, "model": {**model, "train_length": num_steps}}
 
 
 class EvaluateParams(_Block):
     """Embedding extraction, the evaluation protocol and the reports."""
 
     protocol: EvalConfig
+    # How a stored frame becomes the square input: resize_crop, squash or native_crop (see
+    # carl_pipeline.augment.eval_transform, the one place that says which dataset uses which).
+    framing: str = "resize_crop"
     # Input side for extraction; null: the training image size stored in the checkpoint.
     image_size: int | None = None
     untrained_seed: int = 0
+    # A checkpoint released by CARL's authors, scored by the evaluate_released_<dataset> pipeline.
+    checkpoint: str | None = None
+    # Its training clip length T (scales the position encoding); null: from the file's cfg, else 240.
+    checkpoint_train_length: int | None = Field(None, ge=1)
     # Two videos to align in the alignment video; null: the first two validation videos.
     alignment_pair: tuple[str, str] | None = None
     alignment_height: int = Field(160, ge=16)
@@ -118,6 +158,8 @@ class EvaluateParams(_Block):
 
 class VideosReportParams(_Block):
     """What the ``videos`` pipeline shows: an alignment video and a retrieval sheet."""
+
+    framing: str = "resize_crop"
 
     # Input side for extraction; null: the training image size.
     image_size: int | None = None
@@ -128,3 +170,4 @@ class VideosReportParams(_Block):
     retrieval_queries: int = Field(6, ge=1)
     retrieval_neighbours: int = Field(4, ge=1)
     progress: bool = True
+

@@ -6,10 +6,15 @@ from carl_pipeline.pipelines import ingestion
 from carl_pipeline.pipelines.representation.pipeline import (
     create_evaluation_pipeline,
     create_own_videos_pipeline,
+    create_released_evaluation_pipeline,
+    create_taxonomy_report_pipeline,
     create_training_pipeline,
 )
 
 DATASETS = ("pouring", "penn_action", "finegym")
+# FineGym trains and scores one encoder per taxonomy, as the released configs do
+# (configs/*finegym*.yml: EVAL.CLASS_NUM 99 or 288, each with its own training set).
+FINEGYM_TAXONOMIES = ("gym99", "gym288")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -18,14 +23,32 @@ def register_pipelines() -> dict[str, Pipeline]:
     Returns:
         Per dataset ``<d>``: ``ingest_<d>`` (raw -> frame packs and index), ``train_<d>`` (frame
         packs -> trained encoder), ``evaluate_<d>`` (encoder -> embeddings, metrics, reports) and
-        ``<d>`` (all three); ``videos`` (a folder of your own videos: ingest, train, embed,
+        ``<d>`` (all three). FineGym trains and evaluates in the namespaces ``finegym_gym99`` and
+        ``finegym_gym288`` (each also a pipeline of its own) on ``finegym``'s ingestion, and
+        combines both scores into ``finegym.metrics``. ``evaluate_released_<d>`` (and
+        ``evaluate_released_finegym_<taxonomy>``) scores a checkpoint released by CARL's authors
+        (``<d>.evaluate.checkpoint``) without training, under ``<d>_released``. ``videos`` (a folder of your own videos: ingest, train, embed,
         alignment video and retrieval sheet); ``__default__`` is ``pouring``.
     """
     pipelines: dict[str, Pipeline] = {}
     for dataset in DATASETS:
         pipelines[f"ingest_{dataset}"] = ingestion.create_pipeline(dataset)
-        pipelines[f"train_{dataset}"] = create_training_pipeline(dataset)
-        pipelines[f"evaluate_{dataset}"] = create_evaluation_pipeline(dataset)
+        if dataset == "finegym":
+            for taxonomy in FINEGYM_TAXONOMIES:
+                name = f"{dataset}_{taxonomy}"
+                pipelines[f"train_{name}"] = create_training_pipeline(name, source=dataset)
+                pipelines[f"evaluate_{name}"] = create_evaluation_pipeline(name, source=dataset)
+                pipelines[name] = pipelines[f"train_{name}"] + pipelines[f"evaluate_{name}"]
+                pipelines[f"evaluate_released_{name}"] = create_released_evaluation_pipeline(name, source=dataset)
+            pipelines[f"train_{dataset}"] = sum((pipelines[f"train_{dataset}_{t}"] for t in FINEGYM_TAXONOMIES),
+                                                Pipeline([]))
+            pipelines[f"evaluate_{dataset}"] = sum(
+                (pipelines[f"evaluate_{dataset}_{t}"] for t in FINEGYM_TAXONOMIES),
+                create_taxonomy_report_pipeline(dataset, FINEGYM_TAXONOMIES))
+        else:
+            pipelines[f"train_{dataset}"] = create_training_pipeline(dataset)
+            pipelines[f"evaluate_{dataset}"] = create_evaluation_pipeline(dataset)
+            pipelines[f"evaluate_released_{dataset}"] = create_released_evaluation_pipeline(dataset)
         pipelines[dataset] = sum((pipelines[f"{step}_{dataset}"] for step in ("ingest", "train", "evaluate")),
                                  Pipeline([]))
     pipelines["videos"] = (ingestion.create_pipeline("videos") + create_training_pipeline("videos")

@@ -9,8 +9,10 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "merge_strategy": {"parameters": "soft", "globals": "soft"},
-    # ${merge:${_template},{key: value}}: a shared block with a few values changed.
-    "custom_resolvers": {"merge": lambda *blocks: OmegaConf.to_container(OmegaConf.merge(*blocks), resolve=True)},
+    # ${merge:${globals:train},{key: value}}: a shared block with a few values changed. It returns a
+    # config node, not a dict, so that runtime parameters (`kedro run --params`) merge into the
+    # block key by key instead of replacing it whole.
+    "custom_resolvers": {"merge": OmegaConf.merge},
 }
 
 # Kedro 1.7 registers its own OmegaConf resolvers through a call OmegaConf now deprecates; the
@@ -18,3 +20,6 @@ CONFIG_LOADER_ARGS = {
 import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
+# FineGym's two taxonomy namespaces read one ingestion (`finegym.frame_store`, ...) through Kedro's
+# input mapping; Kedro then warns about the '.' of the namespace in those names.
+warnings.filterwarnings("ignore", message=r"One or more dataset names contain '\.' characters")

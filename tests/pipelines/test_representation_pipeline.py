@@ -12,16 +12,17 @@ from carl_pipeline.training import load_encoder
 from carl_pipeline.video import decode_clip
 from tests.conftest import make_project
 
-TINY = """
-pouring:
-  ingest: {num_workers: 0, progress: false}
-  train:
+TINY_TRAIN = """
     model: {backbone: resnet18, freeze_through: layer2, num_layers: 1, hidden_size: 32, num_heads: 4, ff_size: 64,
             fc_channels: 32, embedding_size: 16, projection_hidden: 16, projection_size: 16}
     sampling: {num_steps: 8}
     augment: {image_size: 32}
-    optim: {epochs: 2, batch_size: 2, checkpoint_every: 1, progress: false}
-  evaluate: {protocol: {stride: 1}, alignment_height: 32, progress: false}
+    optim: {epochs: 2, batch_size: 2, checkpoint_every: 1, progress: false}"""
+TINY = f"""
+pouring:
+  ingest: {{num_workers: 0, progress: false}}
+  train:{TINY_TRAIN}
+  evaluate: {{protocol: {{stride: 1}}, alignment_height: 32, progress: false}}
 """
 
 
@@ -67,8 +68,9 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
 
 
 def test_pouring_pipeline__bad_training_parameter_names_the_field(project):
-    (project / "conf/local/parameters.yml").write_text(TINY.replace("epochs: 2,", "epochs: 2, algorithm: simclr,"))
-    with pytest.raises(Exception, match="algorithm"):
+    (project / "conf/local/parameters.yml").write_text(TINY.replace("    augment: {image_size: 32}",
+                                                                    "    augment: {image_size: 32}\n    loss: {algorithm: simclr}"))
+    with pytest.raises(Exception, match="algorithm must be 'scl' or 'tcc', got 'simclr'"):
         with KedroSession.create(project_path=project) as session:
             session.run(pipeline_names=["train_pouring"])
 
@@ -96,16 +98,48 @@ def test_train_pipeline__under_torchrun_two_processes_train_one_model(project):
         ["epoch_0001.pt", "epoch_0002.pt"]
 
 
-def test_finegym_pipeline__end_to_end_scores_gym99_and_gym288(project):
-    (project / "conf/local/parameters.yml").write_text(TINY.replace("pouring:", "finegym:").replace(
-        "ingest: {num_workers: 0, progress: false}", "ingest: {num_workers: 0, progress: false, frame_size: [24, 32]}").replace(
-        "evaluate: {protocol: {stride: 1},", "evaluate: {protocol: {protocol: finegym, finegym_epochs: 5},"))
+def test_finegym_pipeline__one_encoder_per_taxonomy_scored_on_it(project):
+    """Gym99 and Gym288 each train their own encoder (as the released configs do) on the events
+    labelled in that taxonomy, are scored on it, and both scores land in finegym/metrics.json."""
+    taxonomy = """
+finegym_{t}:
+  train:{train}
+  evaluate: {{protocol: {{finegym_epochs: 5}}, alignment_height: 32, progress: false}}
+"""
+    (project / "conf/local/parameters.yml").write_text(
+        "finegym:\n  ingest: {num_workers: 0, progress: false, frame_size: [24, 32]}\n"
+        + "".join(taxonomy.format(t=t, train=TINY_TRAIN) for t in ("gym99", "gym288")))
     with KedroSession.create(project_path=project) as session:
         session.run(pipeline_names=["finegym"])
     metrics = json.loads((project / "data/08_reporting/finegym/metrics.json").read_text())
     assert set(metrics["carl"]) == set(metrics["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
+    assert set(metrics["model"]) == {"gym99", "gym288"}
     assert all(0 <= v <= 1 for v in metrics["carl"].values())
-    assert (project / "data/08_reporting/finegym/alignment.mp4").is_file()
+    for t in ("gym99", "gym288"):
+        assert set(json.loads((project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())["carl"]) == {f"{t}_accuracy"}
+        assert (project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
+        assert torch.load(project / f"data/06_models/finegym_{t}/carl.pt", weights_only=True)["history"]
+
+
+def test_train_encoder__finegym_taxonomy_trains_on_its_labelled_events_only(monkeypatch):
+    from carl_pipeline.params import TrainParams
+    from carl_pipeline.pipelines.representation import nodes
+
+    chosen = {}
+    monkeypatch.setattr(nodes, "train", lambda root, ids, *args, **kwargs: chosen.setdefault("ids", ids))
+    index = pd.DataFrame({"video_id": ["a", "b", "c", "d"], "split": ["train", "train", "train", "val"]})
+    labels = pd.DataFrame({"video_id": ["a", "a", "b", "c", "d"], "frame_index": [0, 1, 0, 0, 0],
+                           "gym99": [-1, 3, -1, 5, 2], "gym288": [7, -1, 1, -1, 2]})
+    store = type("Store", (), {"root": "frames"})()
+    params = {"model": {}, "sampling": {}, "augment": {}, "loss": {}, "optim": {}}
+    nodes.train_encoder(store, index, labels, None, TrainParams(**params, labelled_by="gym99"))
+    assert chosen.pop("ids") == ["a", "c"]
+    nodes.train_encoder(store, index, labels, None, TrainParams(**params, labelled_by="gym288"))
+    assert chosen.pop("ids") == ["a", "b"]
+    nodes.train_encoder(store, index, labels, None, TrainParams(**params))  # the union
+    assert chosen.pop("ids") == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="no label column 'gym101'"):
+        nodes.train_encoder(store, index, labels, None, TrainParams(**params, labelled_by="gym101"))
 
 
 def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(project):

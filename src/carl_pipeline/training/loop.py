@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig
-from carl_pipeline.losses import cycle_back_regression_loss, sequence_contrastive_loss
+from carl_pipeline.losses import LossConfig, cycle_back_regression_loss, sequence_contrastive_loss
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
 from carl_pipeline.training.data import (
     EpochIndices,
@@ -39,9 +39,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (defaults: the paper's, except the epoch count)."""
+    """Optimisation settings (defaults: the paper's, except the epoch count). The loss and its
+    settings are a ``LossConfig`` of their own."""
 
-    algorithm: str = "scl"  # "scl" (CARL) or "tcc" (the baseline)
     epochs: int = 500  # paper: 500 Pouring, 300 Penn Action and FineGym
     batch_size: int = 4  # videos per step (per GPU)
     lr: float = 1e-4
@@ -52,15 +52,10 @@ class TrainConfig:
     checkpoint_every: int = 10  # epochs
     seed: int = 0
     num_workers: int = 0
-    temperature: float = 0.1  # SCL softmax temperature (paper: 0.1); TCC's too
-    variance: float = 10.0  # SCL Gaussian target variance (paper: 10)
-    tcc_variance_lambda: float = 0.001
     max_steps_per_epoch: int | None = None  # cap for quick runs; None: every video once per epoch
     progress: bool = True
 
     def __post_init__(self):
-        if self.algorithm not in ("scl", "tcc"):
-            raise ValueError(f"algorithm must be 'scl' or 'tcc', got {self.algorithm!r}")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -106,7 +101,7 @@ def summary_writer(run_dir: RunDir):
     return SummaryWriter(str(run_dir.tensorboard))
 
 
-def compute_loss(embeddings, batch, config: TrainConfig) -> torch.Tensor:
+def compute_loss(embeddings, batch, config: LossConfig) -> torch.Tensor:
     """The configured algorithm's loss on ``(B, 2, T, D)`` projected embeddings."""
     if config.algorithm == "scl":
         return sequence_contrastive_loss(embeddings, batch["steps"], batch["seq_len"], batch["masks"],
@@ -124,6 +119,7 @@ def train(
     config: TrainConfig,
     run_dir: RunDir,
     device: str | None = None,
+    loss_config: LossConfig | None = None,
 ) -> dict[str, Any]:
     """Train a CARL encoder on the given videos of a frame store.
 
@@ -132,6 +128,7 @@ def train(
         (mean loss per epoch), ``skipped_steps`` and ``epoch``.
     """
     # ------------------------------------------------------------------ setup
+    loss_config = loss_config or LossConfig()
     rank, world, local_rank = _distributed()
     if device is None:
         device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
@@ -146,7 +143,7 @@ def train(
 
     model = CARLEncoder(encoder).to(device)
     if rank == 0:
-        logger.info("%s, %s on %s, precision %s", describe(model), config.algorithm.upper(), device,
+        logger.info("%s, %s on %s, precision %s", describe(model), loss_config.algorithm.upper(), device,
                     amp_dtype or torch.float32)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
@@ -183,6 +180,7 @@ def train(
     def checkpoint(epoch: int, with_optimizer: bool) -> dict[str, Any]:
         state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "encoder": encoder.to_dict(),
                  "sampling": asdict(sampling), "augment": asdict(augment), "train": asdict(config),
+                 "loss": asdict(loss_config),
                  "epoch": epoch, "step": step, "skipped_steps": skipped, "history": list(history)}
         if with_optimizer:
             state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict())
@@ -216,7 +214,7 @@ def train(
 
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 embeddings = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1), project=True)
-            loss = compute_loss(embeddings.float().unflatten(0, (videos, views)), batch, config)
+            loss = compute_loss(embeddings.float().unflatten(0, (videos, views)), batch, loss_config)
 
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

@@ -1,6 +1,5 @@
 """Representation nodes: train the encoder, embed every frame, evaluate, report."""
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -8,6 +7,7 @@ import pandas as pd
 
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import evaluate_table
+from carl_pipeline.models.released import load_released_checkpoint
 from carl_pipeline.params import EvaluateParams, TrainParams, VideosReportParams
 from carl_pipeline.reporting import (
     alignment_frames,
@@ -24,13 +24,15 @@ from carl_pipeline.video.frame_store import FrameStore
 logger = logging.getLogger(__name__)
 
 
-def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, run_dir: RunDir,
-                  params: TrainParams) -> dict[str, Any]:
+def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
+                  run_dir: RunDir, params: TrainParams) -> dict[str, Any]:
     """Train a CARL (or TCC) encoder self-supervised on the training videos.
 
     Args:
         frame_store: the dataset's frame packs.
         video_index: one row per video; ``params.splits`` selects the training videos.
+        frame_labels: one row per frame; read only to select the videos with a frame labelled in
+            ``params.labelled_by`` (FineGym's taxonomies), never as a training signal.
         run_dir: where epoch checkpoints and TensorBoard logs go; a rerun resumes from the last
             checkpoint there.
         params: architecture, sampling, augmentation and optimisation.
@@ -38,12 +40,37 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, run_dir: R
     Returns:
         The trained model's checkpoint (weights, configs, loss history).
     """
-    video_ids = video_index.loc[video_index["split"].isin(params.splits), "video_id"].tolist()
+    chosen = video_index["split"].isin(params.splits)
+    if params.labelled_by is not None:
+        if params.labelled_by not in frame_labels.columns:
+            raise ValueError(f"labelled_by: no label column {params.labelled_by!r} in the frame labels "
+                             f"(columns: {[c for c in frame_labels.columns if c not in ('video_id', 'frame_index')]})")
+        labelled = frame_labels.loc[frame_labels[params.labelled_by] >= 0, "video_id"].unique()
+        chosen &= video_index["video_id"].isin(labelled)
+    video_ids = video_index.loc[chosen, "video_id"].tolist()
     if not video_ids:
-        raise ValueError(f"no video in splits {list(params.splits)} of the video index")
-    encoder = dataclasses.replace(params.model, train_length=params.sampling.num_steps)
-    logger.info("training on %d videos of %s", len(video_ids), frame_store.root)
-    return train(str(frame_store.root), video_ids, encoder, params.sampling, params.augment, params.optim, run_dir)
+        raise ValueError(f"no video in splits {list(params.splits)} of the video index"
+                         + (f" with a frame labelled in {params.labelled_by!r}" if params.labelled_by else ""))
+    logger.info("training on %d videos of %s%s", len(video_ids), frame_store.root,
+                f" (labelled in {params.labelled_by})" if params.labelled_by else "")
+    return train(str(frame_store.root), video_ids, params.model, params.sampling, params.augment, params.optim,
+                 run_dir, loss_config=params.loss)
+
+
+def import_released_checkpoint(params: EvaluateParams) -> dict[str, Any]:
+    """A checkpoint released by CARL's authors (``params.checkpoint``), converted into this
+    project's checkpoint so that the evaluation scores it like a trained model.
+
+    Raises:
+        ValueError: ``checkpoint`` is not set.
+        ReleasedCheckpointError: the file is not a released CARL checkpoint (names the file).
+    """
+    if not params.checkpoint:
+        raise ValueError("evaluate.checkpoint is not set: point it at a released CARL checkpoint, e.g. "
+                         "--params=\"pouring.evaluate.checkpoint=data/paper/06_models/released/pouring.pth\"")
+    checkpoint = load_released_checkpoint(params.checkpoint, train_length=params.checkpoint_train_length)
+    logger.info("released checkpoint %s: %s", params.checkpoint, checkpoint["encoder"])
+    return checkpoint
 
 
 def make_untrained_model(model: dict[str, Any], params: EvaluateParams) -> dict[str, Any]:
@@ -65,19 +92,20 @@ def embed_frames(model: dict[str, Any], frame_store: FrameStore, video_index: pd
         One row per frame: ``video_id``, ``split``, ``action``, ``frame_index``, the label
         columns and ``embedding`` (float32 array of the embedding size).
     """
-    return _embeddings_table(model, frame_store, video_index, frame_labels, params.image_size, params.progress)
+    return _embeddings_table(model, frame_store, video_index, frame_labels, params)
 
 
 def embed_own_videos(model: dict[str, Any], frame_store: FrameStore, video_index: pd.DataFrame,
                      frame_labels: pd.DataFrame, params: VideosReportParams) -> pd.DataFrame:
     """Embed every frame of your videos with the frozen encoder: one row per frame, as
     ``embed_frames`` gives (labels all -1)."""
-    return _embeddings_table(model, frame_store, video_index, frame_labels, params.image_size, params.progress)
+    return _embeddings_table(model, frame_store, video_index, frame_labels, params)
 
 
-def _embeddings_table(model, frame_store, video_index, frame_labels, image_size, progress) -> pd.DataFrame:
+def _embeddings_table(model, frame_store, video_index, frame_labels, params) -> pd.DataFrame:
     embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(),
-                                    image_size or model["augment"]["image_size"], progress=progress)
+                                    params.image_size or model["augment"]["image_size"], progress=params.progress,
+                                    framing=params.framing)
     return embeddings_table(embeddings, video_index, frame_labels)
 
 
@@ -96,7 +124,7 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
     return {
         "carl": trained, "untrained": untrained,
-        "model": {"algorithm": model["train"]["algorithm"], "backbone": model["encoder"]["backbone"],
+        "model": {"algorithm": model["loss"]["algorithm"], "backbone": model["encoder"]["backbone"],
                   "backbone_weights": model["encoder"]["backbone_weights"] or "random init",
                   "epochs": model["epoch"], "final_loss": model["history"][-1] if model["history"] else None},
     }
@@ -142,5 +170,21 @@ def log_metrics_to_tensorboard(metrics: dict[str, Any], training_run: RunDir) ->
     writer.close()
 
 
+def combine_taxonomy_metrics(**metrics_by_taxonomy: dict[str, Any]) -> dict[str, Any]:
+    """FineGym's per-taxonomy reports in one: ``{"carl": {"gym99_accuracy": ..., "gym288_accuracy":
+    ...}, "untrained": {...}, "model": {"gym99": {...}, "gym288": {...}}}`` (each taxonomy's
+    encoder trained and scored on its own, as the released configs do).
+
+    Args:
+        metrics_by_taxonomy: each taxonomy's ``metrics`` dict, keyed by the taxonomy.
+    """
+    combined: dict[str, Any] = {"carl": {}, "untrained": {}, "model": {}}
+    for taxonomy, metrics in sorted(metrics_by_taxonomy.items()):
+        combined["carl"].update(metrics["carl"])
+        combined["untrained"].update(metrics["untrained"])
+        combined["model"][taxonomy] = metrics["model"]
+    return combined
+
+
 def _plot_label(params: EvaluateParams) -> str:
-    return params.protocol.finegym_labels[0] if params.protocol.protocol == "finegym" else params.protocol.label
+    return params.protocol.finegym_labels[0] if params.protocol.task == "finegym" else params.protocol.label

@@ -4,9 +4,11 @@ from kedro.pipeline import Node, Pipeline
 
 from carl_pipeline.pipelines.representation.nodes import (
     align_own_videos,
+    combine_taxonomy_metrics,
     embed_frames,
     embed_own_videos,
     evaluate_encoders,
+    import_released_checkpoint,
     log_metrics_to_tensorboard,
     make_untrained_model,
     plot_results,
@@ -15,19 +17,49 @@ from carl_pipeline.pipelines.representation.nodes import (
     train_encoder,
 )
 
+PROCESSED = ("frame_store", "video_index", "frame_labels")
 
-def create_training_pipeline(dataset: str) -> Pipeline:
-    """``<dataset>.frame_store``, ``<dataset>.video_index`` -> ``<dataset>.model`` (resuming from
-    ``<dataset>.training_run``)."""
-    return Pipeline([
-        Node(train_encoder, inputs=["frame_store", "video_index", "training_run", "params:train"],
+
+def _in_namespace(template: Pipeline, namespace: str, source: str | None, params_from: str | None = None) -> Pipeline:
+    """``template`` in ``namespace``; with ``source``, its processed inputs (frame store, index,
+    labels) are ``source``'s, so several namespaces share one ingestion (FineGym's taxonomies);
+    with ``params_from``, its parameters are that namespace's."""
+    shared = {}
+    if source is not None and source != namespace:
+        shared = {name: f"{source}.{name}" for name in PROCESSED if name in template.inputs()}
+    parameters = None
+    if params_from is not None:
+        parameters = {p: p.replace("params:", f"params:{params_from}.", 1) for p in template.inputs()
+                      if p.startswith("params:")}
+    return Pipeline(template, namespace=namespace, inputs=shared or None, parameters=parameters)
+
+
+def create_training_pipeline(dataset: str, source: str | None = None) -> Pipeline:
+    """``<source>.frame_store``, ``<source>.video_index`` -> ``<dataset>.model`` (resuming from
+    ``<dataset>.training_run``); ``source`` defaults to ``dataset``."""
+    return _in_namespace(Pipeline([
+        Node(train_encoder, inputs=["frame_store", "video_index", "frame_labels", "training_run", "params:train"],
              outputs="model", name="train_carl_encoder"),
-    ], namespace=dataset)
+    ]), dataset, source)
 
 
-def create_evaluation_pipeline(dataset: str) -> Pipeline:
-    """``<dataset>.model`` -> embeddings of every frame (trained and untrained encoder) ->
-    ``<dataset>.metrics``, plots, alignment video, TensorBoard scalars."""
+def create_evaluation_pipeline(dataset: str, source: str | None = None) -> Pipeline:
+    """``<dataset>.model`` -> embeddings of every frame of ``<source>`` (trained and untrained
+    encoder) -> ``<dataset>.metrics``, plots, alignment video, TensorBoard scalars."""
+    return _in_namespace(_evaluation_template(), dataset, source)
+
+
+def create_released_evaluation_pipeline(dataset: str, source: str | None = None) -> Pipeline:
+    """A checkpoint released by CARL's authors (``<dataset>.evaluate.checkpoint``) scored with
+    ``<dataset>``'s evaluation, no training: ``<dataset>_released.model`` (converted) -> the same
+    reports under ``<dataset>_released``."""
+    template = Pipeline([
+        Node(import_released_checkpoint, inputs="params:evaluate", outputs="model", name="import_released_checkpoint"),
+    ]) + _evaluation_template()
+    return _in_namespace(template, f"{dataset}_released", source or dataset, params_from=dataset)
+
+
+def _evaluation_template() -> Pipeline:
     return Pipeline([
         Node(make_untrained_model, inputs=["model", "params:evaluate"], outputs="model_untrained",
              name="make_untrained_reference_model"),
@@ -43,7 +75,16 @@ def create_evaluation_pipeline(dataset: str) -> Pipeline:
              outputs="alignment_video", name="render_alignment_video"),
         Node(log_metrics_to_tensorboard, inputs=["metrics", "training_run"], outputs=None,
              name="log_metrics_to_tensorboard"),
-    ], namespace=dataset)
+    ])
+
+
+def create_taxonomy_report_pipeline(dataset: str, taxonomies: tuple[str, ...]) -> Pipeline:
+    """``<dataset>_<taxonomy>.metrics`` for each taxonomy -> ``<dataset>.metrics`` (one report)."""
+    template = Pipeline([
+        Node(combine_taxonomy_metrics, inputs={t: f"{t}_metrics" for t in taxonomies}, outputs="metrics",
+             name="combine_taxonomy_metrics"),
+    ])
+    return Pipeline(template, namespace=dataset, inputs={f"{t}_metrics": f"{dataset}_{t}.metrics" for t in taxonomies})
 
 
 def create_pipeline(dataset: str) -> Pipeline:

@@ -1,0 +1,131 @@
+"""Every configuration environment loads, validates for every pipeline, and says what it should."""
+
+from pathlib import Path
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from pydantic import BaseModel
+
+from tests.conftest import PROJECT_ROOT
+
+ENVIRONMENTS = sorted(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local"))
+
+
+def _context(env: str | None, runtime_params: dict | None = None, project: Path = PROJECT_ROOT):
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env=env, runtime_params=runtime_params) as session:
+        return session.load_context()
+
+
+def _lookup(params: dict, dotted: str):
+    value = params
+    for part in dotted.split("."):
+        value = value[part] if isinstance(value, dict) else getattr(value, part)
+    return value
+
+
+def test_environments__paper_is_one_of_them():
+    assert "paper" in ENVIRONMENTS
+
+
+@pytest.mark.parametrize("env", [None, *ENVIRONMENTS])
+def test_environment__parameters_of_every_pipeline_load_and_validate(env):
+    """Each parameter block a node reads resolves in this environment and is validated into its
+    typed block (a bad or missing value would raise here, before any node runs), and each
+    dataset a pipeline starts from resolves in its catalog: `kedro run --env <env> --pipelines=<p>`
+    starts for every registered pipeline."""
+    from kedro.framework.project import pipelines
+
+    context = _context(env)
+    params, catalog = context.params, context.catalog
+    checked = set()
+    for name, pipeline in pipelines.items():
+        for dataset in pipeline.inputs():
+            if dataset.startswith("params:"):
+                block = _lookup(params, dataset[len("params:"):])
+                assert isinstance(block, BaseModel), f"{name}: {dataset} is {type(block).__name__}, not validated"
+                checked.add(dataset)
+            else:  # every dataset a pipeline starts from is a catalog entry of this environment
+                assert catalog.get(dataset) is not None, f"{name}: {dataset} is not in the catalog"
+    assert {"params:pouring.train", "params:penn_action.evaluate", "params:finegym_gym99.train",
+            "params:finegym_gym288.evaluate", "params:finegym.ingest", "params:videos.report"} <= checked
+
+
+def test_paper_environment__the_released_settings_per_dataset():
+    params = _context("paper").params
+    pouring, penn, gym99, gym288 = (params[d]["train"] for d in ("pouring", "penn_action", "finegym_gym99", "finegym_gym288"))
+    for train in (pouring, penn, gym99, gym288):
+        assert (train.model.backbone, train.model.backbone_weights, train.model.freeze_through) == ("resnet50", "imagenet_v1", "layer3")
+        assert train.model.backbone_dir == "data/paper/06_models/backbones"
+        assert (train.model.fc_channels, train.model.hidden_size, train.model.num_heads, train.model.ff_size) == (512, 256, 8, 1024)
+        assert train.model.transformer == "released" and train.augment.color_mode == "released"
+        assert (train.optim.lr, train.optim.batch_size, train.augment.image_size) == (1e-4, 1, 224)
+        assert train.model.train_length == train.sampling.num_steps  # the clip length, set once
+    assert (pouring.sampling.num_steps, pouring.model.num_layers, pouring.optim.epochs) == (240, 2, 500)
+    assert (penn.sampling.num_steps, penn.model.num_layers, penn.optim.epochs) == (80, 3, 300)
+    for train, taxonomy in ((gym99, "gym99"), (gym288, "gym288")):
+        assert (train.sampling.num_steps, train.model.num_layers, train.optim.epochs) == (240, 3, 300)
+        assert train.sampling.window == "clip" and train.augment.blur_p == 0.0 and train.labelled_by == taxonomy
+        evaluate = params[f"finegym_{taxonomy}"]["evaluate"]
+        assert evaluate.protocol.finegym_labels == (taxonomy,) and evaluate.framing == "native_crop"
+        assert evaluate.protocol.num_classes[taxonomy] == {"gym99": 99, "gym288": 288}[taxonomy]
+        assert evaluate.protocol.finegym_lr == 50.0
+    assert pouring.sampling.window == penn.sampling.window == "video"
+    assert params["penn_action"]["evaluate"].framing == "squash" and params["penn_action"]["ingest"].frame_size == (224, 224)
+    assert params["finegym"]["ingest"].frame_size == (360, 640)
+
+
+def test_base_environment__the_demo_keeps_its_settings():
+    params = _context(None).params
+    train = params["pouring"]["train"]
+    assert (train.model.backbone, train.augment.image_size, train.sampling.num_steps, train.optim.epochs) == ("resnet18", 96, 32, 30)
+    assert train.model.train_length == 32 and train.loss.algorithm == "scl" and train.sampling.window == "shifted"
+    assert params["finegym_gym99"]["train"].sampling.window == "clip"
+
+
+def test_parameters__the_clip_length_has_one_name():
+    from carl_pipeline.params import TrainParams
+
+    block = _context(None).params["pouring"]["train"].model_dump()
+    with pytest.raises(ValueError, match="clip length is set once, as sampling.num_steps"):
+        TrainParams(**{**block, "model": {**block["model"], "train_length": 16}})
+    block["sampling"]["num_steps"] = 12
+    block["model"].pop("train_length")
+    assert TrainParams(**block).model.train_length == 12
+
+
+@pytest.mark.parametrize("env", [None, "paper"])
+def test_runtime_parameters__change_one_key_of_a_block_and_keep_the_rest(env):
+    """`kedro run --params="finegym_gym99.train.optim.epochs=1"` changes that value only, also in
+    blocks built from the shared settings with a few values changed (penn_action.evaluate,
+    finegym_<taxonomy>.*)."""
+    params = _context(env, {"finegym_gym99": {"train": {"optim": {"epochs": 1}}},
+                            "penn_action": {"evaluate": {"progress": False}}}).params
+    train = params["finegym_gym99"]["train"]
+    assert train.optim.epochs == 1 and train.labelled_by == "gym99" and train.sampling.window == "clip"
+    evaluate = params["penn_action"]["evaluate"]
+    assert evaluate.progress is False and evaluate.protocol.per_action and evaluate.protocol.stride == 2
+
+
+def test_paper_environment__penn_action_frames_reach_the_encoder_squashed_finegym_centre_cropped():
+    """Penn Action: the whole frame, squashed to the square (a crop would lose the red band at
+    its left edge); FineGym: a 224 px centre crop of the 640x360 frame at its own resolution."""
+    import torch
+
+    from carl_pipeline.augment import eval_transform
+    from carl_pipeline.augment.video import normalize
+
+    params = _context("paper").params
+    penn = params["penn_action"]["evaluate"]
+    frame = torch.zeros(1, 3, 120, 240, dtype=torch.uint8)
+    frame[:, 0, :, :24] = 255  # a red band over the left 10% of the width
+    out = eval_transform(frame, 224, penn.framing)
+    red = normalize(torch.tensor([1.0, 0.0, 0.0])[None, :, None, None].expand(1, 3, 1, 1))[0, :, 0, 0]
+    torch.testing.assert_close(out[0, :, 112, 5], red)  # the band is still there, squashed
+    assert not torch.allclose(eval_transform(frame, 224, "resize_crop")[0, :, 112, 5], red)
+
+    gym = params["finegym_gym99"]["evaluate"]
+    frame = torch.randint(0, 256, (1, 3, 360, 640), dtype=torch.uint8)
+    out = eval_transform(frame, 224, gym.framing)
+    torch.testing.assert_close(out, normalize(frame[..., 68:292, 208:432].float() / 255))
