@@ -88,6 +88,21 @@ def test_training__resume_refuses_another_architecture(store, tmp_path):
         train(str(store.root), ids, other, SAMPLING, AUGMENT, TrainConfig(epochs=2, batch_size=2, progress=False), run, device="cpu")
 
 
+def test_training__resume_accepts_a_checkpoint_written_before_new_encoder_fields(store, tmp_path):
+    """A run folder from before ``transformer`` / ``backbone_dir`` existed resumes (they held their
+    defaults then); a moved weights folder (``backbone_dir``) is not another architecture."""
+    ids = store.video_ids()
+    run = RunDir(tmp_path / "run")
+    train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, TrainConfig(epochs=1, batch_size=2, progress=False), run, device="cpu")
+    saved = torch.load(run.latest(), weights_only=True)
+    saved["encoder"] = {k: v for k, v in saved["encoder"].items() if k not in ("transformer", "backbone_dir")}
+    torch.save(saved, run.latest())
+    moved = EncoderConfig(**{**ENCODER.to_dict(), "backbone_dir": str(tmp_path / "elsewhere")})
+    resumed = train(str(store.root), ids, moved, SAMPLING, AUGMENT, TrainConfig(epochs=2, batch_size=2, progress=False),
+                    run, device="cpu")
+    assert len(resumed["history"]) == 2 and resumed["history"][0] == saved["history"][0]
+
+
 def test_training__same_seed_same_weights(store, tmp_path):
     ids = store.video_ids()
     config = TrainConfig(epochs=1, batch_size=2, progress=False, seed=5)

@@ -160,8 +160,11 @@ def train(
     latest = run_dir.latest()
     if latest is not None:
         state = torch.load(latest, map_location="cpu", weights_only=True)
-        if state["encoder"] != encoder.to_dict():
-            changed = sorted(k for k in encoder.to_dict() if state["encoder"].get(k) != encoder.to_dict()[k])
+        # Checkpoints written before a field existed hold its default; where weights files are
+        # looked up (backbone_dir) is not part of the architecture.
+        saved = {**EncoderConfig().to_dict(), **state["encoder"], "backbone_dir": encoder.backbone_dir}
+        if saved != encoder.to_dict():
+            changed = sorted(k for k in encoder.to_dict() if saved.get(k) != encoder.to_dict()[k])
             raise ValueError(f"{latest}: checkpoint of another architecture (differs in {changed}); "
                              f"move it away to start afresh")
         model.load_state_dict(state["model"])
