@@ -47,3 +47,19 @@ def test_notebooks__run_without_error(run_project, name, monkeypatch):
                    resources={"metadata": {"path": str(run_project / "notebooks")}}).execute()
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    plotting = [c for c in notebook.cells if c.cell_type == "code"
+                and any(call in c.source for call in ("_figure(", "retrieval_sheet(", "plt.subplots("))]
+    assert plotting
+    for cell in plotting:  # each plotting cell shows its picture, not only raises nothing
+        assert any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])), cell.source[:80]
+
+
+def test_reporting__importing_it_leaves_matplotlibs_backend_alone():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; before = matplotlib.get_backend(); import carl_pipeline.reporting; "
+            "assert matplotlib.get_backend() == before, (before, matplotlib.get_backend())")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MPLBACKEND": "svg"},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]

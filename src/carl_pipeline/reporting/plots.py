@@ -6,16 +6,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only, never a window
+from carl_pipeline.embedding.extract import one_video, per_video
+from carl_pipeline.evaluation.alignment import dtw_path
+from carl_pipeline.video.frame_store import FrameStore
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
-from carl_pipeline.embedding.extract import one_video, per_video  # noqa: E402
-from carl_pipeline.evaluation.alignment import dtw_path  # noqa: E402
-from carl_pipeline.video.frame_store import FrameStore  # noqa: E402
+def _subplots(*args, figsize, **kwargs):
+    """``plt.subplots`` without pyplot: a ``Figure`` that belongs to no window or backend, so
+    importing this module changes nothing in a notebook (Jupyter shows a returned figure)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _pca_2d(x: np.ndarray) -> np.ndarray:
@@ -27,7 +31,7 @@ def _pca_2d(x: np.ndarray) -> np.ndarray:
 def projection_figure(tables: Mapping[str, pd.DataFrame], label: str, split: str = "val", max_videos: int = 12):
     """PCA of the frame embeddings of up to ``max_videos`` videos, one panel per encoder,
     coloured by ``label`` (frames labelled -1 in grey)."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4.8), squeeze=False)
+    fig, axes = _subplots(1, len(tables), figsize=(5.5 * len(tables), 4.8), squeeze=False)
     for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
         _, embeddings, labels = per_video(table, label, split)
         x, y = np.concatenate(embeddings[:max_videos]), np.concatenate(labels[:max_videos])
@@ -54,7 +58,7 @@ def pick_pair(table: pd.DataFrame, split: str = "val") -> tuple[str, str]:
 def similarity_figure(tables: Mapping[str, pd.DataFrame], label: str, split: str = "val"):
     """Cosine similarity between every frame of two videos (``pick_pair``), one panel per
     encoder; the phase boundaries of both videos are drawn as lines."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(5 * len(tables), 4.6), squeeze=False)
+    fig, axes = _subplots(1, len(tables), figsize=(5 * len(tables), 4.6), squeeze=False)
     for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
         ids = pick_pair(table, split)
         (a, labels_a), (b, labels_b) = (one_video(table, video_id, label) for video_id in ids)
@@ -78,7 +82,7 @@ def metrics_figure(metrics: Mapping[str, Mapping[str, float]]):
     """Grouped bars: every metric, one bar per encoder."""
     names = list(metrics)
     keys = list(next(iter(metrics.values())).keys())
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(keys) + 2), 4))
+    fig, ax = _subplots(figsize=(max(6, 1.1 * len(keys) + 2), 4))
     width = 0.8 / len(names)
     for n, name in enumerate(names):
         values = [metrics[name][k] for k in keys]
@@ -106,7 +110,7 @@ def alignment_frames(store: FrameStore, table: pd.DataFrame, label: str, video_a
     (a, labels_a), (b, labels_b) = one_video(table, video_a, label), one_video(table, video_b, label)
     path = dtw_path(a, b)
     frames = []
-    palette = (plt.get_cmap("tab10")(np.arange(10))[:, :3] * 255).astype(np.uint8)
+    palette = (matplotlib.colormaps["tab10"](np.arange(10))[:, :3] * 255).astype(np.uint8)
     for video_id, indices, labels in ((video_a, path[:, 0], labels_a), (video_b, path[:, 1], labels_b)):
         pack = store.open(video_id)
         unique, inverse = np.unique(indices, return_inverse=True)
@@ -133,7 +137,7 @@ def retrieval_sheet(store: FrameStore, table: pd.DataFrame, query_video: str, nu
     queries = query_rows.iloc[picks]
     dists = cdist(np.stack(queries["embedding"].to_numpy()), np.stack(others["embedding"].to_numpy()), distance)
     nearest = np.argsort(dists, axis=1, kind="stable")[:, :neighbours]
-    fig, axes = plt.subplots(num_queries, neighbours + 1, figsize=(2.1 * (neighbours + 1), 2.0 * num_queries),
+    fig, axes = _subplots(num_queries, neighbours + 1, figsize=(2.1 * (neighbours + 1), 2.0 * num_queries),
                              squeeze=False)
 
     def show(ax, video_id, frame_index, title, colour):
