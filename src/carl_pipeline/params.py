@@ -15,7 +15,7 @@ from carl_pipeline.augment import FRAMINGS, AugmentConfig
 from carl_pipeline.evaluation import EvalConfig
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
-from carl_pipeline.training import SamplingConfig, TrainConfig
+from carl_pipeline.training import PretrainConfig, SamplingConfig, TrainConfig
 
 
 class _Block(BaseModel):
@@ -114,6 +114,8 @@ class TrainParams(_Block):
     augment: AugmentConfig
     loss: LossConfig
     optim: TrainConfig
+    # Self-supervised frame pretraining of the backbone before CARL (epochs 0: none).
+    pretrain: PretrainConfig = PretrainConfig()
     splits: tuple[str, ...] = ("train",)
     # Train only on videos with at least one frame labelled in this label column (FineGym: gym99
     # or gym288, one training per taxonomy as the released configs); null: every video of the
@@ -145,6 +147,8 @@ class EvaluateParams(_Block):
     framing: str = "resize_crop"
     # Input side for extraction; null: the training image size stored in the checkpoint.
     image_size: int | None = None
+    # Where frames are embedded: auto (CUDA when present), cpu, cuda, cuda:N or mps.
+    device: str = "auto"
     untrained_seed: int = 0
     # A checkpoint released by CARL's authors, scored by the evaluate_released_<dataset> pipeline.
     checkpoint: str | None = None
@@ -160,9 +164,10 @@ class VideosReportParams(_Block):
     """What the ``videos`` pipeline shows: an alignment video and a retrieval sheet."""
 
     framing: str = "resize_crop"
-
     # Input side for extraction; null: the training image size.
     image_size: int | None = None
+    # Where frames are embedded: auto (CUDA when present), cpu, cuda, cuda:N or mps.
+    device: str = "auto"
     # Two video ids to align (null: the first two videos).
     alignment_pair: tuple[str, str] | None = None
     alignment_height: int = Field(160, ge=16)

@@ -164,3 +164,31 @@ def test_scl__views_whose_valid_frames_lie_far_apart_keep_their_targets():
     ours.backward()
     ref.backward()
     torch.testing.assert_close(ours_input.grad.double(), ref_input.grad, rtol=1e-3, atol=1e-5)
+
+
+def _nt_xent_transcription(a, b, tau):
+    """SimCLR Eq. (1), loop by loop in float64."""
+    z = F.normalize(torch.cat([a, b]).double(), dim=-1)
+    n, total = a.shape[0], 0.0
+    for k in range(2 * n):
+        positive = (k + n) % (2 * n)
+        denominator = sum(torch.exp(z[k] @ z[m] / tau) for m in range(2 * n) if m != k)
+        total = total - torch.log(torch.exp(z[k] @ z[positive] / tau) / denominator)
+    return total / (2 * n)
+
+
+@pytest.mark.parametrize("count,dim,tau", [(2, 3, 0.5), (5, 8, 0.2), (7, 4, 1.0)])
+def test_nt_xent__equals_the_transcribed_formula(count, dim, tau):
+    from carl_pipeline.losses import nt_xent_loss
+
+    generator = torch.Generator().manual_seed(count)
+    a, b = torch.randn(count, dim, generator=generator), torch.randn(count, dim, generator=generator)
+    ours_a, ours_b = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    ref_a, ref_b = a.clone().double().requires_grad_(True), b.clone().double().requires_grad_(True)
+    ours = nt_xent_loss(ours_a, ours_b, tau)
+    ref = _nt_xent_transcription(ref_a, ref_b, tau)
+    torch.testing.assert_close(ours.double(), ref, rtol=1e-5, atol=1e-6)
+    ours.backward()
+    ref.backward()
+    torch.testing.assert_close(ours_a.grad.double(), ref_a.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(ours_b.grad.double(), ref_b.grad, rtol=1e-4, atol=1e-6)

@@ -132,14 +132,14 @@ def test_train_encoder__finegym_taxonomy_trains_on_its_labelled_events_only(monk
                            "gym99": [-1, 3, -1, 5, 2], "gym288": [7, -1, 1, -1, 2]})
     store = type("Store", (), {"root": "frames"})()
     params = {"model": {}, "sampling": {}, "augment": {}, "loss": {}, "optim": {}}
-    nodes.train_encoder(store, index, labels, None, TrainParams(**params, labelled_by="gym99"))
+    nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params, labelled_by="gym99"))
     assert chosen.pop("ids") == ["a", "c"]
-    nodes.train_encoder(store, index, labels, None, TrainParams(**params, labelled_by="gym288"))
+    nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params, labelled_by="gym288"))
     assert chosen.pop("ids") == ["a", "b"]
-    nodes.train_encoder(store, index, labels, None, TrainParams(**params))  # the union
+    nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params))  # the union
     assert chosen.pop("ids") == ["a", "b", "c"]
     with pytest.raises(ValueError, match="no label column 'gym101'"):
-        nodes.train_encoder(store, index, labels, None, TrainParams(**params, labelled_by="gym101"))
+        nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params, labelled_by="gym101"))
 
 
 def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(project):

@@ -127,3 +127,20 @@ def test_dataset__views_come_from_the_video_and_repeat_per_epoch(store):
     raw = TwoViewDataset(str(store.root), ids, SAMPLING, AUGMENT, seed=0, augment_in_loader=False)[(0, 0)]
     pack = store.open(ids[0])
     assert torch.equal(raw["frames"][1], pack.read(raw["steps"][1].clamp(0, len(pack) - 1).numpy()))
+
+
+def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_from(store):
+    from carl_pipeline.training import PretrainConfig, pretrain_backbone
+
+    ids = store.video_ids()
+    config = PretrainConfig(epochs=2, frames_per_step=8, progress=False, seed=1)
+    result = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, config, device="cpu")
+    assert len(result["history"]) == 2 and all(np.isfinite(result["history"]))
+    assert "conv1.weight" in result["state_dict"] and not any(k.startswith("fc.") for k in result["state_dict"])
+    untouched = CARLEncoder(ENCODER)
+    started = CARLEncoder(ENCODER, result["state_dict"])
+    torch.testing.assert_close(started.frozen[0][0].weight, result["state_dict"]["conv1.weight"])
+    assert not torch.allclose(untouched.frozen[0][0].weight, started.frozen[0][0].weight)
+    again = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, config, device="cpu")
+    torch.testing.assert_close(again["state_dict"]["conv1.weight"], result["state_dict"]["conv1.weight"])  # seeded
+    assert pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, PretrainConfig(epochs=0))["state_dict"] == {}

@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from carl_pipeline.augment import eval_transform
+from carl_pipeline.devices import resolve_device
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.video.frame_pack import FramePack
 from carl_pipeline.video.frame_store import FrameStore
@@ -56,7 +57,7 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
                        framing: str = "resize_crop") -> dict[str, np.ndarray]:
     """``{video_id: (num_frames, D)}`` for every listed video (eval mode, no projection head);
     ``framing`` as in ``carl_pipeline.augment.eval_transform``."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device or "auto")
     amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     model = model.to(device).eval()
     out = {}

@@ -125,10 +125,12 @@ def _name_of(resnet: nn.Module) -> str:
 
 
 def build_resnet(name: str, freeze_through: str | None, weights: str | None,
-                 weights_dir: str | os.PathLike | None = None) -> tuple[nn.Module, nn.Module, int]:
+                 weights_dir: str | os.PathLike | None = None,
+                 state_dict: dict[str, torch.Tensor] | None = None) -> tuple[nn.Module, nn.Module, int]:
     """A torchvision ResNet split into a frozen part (stem through ``freeze_through``) and a
     trained part (the stages after it), without the classifier. ``weights``: None (random init),
-    a name of ``NAMED_WEIGHTS`` looked up in ``weights_dir`` (``weights_file_candidates``) or a path.
+    a name of ``NAMED_WEIGHTS`` looked up in ``weights_dir`` (``weights_file_candidates``) or a path;
+    ``state_dict`` (torchvision names, e.g. from ``training.pretrain_backbone``) is loaded after them.
 
     Returns:
         ``(frozen, trained, out_channels)``; ``frozen`` is empty when ``freeze_through`` is None.
@@ -141,6 +143,12 @@ def build_resnet(name: str, freeze_through: str | None, weights: str | None,
     resnet._carl_name = name
     if weights:
         load_backbone_weights(resnet, resolve_weights_file(name, weights, weights_dir))
+    if state_dict:
+        result = resnet.load_state_dict(state_dict, strict=False)
+        missing = [k for k in result.missing_keys if not k.startswith("fc.")]
+        if missing or result.unexpected_keys:
+            raise BackboneWeightsError(f"backbone state does not fit {name}: missing {missing[:5]}, "
+                                       f"unexpected {result.unexpected_keys[:5]}")
     stages = {
         "stem": nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool),
         "layer1": resnet.layer1, "layer2": resnet.layer2, "layer3": resnet.layer3, "layer4": resnet.layer4,

@@ -194,11 +194,13 @@ class CARLEncoder(nn.Module):
         >>> p = model(torch.randn(2, 16, 3, 64, 64), project=True)  # through the projection head
     """
 
-    def __init__(self, config: EncoderConfig):
+    def __init__(self, config: EncoderConfig, backbone_state: dict[str, torch.Tensor] | None = None):
+        """``backbone_state``: ResNet weights (torchvision names) to start from, after
+        ``config.backbone_weights`` (e.g. the demo's self-supervised frame pretraining)."""
         super().__init__()
         self.config = config
         self.frozen, self.trained, out_channels = build_resnet(config.backbone, config.freeze_through, config.backbone_weights,
-                                                                     config.backbone_dir)
+                                                                     config.backbone_dir, backbone_state)
         for parameter in self.frozen.parameters():
             parameter.requires_grad_(False)
         self.embedder = FrameEmbedder(out_channels, config)

@@ -2,7 +2,8 @@
 
 from carl_pipeline.training.data import SamplingConfig, TwoViewDataset, collate
 from carl_pipeline.training.loop import TrainConfig, load_encoder, lr_schedule, train
+from carl_pipeline.training.pretrain import PretrainConfig, pretrain_backbone
 from carl_pipeline.training.run_dir import RunDir, save_atomic
 
-__all__ = ["RunDir", "SamplingConfig", "TrainConfig", "TwoViewDataset", "collate", "load_encoder",
-           "lr_schedule", "save_atomic", "train"]
+__all__ = ["PretrainConfig", "RunDir", "SamplingConfig", "TrainConfig", "TwoViewDataset", "collate", "load_encoder",
+           "lr_schedule", "pretrain_backbone", "save_atomic", "train"]

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig
+from carl_pipeline.devices import resolve_device
 from carl_pipeline.losses import LossConfig, cycle_back_regression_loss, sequence_contrastive_loss
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
 from carl_pipeline.training.data import (
@@ -54,6 +55,7 @@ class TrainConfig:
     num_workers: int = 0
     max_steps_per_epoch: int | None = None  # cap for quick runs; None: every video once per epoch
     progress: bool = True
+    device: str = "auto"  # auto, cpu, cuda, cuda:N or mps (carl_pipeline.devices.resolve_device)
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
@@ -120,19 +122,22 @@ def train(
     run_dir: RunDir,
     device: str | None = None,
     loss_config: LossConfig | None = None,
+    backbone_state: dict[str, torch.Tensor] | None = None,
+    backbone_init: str | None = None,
 ) -> dict[str, Any]:
     """Train a CARL encoder on the given videos of a frame store.
 
+    ``backbone_state`` (ResNet weights, torchvision names) is where the backbone starts, after
+    ``encoder.backbone_weights``; ``backbone_init`` says in the checkpoint what it was.
+
     Returns:
         The final checkpoint: ``model`` (state dict, CPU), the configs as dicts, ``history``
-        (mean loss per epoch), ``skipped_steps`` and ``epoch``.
+        (mean loss per epoch), ``skipped_steps``, ``epoch`` and ``backbone_init``.
     """
     # ------------------------------------------------------------------ setup
     loss_config = loss_config or LossConfig()
     rank, world, local_rank = _distributed()
-    if device is None:
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = resolve_device(device or config.device)  # auto: this process's LOCAL_RANK GPU under torchrun
     if device.type == "cuda":
         if device.index is None:  # "cuda" means the current device; DDP and set_device need its index
             device = torch.device("cuda", torch.cuda.current_device())
@@ -141,7 +146,7 @@ def train(
     amp_dtype = _autocast_dtype(config.precision, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
-    model = CARLEncoder(encoder).to(device)
+    model = CARLEncoder(encoder, backbone_state).to(device)
     if rank == 0:
         logger.info("%s, %s on %s, precision %s", describe(model), loss_config.algorithm.upper(), device,
                     amp_dtype or torch.float32)
@@ -183,7 +188,7 @@ def train(
     def checkpoint(epoch: int, with_optimizer: bool) -> dict[str, Any]:
         state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "encoder": encoder.to_dict(),
                  "sampling": asdict(sampling), "augment": asdict(augment), "train": asdict(config),
-                 "loss": asdict(loss_config),
+                 "loss": asdict(loss_config), "backbone_init": backbone_init or encoder.backbone_weights or "random init",
                  "epoch": epoch, "step": step, "skipped_steps": skipped, "history": list(history)}
         if with_optimizer:
             state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict())

@@ -17,29 +17,14 @@ from carl_pipeline.reporting import (
     retrieval_sheet,
     similarity_figure,
 )
-from carl_pipeline.training import RunDir, load_encoder, train
+from carl_pipeline.training import RunDir, load_encoder, pretrain_backbone, train
 from carl_pipeline.training.loop import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
 
 
-def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
-                  run_dir: RunDir, params: TrainParams) -> dict[str, Any]:
-    """Train a CARL (or TCC) encoder self-supervised on the training videos.
-
-    Args:
-        frame_store: the dataset's frame packs.
-        video_index: one row per video; ``params.splits`` selects the training videos.
-        frame_labels: one row per frame; read only to select the videos with a frame labelled in
-            ``params.labelled_by`` (FineGym's taxonomies), never as a training signal.
-        run_dir: where epoch checkpoints and TensorBoard logs go; a rerun resumes from the last
-            checkpoint there.
-        params: architecture, sampling, augmentation and optimisation.
-
-    Returns:
-        The trained model's checkpoint (weights, configs, loss history).
-    """
+def _training_videos(video_index: pd.DataFrame, frame_labels: pd.DataFrame, params: TrainParams) -> list[str]:
     chosen = video_index["split"].isin(params.splits)
     if params.labelled_by is not None:
         if params.labelled_by not in frame_labels.columns:
@@ -51,10 +36,53 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labe
     if not video_ids:
         raise ValueError(f"no video in splits {list(params.splits)} of the video index"
                          + (f" with a frame labelled in {params.labelled_by!r}" if params.labelled_by else ""))
+    return video_ids
+
+
+def pretrain_frame_backbone(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
+                            params: TrainParams) -> dict[str, Any]:
+    """Pretrain the backbone self-supervised (SimCLR) on the training videos' frames, for runs
+    that have no pretrained weights to start from (``params.pretrain.epochs`` 0: skipped).
+
+    Returns:
+        ``{"state_dict": ResNet weights or {} when skipped, "history", "config", "backbone"}``.
+    """
+    video_ids = _training_videos(video_index, frame_labels, params)
+    if params.pretrain.epochs:
+        logger.info("pretraining %s on the frames of %d videos (SimCLR, %d epochs)", params.model.backbone,
+                    len(video_ids), params.pretrain.epochs)
+    return pretrain_backbone(str(frame_store.root), video_ids, params.model.backbone, params.augment, params.pretrain)
+
+
+def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
+                  pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams) -> dict[str, Any]:
+    """Train a CARL (or TCC) encoder self-supervised on the training videos.
+
+    Args:
+        frame_store: the dataset's frame packs.
+        video_index: one row per video; ``params.splits`` selects the training videos.
+        frame_labels: one row per frame; read only to select the videos with a frame labelled in
+            ``params.labelled_by`` (FineGym's taxonomies), never as a training signal.
+        pretrained_backbone: ``pretrain_frame_backbone``'s result; its weights (when any) are
+            where the backbone starts.
+        run_dir: where epoch checkpoints and TensorBoard logs go; a rerun resumes from the last
+            checkpoint there.
+        params: architecture, sampling, augmentation and optimisation.
+
+    Returns:
+        The trained model's checkpoint (weights, configs, loss history).
+    """
+    video_ids = _training_videos(video_index, frame_labels, params)
+    state = pretrained_backbone.get("state_dict") or None
+    if state is not None and pretrained_backbone.get("backbone") != params.model.backbone:
+        raise ValueError(f"the pretrained backbone is a {pretrained_backbone.get('backbone')}, the model a "
+                         f"{params.model.backbone}: rerun pretrain_frame_backbone")
+    init = (f"SimCLR on the training frames ({len(pretrained_backbone['history'])} epochs)" if state is not None
+            else None)
     logger.info("training on %d videos of %s%s", len(video_ids), frame_store.root,
                 f" (labelled in {params.labelled_by})" if params.labelled_by else "")
     return train(str(frame_store.root), video_ids, params.model, params.sampling, params.augment, params.optim,
-                 run_dir, loss_config=params.loss)
+                 run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init)
 
 
 def import_released_checkpoint(params: EvaluateParams) -> dict[str, Any]:
@@ -104,8 +132,8 @@ def embed_own_videos(model: dict[str, Any], frame_store: FrameStore, video_index
 
 def _embeddings_table(model, frame_store, video_index, frame_labels, params) -> pd.DataFrame:
     embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(),
-                                    params.image_size or model["augment"]["image_size"], progress=params.progress,
-                                    framing=params.framing)
+                                    params.image_size or model["augment"]["image_size"], device=params.device,
+                                    progress=params.progress, framing=params.framing)
     return embeddings_table(embeddings, video_index, frame_labels)
 
 
@@ -125,7 +153,7 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     return {
         "carl": trained, "untrained": untrained,
         "model": {"algorithm": model["loss"]["algorithm"], "backbone": model["encoder"]["backbone"],
-                  "backbone_weights": model["encoder"]["backbone_weights"] or "random init",
+                  "backbone_weights": model.get("backbone_init") or model["encoder"]["backbone_weights"] or "random init",
                   "epochs": model["epoch"], "final_loss": model["history"][-1] if model["history"] else None},
     }
 

@@ -12,6 +12,7 @@ from carl_pipeline.pipelines.representation.nodes import (
     log_metrics_to_tensorboard,
     make_untrained_model,
     plot_results,
+    pretrain_frame_backbone,
     render_alignment_video,
     retrieve_across_videos,
     train_encoder,
@@ -38,7 +39,10 @@ def create_training_pipeline(dataset: str, source: str | None = None) -> Pipelin
     """``<source>.frame_store``, ``<source>.video_index`` -> ``<dataset>.model`` (resuming from
     ``<dataset>.training_run``); ``source`` defaults to ``dataset``."""
     return _in_namespace(Pipeline([
-        Node(train_encoder, inputs=["frame_store", "video_index", "frame_labels", "training_run", "params:train"],
+        Node(pretrain_frame_backbone, inputs=["frame_store", "video_index", "frame_labels", "params:train"],
+             outputs="pretrained_backbone", name="pretrain_frame_backbone"),
+        Node(train_encoder, inputs=["frame_store", "video_index", "frame_labels", "pretrained_backbone", "training_run",
+                                    "params:train"],
              outputs="model", name="train_carl_encoder"),
     ]), dataset, source)
 

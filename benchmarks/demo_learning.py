@@ -1,0 +1,131 @@
+"""Does CARL training beat the untrained encoder on the demo data? One experiment per call.
+
+Trains an encoder with the demo's parameters (``conf/base``) changed by ``--set key=value``
+(dotted keys under the dataset's block, e.g. ``train.optim.epochs=10``), in a fresh run folder
+(never resuming an earlier experiment), embeds every frame with it and with the same
+architecture untrained, scores both with the dataset's protocol, and prints both side by side
+with their difference, plus one JSON line for ``benchmarks/RESULTS.md``.
+
+Needs the ingested demo data (``kedro run --pipelines=ingest_<dataset>``).
+Run: ``python benchmarks/demo_learning.py --dataset pouring --set train.sampling.window=video``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _nested(assignments: list[str], dataset: str) -> dict:
+    """``["train.optim.epochs=10"]`` -> ``{dataset: {"train": {"optim": {"epochs": 10}}}}``."""
+    out: dict = {}
+    for assignment in assignments:
+        key, _, value = assignment.partition("=")
+        node = out.setdefault(dataset, {})
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def backbone_probe(checkpoint: dict, store, index: pd.DataFrame, labels: pd.DataFrame, image_size: int,
+                   label: str = "phase") -> float:
+    """Phase accuracy on the validation frames of a logistic regression fitted on the training
+    frames' max-pooled backbone features (no transformer, no positions): what the frame
+    features alone know about the phase, across videos."""
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from carl_pipeline.augment import eval_transform
+    from carl_pipeline.training import load_encoder
+
+    model = load_encoder(checkpoint)
+    features = {}
+    with torch.inference_mode():
+        for video_id in index["video_id"]:
+            pack = store.open(video_id)
+            frames = eval_transform(pack.read(np.arange(len(pack))), image_size)[None]
+            features[video_id] = model.backbone_features(frames)[0].numpy()
+    by_frame = labels.set_index(["video_id", "frame_index"])[label]
+
+    def split(name):
+        ids = index.loc[index["split"] == name, "video_id"]
+        x = np.concatenate([features[v] for v in ids])
+        y = np.concatenate([by_frame.loc[v].sort_index().to_numpy() for v in ids])
+        return x, y
+
+    (train_x, train_y), (val_x, val_y) = split("train"), split("val")
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    classifier = LogisticRegression(max_iter=2000).fit((train_x - mean) / std, train_y)
+    return float(classifier.score((val_x - mean) / std, val_y))
+
+
+def run(dataset: str, assignments: list[str], env: str | None = None, project: Path = ROOT) -> dict:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from carl_pipeline.pipelines.representation import nodes
+    from carl_pipeline.training import RunDir
+
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env=env, runtime_params=_nested(assignments, dataset)) as session:
+        context = session.load_context()
+        params = context.params[dataset]
+        source = dataset.split("_gym", maxsplit=1)[0]  # finegym_gym99 reads finegym's ingestion
+        catalog = context.catalog
+        store = catalog.load(f"{source}.frame_store")
+        index: pd.DataFrame = catalog.load(f"{source}.video_index")
+        labels: pd.DataFrame = catalog.load(f"{source}.frame_labels")
+    started = time.perf_counter()
+    pretrained = nodes.pretrain_frame_backbone(store, index, labels, params["train"])
+    with tempfile.TemporaryDirectory() as folder:
+        model = nodes.train_encoder(store, index, labels, pretrained, RunDir(Path(folder) / "run"), params["train"])
+    trained_seconds = time.perf_counter() - started
+    untrained = nodes.make_untrained_model(model, params["evaluate"])
+    tables = [nodes.embed_frames(m, store, index, labels, params["evaluate"]) for m in (model, untrained)]
+    metrics = nodes.evaluate_encoders(*tables, model, params["evaluate"])
+    if "phase" in labels.columns:
+        size = params["evaluate"].image_size or model["augment"]["image_size"]
+        for name, checkpoint in (("carl", model), ("untrained", untrained)):
+            metrics[name]["backbone_probe"] = backbone_probe(checkpoint, store, index, labels, size)
+        if pretrained["state_dict"]:  # the backbone as pretraining left it, before CARL
+            from carl_pipeline.models import CARLEncoder
+
+            start = {**untrained, "model": CARLEncoder(params["train"].model, pretrained["state_dict"]).state_dict()}
+            metrics["carl"]["pretrained_backbone_probe"] = backbone_probe(start, store, index, labels, size)
+            metrics["untrained"]["pretrained_backbone_probe"] = metrics["untrained"]["backbone_probe"]
+    return {"dataset": dataset, "set": assignments, "train_seconds": round(trained_seconds, 1),
+            "final_loss": metrics["model"]["final_loss"],
+            "trained": {k: round(v, 3) for k, v in metrics["carl"].items()},
+            "untrained": {k: round(v, 3) for k, v in metrics["untrained"].items()}}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="pouring")
+    parser.add_argument("--set", action="append", default=[], help="dotted key=value under the dataset's block")
+    parser.add_argument("--env", default=None)
+    parser.add_argument("--project", type=Path, default=ROOT, help="another copy of the project (other demo data)")
+    args = parser.parse_args(argv)
+    result = run(args.dataset, args.set, args.env, args.project)
+    print(f"{args.dataset} {' '.join(args.set) or '(demo settings)'}: trained in {result['train_seconds']} s, "
+          f"final loss {result['final_loss']:.3f}")
+    print(f"{'metric':<22}{'trained':>9}{'untrained':>11}{'diff':>8}")
+    for key, value in result["trained"].items():
+        base = result["untrained"][key]
+        print(f"{key:<22}{value:>9.3f}{base:>11.3f}{value - base:>+8.3f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
