@@ -38,14 +38,19 @@ class RunDirDataset(AbstractDataset[None, RunDir]):
 class TorchCheckpointDataset(AbstractDataset[dict, dict]):
     """A checkpoint dict (``model`` state dict plus the configs and history) as a ``.pt`` file.
 
-    Saving is atomic and, under ``torchrun``, done by rank 0 only. Loading uses
-    ``weights_only=True``: a checkpoint holds tensors and plain values, never code.
+    Saving is atomic and, under ``torchrun``, done by rank 0 only; the other ranks keep what they
+    would have saved and load that back (every rank computes the same result, and the file rank 0
+    writes may not be there yet). Loading uses ``weights_only=True``: a checkpoint holds tensors
+    and plain values, never code.
     """
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
         self._filepath, self.metadata = Path(filepath), metadata
+        self._kept: dict | None = None  # a non-zero rank's unsaved result
 
     def _load(self) -> dict:
+        if self._kept is not None:
+            return self._kept
         if not self._filepath.is_file():
             raise DatasetError(f"{self._filepath}: no trained model; run the training pipeline first")
         try:
@@ -55,6 +60,7 @@ class TorchCheckpointDataset(AbstractDataset[dict, dict]):
 
     def _save(self, data: dict) -> None:
         if int(os.environ.get("RANK", "0")) != 0:
+            self._kept = data
             return
         save_atomic(data, self._filepath)
 
