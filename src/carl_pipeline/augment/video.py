@@ -213,8 +213,11 @@ def _apply_fused(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
     return out.reshape(x.shape).clamp_(low[:, None, None], high[:, None, None])
 
 
-def _apply_torchvision(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
-    """The same augmentation with torchvision's ops, step by step (float ``x`` in [0, 1])."""
+def _apply_stepwise(x: torch.Tensor, params: ViewParams, blur_after_each_op: bool) -> torch.Tensor:
+    """The colour jitter with torchvision's ops one after the other (HSV hue, each op clamps),
+    then grayscale and normalisation (float ``x`` in [0, 1]). A drawn blur comes once after the
+    jitter (``"torchvision"``), or after every one of the four ops, as the released
+    ``color_jitter`` applies it (``"released"``)."""
     if params.jitter:
         brightness, contrast, saturation, hue = params.factors
         for op in params.jitter_order:
@@ -226,30 +229,11 @@ def _apply_torchvision(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
                 x = TF.adjust_saturation(x, saturation)
             else:
                 x = TF.adjust_hue(x, hue)
-        if params.blur_sigma is not None:
+            if blur_after_each_op and params.blur_sigma is not None:
+                x = gaussian_blur(x, params.blur_sigma)
+        if not blur_after_each_op and params.blur_sigma is not None:
             kernel = 2 * math.ceil(3 * params.blur_sigma) + 1
             x = TF.gaussian_blur(x, [kernel, kernel], [params.blur_sigma, params.blur_sigma])
-    if params.grayscale:
-        x = TF.rgb_to_grayscale(x, num_output_channels=3)
-    return normalize(x.clamp(0, 1))
-
-
-def _apply_released(x: torch.Tensor, params: ViewParams) -> torch.Tensor:
-    """The released ``color_jitter`` then ``grayscale`` (float ``x`` in [0, 1]): each op clamps,
-    and a drawn blur follows every one of the four ops."""
-    if params.jitter:
-        brightness, contrast, saturation, hue = params.factors
-        for op in params.jitter_order:
-            if op == 0:
-                x = TF.adjust_brightness(x, brightness)
-            elif op == 1:
-                x = TF.adjust_contrast(x, contrast)
-            elif op == 2:
-                x = TF.adjust_saturation(x, saturation)
-            else:
-                x = TF.adjust_hue(x, hue)
-            if params.blur_sigma is not None:
-                x = gaussian_blur(x, params.blur_sigma)
     if params.grayscale:
         x = TF.rgb_to_grayscale(x, num_output_channels=3)
     return normalize(x.clamp(0, 1))
@@ -270,10 +254,8 @@ def apply_view_params(frames: torch.Tensor, params: ViewParams, config: AugmentC
     x = TF.resized_crop(frames, top, left, h, w, [config.image_size, config.image_size], antialias=True)
     if params.flip:
         x = TF.horizontal_flip(x)
-    if config.color_mode == "torchvision":
-        return _apply_torchvision(to_float(x), params)
-    if config.color_mode == "released":
-        return _apply_released(to_float(x), params)
+    if config.color_mode in ("torchvision", "released"):
+        return _apply_stepwise(to_float(x), params, blur_after_each_op=config.color_mode == "released")
     x = x.float() if x.dtype == torch.uint8 else x * 255
     return _apply_fused(x, params)
 
