@@ -175,4 +175,3 @@ class VideosReportParams(_Block):
     retrieval_queries: int = Field(6, ge=1)
     retrieval_neighbours: int = Field(4, ge=1)
     progress: bool = True
-

@@ -10,7 +10,6 @@ ResNet's state dict in torchvision's layout, which ``CARLEncoder`` starts from.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_params
 from carl_pipeline.losses import nt_xent_loss
+from carl_pipeline.training.loop import lr_schedule
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,9 @@ class PretrainConfig:
             raise ValueError(f"need epochs >= 0 and frames_per_step >= 2, got {self.epochs}, {self.frames_per_step}")
 
 
-def _frame_batches(store: FrameStore, video_ids: Sequence[str], frames_per_step: int,
+def _frame_batches(frames: list[tuple[str, int]], frames_per_step: int,
                    generator: torch.Generator) -> list[list[tuple[str, int]]]:
     """One epoch: every training frame once, shuffled, in batches (the last partial one dropped)."""
-    frames = [(video_id, i) for video_id in video_ids for i in range(len(store.open(video_id)))]
     order = torch.randperm(len(frames), generator=generator).tolist()
     usable = len(order) // frames_per_step * frames_per_step
     return [[frames[k] for k in order[start:start + frames_per_step]] for start in range(0, usable, frames_per_step)]
@@ -114,14 +113,16 @@ def pretrain_backbone(
     store = FrameStore(store_root)
     generator = torch.Generator().manual_seed(config.seed)
     history = []
-    steps = len(_frame_batches(store, video_ids, config.frames_per_step, torch.Generator().manual_seed(0)))
+    frames = [(video_id, i) for video_id in video_ids for i in range(len(store.open(video_id)))]
+    steps = len(frames) // config.frames_per_step
     if steps == 0:
-        raise ValueError(f"{store_root}: fewer training frames than frames_per_step ({config.frames_per_step})")
-    schedule = [0.5 * config.lr * (1 + math.cos(math.pi * s / (config.epochs * steps))) for s in range(config.epochs * steps)]
+        raise ValueError(f"{store_root}: {len(frames)} training frames, fewer than frames_per_step "
+                         f"({config.frames_per_step})")
+    schedule = lr_schedule(config.epochs * steps, 0, config.lr)  # cosine to 0, no warm-up
     step = 0
     for epoch in range(config.epochs):
         losses = []
-        batches = _frame_batches(store, video_ids, config.frames_per_step, generator)
+        batches = _frame_batches(frames, config.frames_per_step, generator)
         for batch in tqdm(batches, desc=f"pretraining backbone {epoch + 1}/{config.epochs}", unit="step",
                           disable=not config.progress, leave=False):
             views = []
@@ -130,7 +131,7 @@ def pretrain_backbone(
                     apply_view_params(frame[None], sample_view_params(*frame.shape[-2:], augment, generator), augment)
                     for frame in _read(store, batch)]).to(device))  # (N, 3, S, S)
             for group in optimizer.param_groups:
-                group["lr"] = schedule[step]
+                group["lr"] = float(schedule[step])
             loss = nt_xent_loss(model(views[0]), model(views[1]), config.temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
