@@ -67,17 +67,52 @@ def make_store(root: Path, videos: int, frames: int, size: int) -> FrameStore:
     return store
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def prepare(argv, description: str):
+    """What every GPU check starts from: ``--smoke`` (tiny, on the CPU) or the paper's sizes.
+
+    Returns:
+        ``(smoke, device, out_dir, (size, steps, batch, frames), backbone, results)`` with ``results``
+        holding the device, torch version and bf16 support.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
     out_dir = Path(os.environ.get("OUT") or Path(__file__).parent / "out")
     out_dir.mkdir(parents=True, exist_ok=True)
-    size, steps, batch, frames = (32, 16, 2, 24) if args.smoke else (224, 240, 2, 260)
+    sizes = (32, 16, 2, 24) if args.smoke else (224, 240, 2, 260)
     backbone = "resnet18" if args.smoke else "resnet50"
     results = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
                "torch": torch.__version__, "bf16": device.type == "cuda" and torch.cuda.is_bf16_supported()}
+    return args.smoke, device, out_dir, sizes, backbone, results
+
+
+def training_step(model, batches, augment, device, amp, grad_clip: float | None = None):
+    """One optimiser step of SCL training on the next of ``batches`` (uint8 views, augmented on
+    ``device``), as a callable for ``_median``."""
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    state = {"n": 0}
+
+    def step():
+        raw = batches[state["n"] % len(batches)]
+        state["n"] += 1
+        views = augment_batch_on_device(raw, augment, device)
+        tensors = {k: raw[k].to(device) for k in ("steps", "masks", "seq_len")}
+        with torch.autocast(device.type, dtype=amp, enabled=device.type == "cuda"):
+            z = model(views.flatten(0, 1), tensors["masks"].flatten(0, 1), project=True)
+        loss = sequence_contrastive_loss(z.float().unflatten(0, views.shape[:2]), tensors["steps"], tensors["seq_len"],
+                                         tensors["masks"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+
+    return step
+
+
+def main(argv=None) -> None:
+    smoke, device, out_dir, (size, steps, batch, frames), backbone, results = prepare(argv, __doc__)
     print(json.dumps(results), flush=True)
     encoder = EncoderConfig(backbone=backbone, freeze_through="layer3", frames_per_batch=40, train_length=steps)
     sampling, augment = SamplingConfig(num_steps=steps), AugmentConfig(image_size=size)
@@ -104,28 +139,14 @@ def main(argv=None) -> None:
         # 2. Throughput of one training step (batches prepared beforehand), bf16, and peak memory.
         torch.manual_seed(0)
         model = CARLEncoder(encoder).to(device).train()
-        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         dataset = TwoViewDataset(str(store.root), ids, sampling, augment, seed=0, augment_in_loader=False)
         batches = [collate([dataset[((n * batch + i) % len(ids), n)] for i in range(batch)]) for n in range(3)]
         amp = torch.bfloat16 if results["bf16"] else torch.float16
-        state = {"n": 0}
-
-        def step():
-            raw = batches[state["n"] % len(batches)]
-            state["n"] += 1
-            frames_gpu = augment_batch_on_device(raw, augment, device)
-            tensors = {k: raw[k].to(device) for k in ("steps", "masks", "seq_len")}
-            with torch.autocast(device.type, dtype=amp, enabled=device.type == "cuda"):
-                z = model(frames_gpu.flatten(0, 1), tensors["masks"].flatten(0, 1), project=True)
-            loss = sequence_contrastive_loss(z.float().unflatten(0, (batch, 2)), tensors["steps"], tensors["seq_len"], tensors["masks"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            optimizer.step()
+        step = training_step(model, batches, augment, device, amp, grad_clip=10.0)
 
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        step_s = _median(step, 3 if args.smoke else 8, device)
+        step_s = _median(step, 3 if smoke else 8, device)
         results["train_step"] = {"videos": batch, "views": 2, "frames_per_view": steps, "image_size": size,
                                  "backbone": backbone, "seconds_per_step": round(step_s, 4),
                                  "frames_per_second": round(batch * 2 * steps / step_s, 1),

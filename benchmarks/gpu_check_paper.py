@@ -9,10 +9,8 @@ Results: ``$OUT/gpu_paper_results.json`` (or ``benchmarks/out/``), copied by han
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import os
 import sys
 import tempfile
 import time
@@ -22,10 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from gpu_check import _median, make_store  # noqa: E402
+from gpu_check import _median, make_store, prepare, training_step  # noqa: E402
 
 from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_params  # noqa: E402
-from carl_pipeline.losses import sequence_contrastive_loss  # noqa: E402
 from carl_pipeline.models import CARLEncoder, EncoderConfig  # noqa: E402
 from carl_pipeline.models.released import load_released_checkpoint  # noqa: E402
 from carl_pipeline.training import (  # noqa: E402
@@ -37,20 +34,11 @@ from carl_pipeline.training import (  # noqa: E402
     load_encoder,
     train,
 )
-from carl_pipeline.training.data import augment_batch_on_device  # noqa: E402
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args(argv)
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    out_dir = Path(os.environ.get("OUT") or Path(__file__).parent / "out")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    size, steps, batch, frames = (32, 16, 2, 24) if args.smoke else (224, 240, 2, 260)
-    backbone = "resnet18" if args.smoke else "resnet50"
-    results = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", "torch": torch.__version__}
-    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    smoke, device, out_dir, (size, steps, batch, frames), backbone, results = prepare(argv, __doc__)
+    bf16 = results["bf16"]
     released = EncoderConfig(backbone=backbone, freeze_through="layer3", frames_per_batch=40, train_length=steps,
                              transformer="released", num_layers=2)
     fast = dataclasses.replace(released, transformer="torch")
@@ -81,26 +69,10 @@ def main(argv=None) -> None:
         amp = torch.bfloat16 if bf16 else torch.float16
         for name, encoder, augment in (("released", released, augment_released), ("fast", fast, augment_fused)):
             torch.manual_seed(0)
-            model = CARLEncoder(encoder).to(device).train()
-            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-            state = {"n": 0}
-
-            def step(model=model, optimizer=optimizer, augment=augment, state=state):
-                raw = batches[state["n"] % len(batches)]
-                state["n"] += 1
-                views = augment_batch_on_device(raw, augment, device)
-                tensors = {k: raw[k].to(device) for k in ("steps", "masks", "seq_len")}
-                with torch.autocast(device.type, dtype=amp, enabled=device.type == "cuda"):
-                    z = model(views.flatten(0, 1), tensors["masks"].flatten(0, 1), project=True)
-                loss = sequence_contrastive_loss(z.float().unflatten(0, (batch, 2)), tensors["steps"],
-                                                 tensors["seq_len"], tensors["masks"])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-
+            step = training_step(CARLEncoder(encoder).to(device).train(), batches, augment, device, amp)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            seconds = _median(step, 3 if args.smoke else 8, device)
+            seconds = _median(step, 3 if smoke else 8, device)
             results[f"step_{name}"] = {"seconds_per_step": round(seconds, 4),
                                        "frames_per_second": round(batch * 2 * steps / seconds, 1),
                                        "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
