@@ -70,7 +70,8 @@ def backbone_probe(checkpoint: dict, store, index: pd.DataFrame, labels: pd.Data
     return float(classifier.score((val_x - mean) / std, val_y))
 
 
-def run(dataset: str, assignments: list[str], env: str | None = None, project: Path = ROOT) -> dict:
+def run(dataset: str, assignments: list[str], env: str | None = None, project: Path = ROOT,
+        data: Path | None = None, save: Path | None = None) -> dict:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -86,6 +87,11 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
         store = catalog.load(f"{source}.frame_store")
         index: pd.DataFrame = catalog.load(f"{source}.video_index")
         labels: pd.DataFrame = catalog.load(f"{source}.frame_labels")
+    if data is not None:  # another ingested dataset: frames/, video_index.parquet, frame_labels.parquet
+        from carl_pipeline.video.frame_store import FrameStore
+
+        store = FrameStore(data / "frames")
+        index, labels = pd.read_parquet(data / "video_index.parquet"), pd.read_parquet(data / "frame_labels.parquet")
     started = time.perf_counter()
     pretrained = nodes.pretrain_frame_backbone(store, index, labels, params["train"])
     with tempfile.TemporaryDirectory() as folder:
@@ -94,6 +100,10 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
     untrained = nodes.make_untrained_model(model, params["evaluate"])
     tables = [nodes.embed_frames(m, store, index, labels, params["evaluate"]) for m in (model, untrained)]
     metrics = nodes.evaluate_encoders(*tables, model, params["evaluate"])
+    if save is not None:  # the embeddings, to look into
+        save.mkdir(parents=True, exist_ok=True)
+        for name, table in zip(("trained", "untrained"), tables, strict=True):
+            table.to_parquet(save / f"embeddings_{name}.parquet")
     if "phase" in labels.columns:
         size = params["evaluate"].image_size or model["augment"]["image_size"]
         for name, checkpoint in (("carl", model), ("untrained", untrained)):
@@ -116,8 +126,12 @@ def main(argv=None) -> None:
     parser.add_argument("--set", action="append", default=[], help="dotted key=value under the dataset's block")
     parser.add_argument("--env", default=None)
     parser.add_argument("--project", type=Path, default=ROOT, help="another copy of the project (other demo data)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="an ingested dataset folder (frames/, video_index.parquet, frame_labels.parquet) to use "
+                             "instead of the catalog's")
+    parser.add_argument("--save", type=Path, default=None, help="folder to write both embedding tables to")
     args = parser.parse_args(argv)
-    result = run(args.dataset, args.set, args.env, args.project)
+    result = run(args.dataset, args.set, args.env, args.project, args.data, args.save)
     print(f"{args.dataset} {' '.join(args.set) or '(demo settings)'}: trained in {result['train_seconds']} s, "
           f"final loss {result['final_loss']:.3f}")
     print(f"{'metric':<22}{'trained':>9}{'untrained':>11}{'diff':>8}")
