@@ -8,7 +8,9 @@ from carl_pipeline.evaluation import (
     evaluate_table,
     finegym_accuracy,
     kendalls_tau,
+    label_alignment_tau,
     phase_classification,
+    phase_coordinates,
     phase_progression,
     progression_targets,
     retrieval_ap,
@@ -121,3 +123,23 @@ def test_evaluate_table__phase_protocol_keys_and_values():
 def test_eval_config__bad_protocol_is_refused():
     with pytest.raises(ValueError, match="task"):
         EvalConfig(task="ucf")
+
+
+def test_phase_coordinates__phase_plus_progress_through_its_run():
+    coordinates = phase_coordinates(np.array([0, 0, 1, 1, 1, 1, 2]))[:, 0]
+    np.testing.assert_allclose(coordinates, [0.25, 0.75, 1.125, 1.375, 1.625, 1.875, 2.5])
+
+
+def test_label_alignment_tau__perfect_alignment_loses_to_relative_time_when_phase_lengths_differ():
+    # Two validation videos of the same length whose phases split it differently: aligning by
+    # the labels maps the long phase of one onto the short phase of the other (ties), while the
+    # relative time alone maps frame k to frame k.
+    first, second = np.repeat([0, 1, 2], [20, 5, 15]), np.repeat([0, 1, 2], [5, 20, 15])
+    table = _table([("a", "val", np.zeros((40, 2)), first), ("b", "val", np.zeros((40, 2)), second)])
+    by_labels = label_alignment_tau(table, EvalConfig(stride=1))
+    by_time = kendalls_tau([np.linspace(0, 1, 40)[:, None]] * 2, stride=1)
+    assert by_time == pytest.approx(1.0)
+    assert 0.5 < by_labels < by_time - 0.01  # 0.98: ties where the long phase meets the short one
+    # Equal phase lengths: the labels align frame k to frame k too.
+    same = _table([("a", "val", np.zeros((40, 2)), first), ("b", "val", np.zeros((40, 2)), first)])
+    assert label_alignment_tau(same, EvalConfig(stride=1)) == pytest.approx(1.0)

@@ -42,6 +42,7 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     keys = {"classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
             "ap@5", "ap@10", "ap@15"}
     assert set(metrics["carl"]) == set(metrics["untrained"]) == keys
+    assert -1 <= metrics["labels"]["kendalls_tau"] <= 1  # tau of the labels' own alignment, the reference
     assert metrics["model"]["epochs"] == 2 and metrics["model"]["algorithm"] == "scl"
     assert all(0 <= metrics["carl"][k] <= 1 for k in keys if k.startswith(("classification", "ap")))
     for picture in ("embedding_projection.png", "similarity_matrix.png", "metrics.png"):

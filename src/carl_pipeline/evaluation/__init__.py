@@ -7,7 +7,12 @@ from carl_pipeline.evaluation.phases import (
            phase_progression,
            progression_targets,
 )
-from carl_pipeline.evaluation.protocol import EvalConfig, evaluate_table
+from carl_pipeline.evaluation.protocol import (
+           EvalConfig,
+           evaluate_table,
+           label_alignment_tau,
+           phase_coordinates,
+)
 
 __all__ = ["EvalConfig", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "train_linear_probe", "phase_classification", "phase_progression",
-           "progression_targets", "retrieval_ap"]
+           "label_alignment_tau", "phase_coordinates", "progression_targets", "retrieval_ap"]

@@ -57,6 +57,40 @@ def _phase_metrics(table: pd.DataFrame, config: EvalConfig, action: str | None) 
     return metrics
 
 
+def phase_coordinates(labels: np.ndarray) -> np.ndarray:
+    """Per-frame phase labels ``(T,)`` -> ``(T, 1)``: the phase plus the frame's linear progress
+    through its run of that phase, ``label + (k + 0.5) / run_length``. As an embedding, it aligns
+    two videos by their labels: a frame's nearest neighbour is the frame at the same progress
+    through the same phase, what a perfect phase-aware encoder would find."""
+    labels = np.asarray(labels)
+    out = np.empty(len(labels), dtype=np.float64)
+    start = 0
+    for end in [*np.flatnonzero(np.diff(labels)) + 1, len(labels)]:
+        out[start:end] = labels[start] + (np.arange(end - start) + 0.5) / (end - start)
+        start = end
+    return out[:, None]
+
+
+def label_alignment_tau(table: pd.DataFrame, config: EvalConfig) -> float:
+    """Kendall's tau (as ``kendalls_tau``, same stride, mean over actions with ``per_action``) of
+    the validation videos aligned by their labels alone (``phase_coordinates``).
+
+    A reference for reading ``kendalls_tau``: tau rewards a match order that rises steadily, and
+    counts two query frames matched to the same frame as a tie, so when phases last longer in one
+    video than in another even the perfect alignment loses points, while an embedding of the
+    frame's relative time alone (an untrained transformer's position encoding) maps frames
+    linearly and loses fewer. On the demo's Pouring videos the labels score 0.97 and relative
+    time 0.99 (benchmarks/RESULTS.md).
+    """
+    actions = sorted(table["action"].dropna().unique()) if config.per_action else [None]
+    taus = []
+    for action in actions:
+        _, _, val_y = per_video(table, config.label, config.val_split, action)
+        if len(val_y) > 1:
+            taus.append(kendalls_tau([phase_coordinates(y) for y in val_y], config.stride, "sqeuclidean"))
+    return float(np.nanmean(taus)) if taus else float("nan")
+
+
 def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
     """Every metric of the protocol for one encoder's embeddings table.
 

@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
-from carl_pipeline.evaluation import evaluate_table
+from carl_pipeline.evaluation import evaluate_table, label_alignment_tau
 from carl_pipeline.models.released import load_released_checkpoint
 from carl_pipeline.params import EvaluateParams, TrainParams, VideosReportParams
 from carl_pipeline.reporting import (
@@ -144,14 +144,18 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     Returns:
         ``{"carl": {metric: value}, "untrained": {metric: value}, "model": {...}}`` with metric
         names such as ``classification@0.1``, ``progression``, ``kendalls_tau``, ``ap@5`` or
-        ``gym99_accuracy``.
+        ``gym99_accuracy``; phase tasks add ``"labels": {"kendalls_tau": ...}``, the tau of
+        aligning the validation videos by their labels (``label_alignment_tau``), to read
+        ``kendalls_tau`` against.
     """
     trained = evaluate_table(embeddings, params.protocol)
     untrained = evaluate_table(embeddings_untrained, params.protocol)
     better = sum(trained[k] > untrained[k] for k in trained)
     logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
+    reference = ({"labels": {"kendalls_tau": label_alignment_tau(embeddings, params.protocol)}}
+                 if params.protocol.task == "phases" else {})
     return {
-        "carl": trained, "untrained": untrained,
+        "carl": trained, "untrained": untrained, **reference,
         "model": {"algorithm": model["loss"]["algorithm"], "backbone": model["encoder"]["backbone"],
                   "backbone_weights": model.get("backbone_init") or model["encoder"]["backbone_weights"] or "random init",
                   "epochs": model["epoch"], "final_loss": model["history"][-1] if model["history"] else None},
