@@ -10,7 +10,11 @@ is +0.07 on classification (the demo's, at 96 px and 20 validation videos, is +0
 import pytest
 
 from carl_pipeline.augment import AugmentConfig
-from carl_pipeline.embedding.extract import embeddings_table, extract_embeddings, untrained_checkpoint
+from carl_pipeline.embedding.extract import (
+    embeddings_table,
+    extract_embeddings,
+    untrained_checkpoint,
+)
 from carl_pipeline.evaluation import EvalConfig, evaluate_table
 from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_pouring, run_conversion
 from carl_pipeline.losses import LossConfig
