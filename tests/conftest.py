@@ -50,3 +50,13 @@ def make_project(root: Path, local_parameters: str = "", raw: Path | None = None
     if raw is not None:
         shutil.copytree(raw, root / "data" / "01_raw")
     return root
+
+
+def newest(path: Path) -> Path:
+    """The newest version of a versioned catalog file (``<path>/<version>/<name>``), or ``path``
+    itself when it is a plain file."""
+    if path.is_dir():
+        versions = sorted(p for p in path.iterdir() if (p / path.name).is_file())
+        assert versions, f"{path}: no saved version"
+        return versions[-1] / path.name
+    return path

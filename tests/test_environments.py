@@ -129,3 +129,11 @@ def test_paper_environment__penn_action_frames_reach_the_encoder_squashed_finegy
     frame = torch.randint(0, 256, (1, 3, 360, 640), dtype=torch.uint8)
     out = eval_transform(frame, 224, gym.framing)
     torch.testing.assert_close(out, normalize(frame[..., 68:292, 208:432].float() / 255))
+
+
+@pytest.mark.parametrize("env", [None, *ENVIRONMENTS])
+def test_environment__tracking_settings_load(env):
+    """MLflow tracking is on by default in every environment, into the project's own store."""
+    tracking = dict(_context(env).config_loader["tracking"])
+    assert tracking["enabled"] is True and tracking["tracking_uri"] == "sqlite:///mlruns/mlflow.db"
+    assert tracking["experiment"] == "carl-pipeline"

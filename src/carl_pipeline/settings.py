@@ -13,7 +13,13 @@ CONFIG_LOADER_ARGS = {
     # config node, not a dict, so that runtime parameters (`kedro run --params`) merge into the
     # block key by key instead of replacing it whole.
     "custom_resolvers": {"merge": OmegaConf.merge},
+    # conf/<env>/tracking.yml: MLflow experiment tracking (carl_pipeline.hooks)
+    "config_patterns": {"tracking": ["tracking*", "tracking*/**"]},
 }
+
+from carl_pipeline.hooks import MlflowTrackingHook  # noqa: E402
+
+HOOKS = (MlflowTrackingHook(),)
 
 # Kedro 1.7 registers its own OmegaConf resolvers through a call OmegaConf now deprecates; the
 # warning is about Kedro's internals and says nothing a user of this project can act on.

@@ -11,7 +11,7 @@ import torchvision
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tests.conftest import make_project
+from tests.conftest import make_project, newest
 
 SMALL_TRAIN = {"sampling": {"num_steps": 8}, "augment": {"image_size": 32},
                "model": {"frames_per_batch": 16, "fc_channels": 32, "hidden_size": 32, "num_heads": 4, "ff_size": 64},
@@ -46,14 +46,14 @@ def test_paper_environment__each_dataset_pipeline_runs_at_tiny_sizes(paper_proje
     monkeypatch.chdir(paper_project)
     with KedroSession.create(project_path=paper_project, env="paper", runtime_params=TINY) as session:
         session.run(pipeline_names=[dataset])
-    metrics = json.loads((paper_project / f"data/paper/08_reporting/{dataset}/metrics.json").read_text())
+    metrics = json.loads(newest(paper_project / f"data/paper/08_reporting/{dataset}/metrics.json").read_text())
     if dataset == "finegym":
         assert set(metrics["carl"]) == {"gym99_accuracy", "gym288_accuracy"}
         assert set(metrics["model"]) == {"gym99", "gym288"}
-        checkpoints = [paper_project / f"data/paper/06_models/finegym_{t}/carl.pt" for t in ("gym99", "gym288")]
+        checkpoints = [newest(paper_project / f"data/paper/06_models/finegym_{t}/carl.pt") for t in ("gym99", "gym288")]
     else:
         assert {"classification@1.0", "kendalls_tau", "ap@5"} <= set(metrics["carl"])
-        checkpoints = [paper_project / f"data/paper/06_models/{dataset}/carl.pt"]
+        checkpoints = [newest(paper_project / f"data/paper/06_models/{dataset}/carl.pt")]
     for path in checkpoints:
         checkpoint = torch.load(path, weights_only=True)
         assert checkpoint["encoder"]["backbone"] == "resnet50" and checkpoint["encoder"]["transformer"] == "released"
@@ -72,9 +72,9 @@ def test_paper_environment__a_released_checkpoint_is_scored_without_training(pap
         **SMALL_EVALUATE, "image_size": 32, "checkpoint": str(released), "checkpoint_train_length": 8}}}
     with KedroSession.create(project_path=paper_project, env="paper", runtime_params=runtime) as session:
         session.run(pipeline_names=["ingest_pouring", "evaluate_released_pouring"])
-    metrics = json.loads((paper_project / "data/paper/08_reporting/pouring_released/metrics.json").read_text())
+    metrics = json.loads(newest(paper_project / "data/paper/08_reporting/pouring_released/metrics.json").read_text())
     assert {"classification@1.0", "kendalls_tau"} <= set(metrics["carl"]) and metrics["model"]["epochs"] == 500
-    converted = torch.load(paper_project / "data/paper/06_models/pouring_released/carl.pt", weights_only=True)
+    converted = torch.load(newest(paper_project / "data/paper/06_models/pouring_released/carl.pt"), weights_only=True)
     assert converted["released_checkpoint"] == str(released) and converted["encoder"]["transformer"] == "released"
 
     runtime["pouring"]["evaluate"]["checkpoint"] = str(paper_project / "data/paper/06_models/backbones/resnet50-0676ba61.pth")

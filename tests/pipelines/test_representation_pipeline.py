@@ -10,7 +10,7 @@ from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.training import load_encoder
 from carl_pipeline.video import decode_clip
-from tests.conftest import make_project
+from tests.conftest import make_project, newest
 
 TINY_TRAIN = """
     model: {backbone: resnet18, freeze_through: layer2, num_layers: 1, hidden_size: 32, num_heads: 4, ff_size: 64,
@@ -38,7 +38,7 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     with KedroSession.create(project_path=project) as session:
         session.run(pipeline_names=["pouring"])
     reports = project / "data/08_reporting/pouring"
-    metrics = json.loads((reports / "metrics.json").read_text())
+    metrics = json.loads(newest(reports / "metrics.json").read_text())
     keys = {"classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
             "ap@5", "ap@10", "ap@15"}
     assert set(metrics["carl"]) == set(metrics["untrained"]) == keys
@@ -46,26 +46,73 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     assert metrics["model"]["epochs"] == 2 and metrics["model"]["algorithm"] == "scl"
     assert all(0 <= metrics["carl"][k] <= 1 for k in keys if k.startswith(("classification", "ap")))
     for picture in ("embedding_projection.png", "similarity_matrix.png", "metrics.png"):
-        assert (reports / picture).stat().st_size > 5000
-    frames = decode_clip(reports / "alignment.mp4", as_jpeg=False).frames
+        assert newest(reports / picture).stat().st_size > 5000
+    frames = decode_clip(newest(reports / "alignment.mp4"), as_jpeg=False).frames
     assert len(frames) >= 8 and frames[0].shape[0] == 40  # 32 px frames over an 8 px phase bar
     table = pd.read_parquet(project / "data/07_model_output/pouring/embeddings.parquet")
     index = pd.read_parquet(project / "data/03_primary/pouring/video_index.parquet")
     assert len(table) == index["num_frames"].sum() and len(table["embedding"].iloc[0]) == 16
     model_file = project / "data/06_models/pouring/carl.pt"
-    checkpoint = torch.load(model_file, weights_only=True)
+    checkpoint = torch.load(newest(model_file), weights_only=True)
     assert len(checkpoint["history"]) == 2 and checkpoint["encoder"]["train_length"] == 8
     assert checkpoint["encoder"]["embedding_size"] == 16 and "optimizer" not in checkpoint
     model = load_encoder(checkpoint)
     assert model(torch.randn(1, 8, 3, 32, 32)).shape == (1, 8, 16)
-    assert sorted(p.name for p in (project / "data/06_models/pouring/run/checkpoints").iterdir()) == \
-        ["epoch_0001.pt", "epoch_0002.pt"]
-    assert any((project / "data/06_models/pouring/run/tensorboard").iterdir())
+    run = project / checkpoint["run"]["folder"]  # data/06_models/pouring/runs/<name>
+    assert run.parent == project / "data/06_models/pouring/runs" and run.name == checkpoint["run"]["name"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0001.pt", "epoch_0002.pt"]
+    assert any((run / "tensorboard").iterdir()) and (run / "identity.json").is_file()
+    assert metrics["model"]["run"] == checkpoint["run"]["name"]  # the numbers say which run made them
+    first_run_files = {p: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
 
     with KedroSession.create(project_path=project) as session:  # finished: nothing left to train
         session.run(pipeline_names=["train_pouring"])
-    again = torch.load(model_file, weights_only=True)
+    again = torch.load(newest(model_file), weights_only=True)
     assert again["history"] == checkpoint["history"] and again["step"] == checkpoint["step"]
+
+    # The issue's rerun: other settings train a new run whose record matches its weights.
+    with KedroSession.create(project_path=project, runtime_params={
+            "pouring": {"train": {"optim": {"lr": 0.001, "seed": 7}}}}) as session:
+        session.run(pipeline_names=["train_pouring"])
+    other = torch.load(newest(model_file), weights_only=True)
+    assert other["train"]["lr"] == 0.001 and other["train"]["seed"] == 7 and len(other["history"]) == 2
+    assert other["run"]["id"] != checkpoint["run"]["id"] and other["history"] != checkpoint["history"]
+    assert {p: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()} == first_run_files
+
+    # A second full run: every run left its own version of the model and of the reports.
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["pouring"])
+    assert len(list(model_file.iterdir())) == 4 and len(list((reports / "metrics.json").iterdir())) == 2
+    assert len(list((reports / "alignment.mp4").iterdir())) == 2
+    assert json.loads(newest(reports / "metrics.json").read_text())["model"]["run"] == checkpoint["run"]["name"]
+
+    # MLflow (on by default, a SQLite store in the project) holds the four runs, read back
+    # through its own client.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlruns/mlflow.db'}")
+    experiment = client.get_experiment_by_name("carl-pipeline")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    assert [r.data.tags["kedro.pipelines"] for r in runs] == ["pouring", "train_pouring", "train_pouring", "pouring"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert "pouring/carl/ap_at_5" in runs[3].data.metrics
+    full, _, other_run, _ = runs
+    assert full.data.params["pouring.train.optim.lr"] == "0.0003" and other_run.data.params["pouring.train.optim.lr"] == "0.001"
+    assert full.data.params["pouring.run"] == checkpoint["run"]["name"]
+    assert other_run.data.params["pouring.run"] == other["run"]["name"]
+    assert full.data.metrics["pouring/carl/classification_at_1.0"] == pytest.approx(metrics["carl"]["classification@1.0"])
+    assert "pouring/untrained/kendalls_tau" in full.data.metrics
+    assert [m.step for m in client.get_metric_history(full.info.run_id, "pouring/train/loss")] == [1, 2]
+    artifacts = {a.path for a in client.list_artifacts(full.info.run_id, "pouring")}
+    assert {"pouring/model", "pouring/metrics", "pouring/metrics_plot"} <= artifacts
+
+
+def test_tracking__switched_off_records_nothing(project):
+    (project / "conf/local/tracking.yml").write_text("enabled: false\n")
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["ingest_pouring", "train_pouring"])
+    assert newest(project / "data/06_models/pouring/carl.pt").is_file()
+    assert not (project / "mlruns").exists()
 
 
 def test_pouring_pipeline__bad_training_parameter_names_the_field(project):
@@ -92,11 +139,12 @@ def test_train_pipeline__under_torchrun_two_processes_train_one_model(project):
         cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = torch.load(project / "data/06_models/pouring/carl.pt", weights_only=True)
+    checkpoint = torch.load(newest(project / "data/06_models/pouring/carl.pt"), weights_only=True)
     # 3 training videos, batch 2 per process, 2 processes: one step per epoch
     assert len(checkpoint["history"]) == 2 and checkpoint["step"] == 2
-    assert [p.name for p in sorted((project / "data/06_models/pouring/run/checkpoints").iterdir())] == \
-        ["epoch_0001.pt", "epoch_0002.pt"]
+    run = project / checkpoint["run"]["folder"]
+    assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["epoch_0001.pt", "epoch_0002.pt"]
+    assert checkpoint["run"]["identity"]["world_size"] == 2
 
 
 def test_finegym_pipeline__one_encoder_per_taxonomy_scored_on_it(project):
@@ -112,14 +160,14 @@ finegym_{t}:
         + "".join(taxonomy.format(t=t, train=TINY_TRAIN) for t in ("gym99", "gym288")))
     with KedroSession.create(project_path=project) as session:
         session.run(pipeline_names=["finegym"])
-    metrics = json.loads((project / "data/08_reporting/finegym/metrics.json").read_text())
+    metrics = json.loads(newest(project / "data/08_reporting/finegym/metrics.json").read_text())
     assert set(metrics["carl"]) == set(metrics["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
     assert set(metrics["model"]) == {"gym99", "gym288"}
     assert all(0 <= v <= 1 for v in metrics["carl"].values())
     for t in ("gym99", "gym288"):
-        assert set(json.loads((project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())["carl"]) == {f"{t}_accuracy"}
-        assert (project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
-        assert torch.load(project / f"data/06_models/finegym_{t}/carl.pt", weights_only=True)["history"]
+        assert set(json.loads(newest(project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())["carl"]) == {f"{t}_accuracy"}
+        assert newest(project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
+        assert torch.load(newest(project / f"data/06_models/finegym_{t}/carl.pt"), weights_only=True)["history"]
 
 
 def test_train_encoder__finegym_taxonomy_trains_on_its_labelled_events_only(monkeypatch):
@@ -168,6 +216,6 @@ def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(proje
     assert "broken.mp4" in report["failed"][0]["error"]
     index = pd.read_parquet(project / "data/03_primary/videos/video_index.parquet")
     assert sorted(index["video_id"]) == ["a", "b", "more__c"] and set(index["fps"]) == {10.0}
-    frames = decode_clip(project / "data/08_reporting/videos/alignment.mp4", as_jpeg=False).frames
+    frames = decode_clip(newest(project / "data/08_reporting/videos/alignment.mp4"), as_jpeg=False).frames
     assert len(frames) >= 6 and np.asarray(frames[0]).shape[0] == 40
     assert (project / "data/08_reporting/videos/retrieval_sheet.png").stat().st_size > 5000

@@ -1,3 +1,6 @@
+import json
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -54,53 +57,100 @@ def test_training__a_few_steps_reduce_the_loss(store, tmp_path, algorithm):
     loss = LossConfig(algorithm=algorithm, variance=1.0)
     torch.manual_seed(0)
     before = _fixed_batch_loss(CARLEncoder(ENCODER), store, ids, loss)
-    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "run"), device="cpu",
+    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "runs"), device="cpu",
                        loss_config=loss)
     after = _fixed_batch_loss(load_encoder(checkpoint), store, ids, loss)
     assert after < before, (before, after)
     assert len(checkpoint["history"]) == 10 and checkpoint["skipped_steps"] == 0
     assert checkpoint["encoder"]["train_length"] == 8 and checkpoint["loss"]["algorithm"] == algorithm
-    assert (tmp_path / "run" / "tensorboard").is_dir() and any((tmp_path / "run" / "tensorboard").iterdir())
+    tensorboard = RunDir(checkpoint["run"]["folder"]).tensorboard  # each run logs to its own folder
+    assert tensorboard.is_dir() and any(tensorboard.iterdir())
 
 
-def test_training__resume_continues_from_the_saved_epoch(store, tmp_path):
+def _run_folders(root):
+    return sorted(p.name for p in root.iterdir() if p.is_dir())
+
+
+def _checkpoint_files(folder):
+    return {p.name: p.stat().st_mtime_ns for p in (folder / "checkpoints").iterdir()}
+
+
+def test_training__rerun_resumes_only_its_own_run_and_other_settings_start_a_new_one(store, tmp_path):
     ids = store.video_ids()
-    run = RunDir(tmp_path / "run")
+    runs = RunDir(tmp_path / "runs")
     config = TrainConfig(epochs=2, batch_size=2, checkpoint_every=1, progress=False)
-    first = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, run, device="cpu")
-    assert [e for e, _ in run.checkpoints()] == [1, 2]
-    longer = TrainConfig(epochs=3, batch_size=2, checkpoint_every=1, progress=False)
-    resumed = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, longer, run, device="cpu")
-    assert resumed["history"][:2] == first["history"] and len(resumed["history"]) == 3
-    assert resumed["step"] == first["step"] * 3 // 2  # one more epoch of the same length
-    assert [e for e, _ in run.checkpoints()] == [2, 3]  # keeps the newest two
-    # a finished run resumed again does no more work
-    again = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, longer, run, device="cpu")
-    assert again["history"] == resumed["history"] and again["step"] == resumed["step"]
+    first = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+    first_folder = tmp_path / "runs" / first["run"]["name"]
+    assert first["run"]["folder"] == str(first_folder) and [e for e, _ in RunDir(first_folder).checkpoints()] == [1, 2]
+    assert json.loads((first_folder / "identity.json").read_text())["train"]["lr"] == config.lr
+    before = _checkpoint_files(first_folder)
+
+    # Another learning rate, another seed: each trains a run of its own, recording what made it.
+    for changed in (TrainConfig(**{**asdict(config), "lr": 1e-3}), TrainConfig(**{**asdict(config), "seed": 7})):
+        other = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, changed, runs, device="cpu")
+        assert other["run"]["id"] != first["run"]["id"] and len(other["history"]) == 2
+        assert other["train"]["lr"] == changed.lr and other["train"]["seed"] == changed.seed
+        assert other["history"] != first["history"]
+        assert any(not torch.equal(other["model"][k], first["model"][k]) for k in first["model"])
+    # ... and another loss, another architecture.
+    tcc = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu",
+                loss_config=LossConfig(algorithm="tcc"))
+    assert tcc["run"]["name"].startswith("tcc-") and tcc["loss"]["algorithm"] == "tcc"
+    smaller = EncoderConfig(**{**ENCODER.to_dict(), "embedding_size": 8})
+    assert train(str(store.root), ids, smaller, SAMPLING, AUGMENT, config, runs, device="cpu")["run"]["id"] not in \
+        (first["run"]["id"], tcc["run"]["id"])
+    assert len(_run_folders(tmp_path / "runs")) == 5
+    assert _checkpoint_files(first_folder) == before  # the first run was never touched
+
+    # The same settings: resumes the finished run and does no more work.
+    again = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+    assert again["run"]["id"] == first["run"]["id"] and again["history"] == first["history"]
+    assert again["step"] == first["step"] and _checkpoint_files(first_folder) == before
+    # Settings that do not change the result do not split runs.
+    cosmetic = TrainConfig(**{**asdict(config), "checkpoint_every": 5, "num_workers": 0, "device": "cpu"})
+    assert train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, cosmetic, runs, device="cpu")["run"]["id"] == \
+        first["run"]["id"]
+
+    # More epochs extend the same run.
+    longer = TrainConfig(**{**asdict(config), "epochs": 3})
+    extended = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, longer, runs, device="cpu")
+    assert extended["run"]["id"] == first["run"]["id"] and extended["history"][:2] == first["history"]
+    assert len(extended["history"]) == 3 and extended["step"] == first["step"] * 3 // 2
+    assert [e for e, _ in RunDir(first_folder).checkpoints()] == [2, 3]  # keeps the newest two
+    # Fewer epochs than the run has done: a clear error, not a model credited to the wrong count.
+    with pytest.raises(ValueError, match="has trained 3 epochs, more than the 2 asked for"):
+        train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
 
 
-def test_training__resume_refuses_another_architecture(store, tmp_path):
+def test_training__other_training_data_is_another_run(store, tmp_path):
     ids = store.video_ids()
-    run = RunDir(tmp_path / "run")
-    train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, TrainConfig(epochs=1, batch_size=2, progress=False), run, device="cpu")
-    other = EncoderConfig(**{**ENCODER.to_dict(), "embedding_size": 8})
-    with pytest.raises(ValueError, match=r"epoch_0001\.pt: checkpoint of another architecture.*embedding_size"):
-        train(str(store.root), ids, other, SAMPLING, AUGMENT, TrainConfig(epochs=2, batch_size=2, progress=False), run, device="cpu")
+    config = TrainConfig(epochs=1, batch_size=2, progress=False)
+    runs = RunDir(tmp_path / "runs")
+    every = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+    fewer = train(str(store.root), ids[:-1], ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+    assert every["run"]["identity"]["data"] != fewer["run"]["identity"]["data"]
+    assert every["run"]["id"] != fewer["run"]["id"]
 
 
-def test_training__resume_accepts_a_checkpoint_written_before_new_encoder_fields(store, tmp_path):
-    """A run folder from before ``transformer`` / ``backbone_dir`` existed resumes (they held their
-    defaults then); a moved weights folder (``backbone_dir``) is not another architecture."""
+def test_training__a_run_stopped_after_2_of_4_epochs_and_resumed_ends_with_the_same_weights(store, tmp_path):
+    """Dropout draws from torch's global generator: resuming must restore it (and NumPy's,
+    Python's), not reseed it, for the weights to come out the same."""
     ids = store.video_ids()
-    run = RunDir(tmp_path / "run")
-    train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, TrainConfig(epochs=1, batch_size=2, progress=False), run, device="cpu")
-    saved = torch.load(run.latest(), weights_only=True)
-    saved["encoder"] = {k: v for k, v in saved["encoder"].items() if k not in ("transformer", "backbone_dir")}
-    torch.save(saved, run.latest())
-    moved = EncoderConfig(**{**ENCODER.to_dict(), "backbone_dir": str(tmp_path / "elsewhere")})
-    resumed = train(str(store.root), ids, moved, SAMPLING, AUGMENT, TrainConfig(epochs=2, batch_size=2, progress=False),
-                    run, device="cpu")
-    assert len(resumed["history"]) == 2 and resumed["history"][0] == saved["history"][0]
+    encoder = EncoderConfig(**{**ENCODER.to_dict(), "dropout": 0.3})
+    config = TrainConfig(epochs=4, batch_size=2, checkpoint_every=1, progress=False)
+    whole = train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, RunDir(tmp_path / "whole", keep=4),
+                  device="cpu")
+    interrupted = RunDir(tmp_path / "interrupted", keep=4)
+    train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, interrupted, device="cpu")
+    folder = interrupted.child(whole["run"]["name"])
+    for epoch, path in folder.checkpoints():
+        if epoch > 2:
+            path.unlink()  # as if the process had stopped after epoch 2
+    torch.manual_seed(1234)  # whatever state the new process starts in
+    resumed = train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, interrupted, device="cpu")
+    assert resumed["history"] == whole["history"]
+    for key in whole["model"]:
+        assert torch.equal(resumed["model"][key], whole["model"][key]), key
 
 
 def test_training__same_seed_same_weights(store, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
 
 from carl_pipeline.training.run_dir import RunDir, save_atomic
 
@@ -35,8 +35,10 @@ class RunDirDataset(AbstractDataset[None, RunDir]):
         return {"path": str(self._path), "keep": self._keep}
 
 
-class TorchCheckpointDataset(AbstractDataset[dict, dict]):
+class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
     """A checkpoint dict (``model`` state dict plus the configs and history) as a ``.pt`` file.
+    With ``versioned: true`` each run writes ``<filepath>/<version>/<name>``, never overwriting
+    an earlier run's model, and loading takes the newest version (or the one asked for).
 
     Saving is atomic and, under ``torchrun``, done by rank 0 only; the other ranks keep what they
     would have saved and load that back (every rank computes the same result, and the file rank 0
@@ -44,28 +46,41 @@ class TorchCheckpointDataset(AbstractDataset[dict, dict]):
     and plain values, never code.
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
-        self._filepath, self.metadata = Path(filepath), metadata
+    def __init__(self, filepath: str, version: Version | None = None, metadata: dict[str, Any] | None = None):
+        super().__init__(filepath=Path(filepath), version=version)
+        self.metadata = metadata
         self._kept: dict | None = None  # a non-zero rank's unsaved result
 
     def _load(self) -> dict:
         if self._kept is not None:
             return self._kept
-        if not self._filepath.is_file():
-            raise DatasetError(f"{self._filepath}: no trained model; run the training pipeline first")
         try:
-            return torch.load(self._filepath, map_location="cpu", weights_only=True)
+            path = Path(self._get_load_path())
+        except DatasetError as error:  # versioned, and no version saved yet
+            raise DatasetError(f"{self._filepath}: no trained model; run the training pipeline first") from error
+        if not path.is_file():
+            raise DatasetError(f"{path}: no trained model; run the training pipeline first")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
-            raise DatasetError(f"{self._filepath}: not a readable checkpoint ({error})") from error
+            raise DatasetError(f"{path}: not a readable checkpoint ({error})") from error
+
+    def resolve_load_version(self) -> str | None:
+        if self._kept is not None:  # a non-zero rank wrote nothing: what it keeps is this run's version
+            return self.resolve_save_version()
+        return super().resolve_load_version()
 
     def _save(self, data: dict) -> None:
         if int(os.environ.get("RANK", "0")) != 0:
             self._kept = data
             return
-        save_atomic(data, self._filepath)
+        save_atomic(data, self._get_save_path())
 
     def _exists(self) -> bool:
-        return self._filepath.is_file()
+        try:
+            return Path(self._get_load_path()).is_file()
+        except DatasetError:
+            return False
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+        return {"filepath": str(self._filepath), "version": self._version}

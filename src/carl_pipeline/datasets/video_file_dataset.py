@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 
-class VideoFileDataset(AbstractDataset[np.ndarray, np.ndarray]):
+class VideoFileDataset(AbstractVersionedDataset[np.ndarray, np.ndarray]):
     """Saves frames as an H.264 ``.mp4`` (or VP9 ``.webm``) with PyAV, atomically; loads them back.
+    With ``versioned: true`` each run writes ``<filepath>/<version>/<name>`` and never overwrites
+    an earlier run's video.
 
     Example catalog entry::
 
@@ -20,8 +22,10 @@ class VideoFileDataset(AbstractDataset[np.ndarray, np.ndarray]):
           fps: 15
     """
 
-    def __init__(self, filepath: str, fps: float = 15.0, metadata: dict[str, Any] | None = None):
-        self._filepath, self._fps, self.metadata = Path(filepath), fps, metadata
+    def __init__(self, filepath: str, fps: float = 15.0, version: Version | None = None,
+                 metadata: dict[str, Any] | None = None):
+        super().__init__(filepath=Path(filepath), version=version)
+        self._fps, self.metadata = fps, metadata
 
     def _save(self, data: np.ndarray) -> None:
         from carl_pipeline.synthetic import write_video
@@ -31,16 +35,21 @@ class VideoFileDataset(AbstractDataset[np.ndarray, np.ndarray]):
             raise DatasetError(f"{self._filepath}: expected uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
         # H.264 needs even sides
         frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
-        write_video(self._filepath, frames, self._fps)  # atomic
+        path = Path(self._get_save_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_video(path, frames, self._fps)  # atomic
 
     def _load(self) -> np.ndarray:
         from carl_pipeline.video import decode_clip
 
-        clip = decode_clip(self._filepath, as_jpeg=False)
+        clip = decode_clip(Path(self._get_load_path()), as_jpeg=False)
         return np.stack(clip.frames)
 
     def _exists(self) -> bool:
-        return self._filepath.is_file()
+        try:
+            return Path(self._get_load_path()).is_file()
+        except DatasetError:  # versioned, no version yet
+            return False
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "fps": self._fps}
+        return {"filepath": str(self._filepath), "fps": self._fps, "version": self._version}

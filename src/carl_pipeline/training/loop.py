@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -33,7 +34,16 @@ from carl_pipeline.training.data import (
     augment_batch_on_device,
     collate,
 )
+from carl_pipeline.training.identity import (
+    data_fingerprint,
+    run_id,
+    run_identity,
+    run_name,
+    state_fingerprint,
+)
 from carl_pipeline.training.run_dir import RunDir
+from carl_pipeline.video import FrameStore
+from carl_pipeline.video.frame_store import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +122,32 @@ def compute_loss(embeddings, batch, config: LossConfig) -> torch.Tensor:
                                       config.temperature, config.tcc_variance_lambda)
 
 
+def rng_state() -> dict[str, Any]:
+    """Every random state a training step draws from (torch's global generator, which drives
+    dropout; NumPy's; Python's; CUDA's), in types ``torch.load(weights_only=True)`` reads."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    version, python_state, python_gauss = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": {"version": version, "state": list(python_state), "gauss": python_gauss}}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` captured."""
+    torch.set_rng_state(state["torch"])
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
+                         numpy["has_gauss"], numpy["gauss"]))
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["state"]), python["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def train(
     store_root: str,
     video_ids: list[str],
@@ -130,9 +166,17 @@ def train(
     ``backbone_state`` (ResNet weights, torchvision names) is where the backbone starts, after
     ``encoder.backbone_weights``; ``backbone_init`` says in the checkpoint what it was.
 
+    ``run_dir`` is the root of the runs: this run trains in its own folder under it,
+    ``<algorithm>-lr<lr>-seed<seed>-<run id>``, keyed by everything that changes the result
+    (``carl_pipeline.training.identity``). A rerun with the same identity resumes from that
+    folder's last checkpoint (with every random state restored, so an interrupted run ends with
+    the same weights as an uninterrupted one) and does no more work when it is finished; more
+    epochs extend it; any other change starts a new run and leaves the old one as it was.
+
     Returns:
         The final checkpoint: ``model`` (state dict, CPU), the configs as dicts, ``history``
-        (mean loss per epoch), ``skipped_steps``, ``epoch`` and ``backbone_init``.
+        (mean loss per epoch), ``skipped_steps``, ``epoch``, ``backbone_init`` and ``run``
+        (``id``, ``name``, ``folder`` and the ``identity``).
     """
     # ------------------------------------------------------------------ setup
     loss_config = loss_config or LossConfig()
@@ -160,24 +204,34 @@ def train(
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     schedule = lr_schedule(config.epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch), config.lr)
 
-    # ------------------------------------------------------------------ resume
+    # ------------------------------------------------------------------ run identity, resume
+    identity = run_identity(encoder, sampling, augment, loss_config, config,
+                            data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state), world)
+    run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
+    run_dir = run_dir.child(run["name"])
+    run["folder"] = str(run_dir.root)
+    if rank == 0:
+        write_json_atomic(run_dir.root / "identity.json", identity)
     start_epoch, step, skipped, history = 0, 0, 0, []
     latest = run_dir.latest()
     if latest is not None:
         state = torch.load(latest, map_location="cpu", weights_only=True)
-        # Checkpoints written before a field existed hold its default; where weights files are
-        # looked up (backbone_dir) is not part of the architecture.
-        saved = {**EncoderConfig().to_dict(), **state["encoder"], "backbone_dir": encoder.backbone_dir}
-        if saved != encoder.to_dict():
-            changed = sorted(k for k in encoder.to_dict() if saved.get(k) != encoder.to_dict()[k])
-            raise ValueError(f"{latest}: checkpoint of another architecture (differs in {changed}); "
-                             f"move it away to start afresh")
+        if state.get("run", {}).get("id") != run["id"]:
+            raise ValueError(f"{latest}: a checkpoint of another run (id {state.get('run', {}).get('id')}, "
+                             f"expected {run['id']}) in this run's folder; move it away")
+        if state["epoch"] > config.epochs:
+            raise ValueError(f"{run_dir.root}: this run has trained {state['epoch']} epochs, more than the "
+                             f"{config.epochs} asked for; ask for at least {state['epoch']} (or change a setting "
+                             f"to start a new run)")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
         start_epoch, step, skipped, history = state["epoch"], state["step"], state["skipped_steps"], state["history"]
         if rank == 0:
-            logger.info("resuming from %s (epoch %d of %d)", latest, start_epoch, config.epochs)
+            logger.info("run %s: resuming from %s (epoch %d of %d)", run["name"], latest, start_epoch, config.epochs)
+    elif rank == 0:
+        logger.info("run %s: a new run in %s", run["name"], run_dir.root)
 
     trained_model = model
     if world > 1:
@@ -189,9 +243,9 @@ def train(
         state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "encoder": encoder.to_dict(),
                  "sampling": asdict(sampling), "augment": asdict(augment), "train": asdict(config),
                  "loss": asdict(loss_config), "backbone_init": backbone_init or encoder.backbone_weights or "random init",
-                 "epoch": epoch, "step": step, "skipped_steps": skipped, "history": list(history)}
+                 "epoch": epoch, "step": step, "skipped_steps": skipped, "history": list(history), "run": run}
         if with_optimizer:
-            state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict())
+            state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict(), rng=rng_state())
         return state
 
     # ------------------------------------------------------------------ epochs

@@ -22,7 +22,8 @@ def save_atomic(obj, path: str | os.PathLike) -> Path:
 
 
 class RunDir:
-    """``<root>/checkpoints/epoch_NNNN.pt`` and ``<root>/tensorboard/``."""
+    """``<root>/checkpoints/epoch_NNNN.pt`` and ``<root>/tensorboard/``; ``child(name)`` is a run
+    folder of its own under ``root`` (training keeps one per run identity)."""
 
     def __init__(self, root: str | os.PathLike, keep: int = 2):
         self.root = Path(root)
@@ -30,6 +31,10 @@ class RunDir:
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.root)!r})"
+
+    def child(self, name: str) -> RunDir:
+        """The run folder ``<root>/<name>``, keeping as many checkpoints as this one."""
+        return RunDir(self.root / name, self.keep)
 
     @property
     def tensorboard(self) -> Path:

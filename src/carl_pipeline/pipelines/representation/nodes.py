@@ -158,7 +158,9 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
         "carl": trained, "untrained": untrained, **reference,
         "model": {"algorithm": model["loss"]["algorithm"], "backbone": model["encoder"]["backbone"],
                   "backbone_weights": model.get("backbone_init") or model["encoder"]["backbone_weights"] or "random init",
-                  "epochs": model["epoch"], "final_loss": model["history"][-1] if model["history"] else None},
+                  "epochs": model["epoch"], "final_loss": model["history"][-1] if model["history"] else None,
+                  # the training run that made these weights (none for a released checkpoint)
+                  "run": model.get("run", {}).get("name"), "run_folder": model.get("run", {}).get("folder")},
     }
 
 
@@ -193,8 +195,10 @@ def retrieve_across_videos(embeddings: pd.DataFrame, frame_store: FrameStore, pa
 
 
 def log_metrics_to_tensorboard(metrics: dict[str, Any], training_run: RunDir) -> None:
-    """Write the scores of both encoders as TensorBoard scalars beside the training curves."""
-    writer = summary_writer(training_run)
+    """Write the scores of both encoders as TensorBoard scalars beside the training curves of the
+    run that made the model (the runs' root for a checkpoint that no run here made)."""
+    run = metrics["model"].get("run")
+    writer = summary_writer(training_run.child(run) if run else training_run)
     step = metrics["model"]["epochs"]
     for name in ("carl", "untrained"):
         for key, value in metrics[name].items():

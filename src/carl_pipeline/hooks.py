@@ -1,0 +1,178 @@
+"""Experiment tracking with MLflow: every ``kedro run`` that trains or evaluates is one MLflow run.
+
+Recorded: the parameters of each namespace it trains or evaluates (flattened, e.g.
+``pouring.train.optim.lr``), the training run's identity (``pouring.run``), the loss of every
+epoch (``pouring/train/loss``), the scores of the trained and the untrained encoder
+(``pouring/carl/classification_at_1.0``, ``pouring/untrained/...``; MLflow does not allow ``@``
+in a metric name) and, as artifacts, the model, ``metrics.json`` and the plots.
+
+Settings: ``conf/<env>/tracking.yml`` (``enabled``, ``tracking_uri``, ``experiment``); by default
+a SQLite store in the project folder (``mlruns/``, ignored by git), which ``mlflow ui
+--backend-store-uri sqlite:///mlruns/mlflow.db`` opens with no server to start. MLflow is
+imported only when a run is tracked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+logger = logging.getLogger(__name__)
+
+#: Nodes whose runs are worth tracking, by function name.
+_TRAINING, _EVALUATION = "train_encoder", "evaluate_encoders"
+#: Nodes whose saved outputs become artifacts.
+_ARTIFACT_NODES = {"train_encoder", "evaluate_encoders", "plot_results", "render_alignment_video",
+                   "combine_taxonomy_metrics"}
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings, dataclasses and config nodes -> ``{"a.b.c": leaf}``."""
+    if hasattr(value, "model_dump"):  # the parsed parameters (pydantic)
+        value = value.model_dump()
+    elif is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    elif hasattr(value, "_content"):  # an OmegaConf node
+        from omegaconf import OmegaConf
+
+        value = OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def metric_name(name: str) -> str:
+    """A name MLflow accepts (letters, digits, ``_ - . / `` and spaces)."""
+    return name.replace("@", "_at_")
+
+
+def _file_of(catalog, name: str) -> Path | None:
+    """Where a catalog entry is written (the newest version of a versioned one), if it is a file."""
+    try:
+        dataset = catalog.get(name)
+    except Exception:  # noqa: BLE001 - not every name resolves to a dataset
+        return None
+    for attribute in ("_filepath", "_path"):
+        path = getattr(dataset, attribute, None)
+        if path is None:
+            continue
+        path = Path(str(path))
+        if hasattr(dataset, "_get_load_path"):  # versioned: the newest version, this run's
+            try:
+                path = Path(str(dataset._get_load_path()))
+            except Exception:  # noqa: BLE001
+                pass
+        return path if path.is_file() else None
+    return None
+
+
+class MlflowTrackingHook:
+    """Opens one MLflow run per ``kedro run`` that trains or evaluates, records what it did, and
+    closes it (FAILED when the pipeline fails)."""
+
+    def __init__(self):
+        self._settings: dict[str, Any] = {"enabled": False}
+        self._mlflow = None
+        self._artifacts: list[str] = []
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        try:
+            settings = dict(context.config_loader["tracking"])
+        except Exception:  # noqa: BLE001 - no tracking.yml in this environment: off
+            settings = {}
+        settings.setdefault("enabled", False)
+        uri = settings.get("tracking_uri") or "sqlite:///mlruns/mlflow.db"
+        for scheme in ("sqlite:///", "file:"):  # a relative store lives in the project folder
+            if uri.startswith(scheme) and not uri[len(scheme):].startswith("/"):
+                path = Path(context.project_path) / uri[len(scheme):]
+                settings["store_folder"] = str(path.parent if scheme == "sqlite:///" else path)
+                uri = f"{scheme}{path}" if scheme == "sqlite:///" else path.as_uri()
+        settings["tracking_uri"] = uri
+        settings["artifact_location"] = settings.get("artifact_location") or str(Path(context.project_path) / "mlruns" / "artifacts")
+        settings["env"] = context.env
+        self._settings = settings
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        functions = {node.func.__name__ for node in pipeline.nodes if hasattr(node.func, "__name__")}
+        rank = int(os.environ.get("RANK", "0"))  # under torchrun, rank 0 records the run
+        if not self._settings.get("enabled") or rank != 0 or not functions & {_TRAINING, _EVALUATION}:
+            self._mlflow = None
+            return
+        import mlflow
+
+        if self._settings.get("store_folder"):
+            Path(self._settings["store_folder"]).mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(self._settings["tracking_uri"])
+        experiment = self._settings.get("experiment") or "carl-pipeline"
+        if mlflow.get_experiment_by_name(experiment) is None:
+            mlflow.create_experiment(experiment, artifact_location=Path(self._settings["artifact_location"]).as_uri())
+        mlflow.set_experiment(experiment)
+        pipelines = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
+        mlflow.start_run(run_name=f"{'+'.join(pipelines)} ({self._settings['env'] or 'local'})")
+        mlflow.set_tags({"kedro.pipelines": ",".join(pipelines), "kedro.env": str(self._settings["env"]),
+                         "kedro.session_id": str(run_params.get("session_id")),
+                         "kedro.runtime_params": str(run_params.get("runtime_params") or {})})
+        self._mlflow, self._artifacts = mlflow, []
+        logger.info("tracking this run in MLflow (%s, experiment %s)", self._settings["tracking_uri"], experiment)
+
+    @hook_impl
+    def after_node_run(self, node, catalog, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if self._mlflow is None:
+            return
+        function = getattr(node.func, "__name__", "")
+        namespace = node.namespace or ""
+        prefix = f"{namespace}/" if namespace else ""
+        if function in (_TRAINING, _EVALUATION):
+            params = {}
+            for name, value in inputs.items():
+                if name.startswith("params:"):
+                    params.update(flatten(value, name.removeprefix("params:")))
+            self._log_params(params)
+        if function == _TRAINING:
+            checkpoint = next(iter(outputs.values()))
+            run = checkpoint.get("run") or {}
+            self._log_params({f"{namespace}.run": run.get("name"), f"{namespace}.run_folder": run.get("folder")})
+            for epoch, loss in enumerate(checkpoint.get("history", []), start=1):
+                self._mlflow.log_metric(f"{prefix}train/loss", loss, step=epoch)
+        if function in (_EVALUATION, "combine_taxonomy_metrics"):
+            metrics = next(iter(outputs.values()))
+            for encoder in ("carl", "untrained", "labels"):
+                for key, value in (metrics.get(encoder) or {}).items():
+                    if isinstance(value, int | float):
+                        self._mlflow.log_metric(metric_name(f"{prefix}{encoder}/{key}"), float(value))
+        if function in _ARTIFACT_NODES:
+            self._artifacts.extend(node.outputs)
+
+    def _log_params(self, params: dict[str, Any]) -> None:
+        items = [(k, str(v)[:6000]) for k, v in params.items() if v is not None]
+        for start in range(0, len(items), 90):  # MLflow takes at most 100 parameters per call
+            self._mlflow.log_params(dict(items[start:start + 90]))
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        if self._mlflow is None:
+            return
+        for name in self._artifacts:  # saved by now
+            path = _file_of(catalog, name)
+            if path is not None:
+                self._mlflow.log_artifact(str(path), artifact_path=name.replace(".", "/"))
+        self._mlflow.end_run()
+        self._mlflow = None
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:
+        if self._mlflow is not None:
+            self._mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+            self._mlflow.end_run(status="FAILED")
+            self._mlflow = None

@@ -1,0 +1,93 @@
+"""What identifies a training run: everything that changes its result, and nothing else.
+
+A run folder is keyed by a short hash of its identity, so a rerun with other settings starts a
+new run beside the old one (never resuming into it, never overwriting it), and a rerun with the
+same settings resumes where it stopped.
+
+In the identity (a change starts a new run): the encoder architecture and its initial weights
+(``backbone_weights`` and a hash of any pretrained backbone state), the sampling, the
+augmentation, the loss, the optimiser settings (learning rate, weight decay, warm-up, clipping,
+batch size, precision, steps per epoch cap), the seed, the number of processes (the batch is per
+process), and the data: the training videos and their frame packs' contents.
+
+Not in it (a change continues the same run): ``epochs`` (more epochs extend a finished run),
+``progress``, ``num_workers``, ``checkpoint_every``, ``device`` and the encoder's
+``backbone_dir`` (where weights files are looked up, not which weights).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from carl_pipeline.augment import AugmentConfig
+from carl_pipeline.losses import LossConfig
+from carl_pipeline.models import EncoderConfig
+from carl_pipeline.video import FrameStore
+
+#: TrainConfig fields that do not change the weights a run ends with.
+NOT_IN_IDENTITY_TRAIN = ("epochs", "progress", "num_workers", "checkpoint_every", "device")
+#: EncoderConfig fields that do not change the weights a run ends with.
+NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def data_fingerprint(store: FrameStore, video_ids: Sequence[str]) -> str:
+    """A hash of the training videos: their ids, frame counts, sizes and JPEG byte offsets (which
+    change whenever a frame's content does), read from the pack headers only."""
+    rows = []
+    for video_id in sorted(video_ids):
+        header = store.open(video_id).header
+        offsets = np.asarray(header.offsets, dtype=np.int64)
+        rows.append([video_id, int(header.num_frames), int(header.height), int(header.width),
+                     hashlib.sha1(offsets.tobytes()).hexdigest()])
+    return _digest(rows)
+
+
+def state_fingerprint(state: Mapping[str, torch.Tensor] | None) -> str | None:
+    """A hash of a state dict's tensors (e.g. a pretrained backbone), or None."""
+    if not state:
+        return None
+    sha = hashlib.sha1()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        sha.update(key.encode())
+        sha.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return sha.hexdigest()
+
+
+def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss: LossConfig, train,
+                 data: str, backbone_state: str | None = None, world_size: int = 1) -> dict[str, Any]:
+    """The settings that define a run (see the module docstring for what is left out)."""
+    return {
+        "encoder": {k: v for k, v in encoder.to_dict().items() if k not in NOT_IN_IDENTITY_ENCODER},
+        "sampling": asdict(sampling),
+        "augment": asdict(augment),
+        "loss": asdict(loss),
+        "train": {k: v for k, v in asdict(train).items() if k not in NOT_IN_IDENTITY_TRAIN},
+        "data": data,
+        "backbone_state": backbone_state,
+        "world_size": world_size,
+    }
+
+
+def run_id(identity: Mapping[str, Any]) -> str:
+    """Eight hex digits of the identity's hash."""
+    return _digest(identity)[:8]
+
+
+def run_name(identity: Mapping[str, Any]) -> str:
+    """A readable folder name: ``<algorithm>-lr<lr>-seed<seed>-<run id>``."""
+    train = identity["train"]
+    name = f"{identity['loss']['algorithm']}-lr{train['lr']:g}-seed{train['seed']}-{run_id(identity)}"
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
