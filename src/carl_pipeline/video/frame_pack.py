@@ -4,7 +4,7 @@ Why this format (measured in ``benchmarks/bench_frame_storage.py``, see ``benchm
 CARL samples a random ordered subset of a video's frames for each view, so storage must give
 cheap random access. A frame pack decodes only the frames asked for (no inter-frame dependency as
 in H.264), is 10-30x smaller than raw ``uint8`` arrays, and its JPEG payloads can be decoded in one
-batched call by ``torchvision.io.decode_jpeg`` (on the GPU when there is one).
+batched call (``carl_pipeline.video.jpeg``: TorchCodec, else torchvision; on the GPU when there is one).
 
 Layout of a ``.frames`` file::
 
@@ -25,7 +25,6 @@ import io
 import json
 import os
 import struct
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from carl_pipeline.atomic import atomic_path
+from carl_pipeline.video.jpeg import decode_jpegs
 
 MAGIC = b"CARLFRM1"
 SUFFIX = ".frames"
@@ -214,12 +214,5 @@ class FramePack:
         encoded = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in self.read_jpeg(indices)]
         if not encoded:
             return torch.empty((0, 3, self.header.height, self.header.width), dtype=torch.uint8)
-        with warnings.catch_warnings():
-            # torchvision 0.29 deprecates its image codecs in favour of TorchCodec, which needs
-            # system FFmpeg libraries; decode_jpeg still works and is the one batched JPEG
-            # decoder that also runs on the GPU (nvJPEG).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from torchvision.io import ImageReadMode, decode_jpeg
-
-            decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)  # N x (3, H, W)
+        decoded = decode_jpegs(encoded, device)  # N x (3, H, W); TorchCodec, else torchvision
         return torch.stack(decoded)
