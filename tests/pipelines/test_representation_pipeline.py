@@ -62,6 +62,11 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     assert run.parent == project / "data/06_models/pouring/runs" and run.name == checkpoint["run"]["name"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0001.pt", "epoch_0002.pt"]
     assert any((run / "tensorboard").iterdir()) and (run / "identity.json").is_file()
+    # TensorBoard: the settings beside the scores (HParams) and the validation frames (Projector)
+    assert (run / "tensorboard/hparams").is_dir() and (run / "tensorboard/projector_config.pbtxt").is_file()
+    sprites = list((run / "tensorboard").rglob("sprite.png"))
+    metadata = list((run / "tensorboard").rglob("metadata.tsv"))
+    assert sprites and metadata and len(metadata[0].read_text().splitlines()) > 5
     assert metrics["model"]["run"] == checkpoint["run"]["name"]  # the numbers say which run made them
     first_run_files = {p: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
 

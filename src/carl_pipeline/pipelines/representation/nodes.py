@@ -17,6 +17,7 @@ from carl_pipeline.reporting import (
     retrieval_sheet,
     similarity_figure,
 )
+from carl_pipeline.reporting.tensorboard import log_evaluation
 from carl_pipeline.training import RunDir, load_encoder, pretrain_backbone, train
 from carl_pipeline.training.loop import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
@@ -194,16 +195,17 @@ def retrieve_across_videos(embeddings: pd.DataFrame, frame_store: FrameStore, pa
     return retrieval_sheet(frame_store, embeddings, query, params.retrieval_queries, params.retrieval_neighbours)
 
 
-def log_metrics_to_tensorboard(metrics: dict[str, Any], training_run: RunDir) -> None:
-    """Write the scores of both encoders as TensorBoard scalars beside the training curves of the
-    run that made the model (the runs' root for a checkpoint that no run here made)."""
+def log_metrics_to_tensorboard(metrics: dict[str, Any], model: dict[str, Any], embeddings: pd.DataFrame,
+                               frame_store: FrameStore, training_run: RunDir, params: EvaluateParams) -> None:
+    """Write the scores of both encoders, the run's settings (HParams) and the validation frames'
+    embeddings with thumbnails and labels (Projector) to the TensorBoard logs of the run that
+    made the model (the runs' root for a checkpoint that no run here made)."""
     run = metrics["model"].get("run")
     writer = summary_writer(training_run.child(run) if run else training_run)
-    step = metrics["model"]["epochs"]
-    for name in ("carl", "untrained"):
-        for key, value in metrics[name].items():
-            writer.add_scalar(f"eval_{name}/{key}", value, step)
-    writer.close()
+    try:
+        log_evaluation(writer, metrics, model, embeddings, frame_store, _plot_label(params), params.protocol.val_split)
+    finally:
+        writer.close()
 
 
 def combine_taxonomy_metrics(**metrics_by_taxonomy: dict[str, Any]) -> dict[str, Any]:

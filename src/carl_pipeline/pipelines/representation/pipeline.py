@@ -77,7 +77,8 @@ def _evaluation_template() -> Pipeline:
              outputs=["embedding_projection_plot", "similarity_plot", "metrics_plot"], name="plot_results"),
         Node(render_alignment_video, inputs=["embeddings", "frame_store", "params:evaluate"],
              outputs="alignment_video", name="render_alignment_video"),
-        Node(log_metrics_to_tensorboard, inputs=["metrics", "training_run"], outputs=None,
+        Node(log_metrics_to_tensorboard, inputs=["metrics", "model", "embeddings", "frame_store", "training_run",
+                                                  "params:evaluate"], outputs=None,
              name="log_metrics_to_tensorboard"),
     ])
 

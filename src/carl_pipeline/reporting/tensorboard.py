@@ -1,0 +1,74 @@
+"""What an evaluation adds to a training run's TensorBoard logs: its scores as scalars, the run's
+settings beside its scores (HParams tab), and the validation frames' embeddings with thumbnails
+and labels (Projector tab)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from carl_pipeline.video import FrameStore
+
+
+def hparams_of(checkpoint: Mapping[str, Any]) -> dict[str, float | int | str | bool]:
+    """The run's identity flattened to the scalar values TensorBoard's HParams tab takes
+    (``train.lr``, ``loss.algorithm``, ``augment.image_size``, ...)."""
+    identity = (checkpoint.get("run") or {}).get("identity") or {}
+    out: dict[str, float | int | str | bool] = {}
+
+    def walk(value, prefix):
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, f"{prefix}.{key}" if prefix else str(key))
+        elif isinstance(value, bool | int | float | str):
+            out[prefix] = value
+        elif value is not None:
+            out[prefix] = str(value)
+
+    walk(identity, "")
+    return out
+
+
+def projector_inputs(table: pd.DataFrame, store: FrameStore, label: str, split: str = "val",
+                     max_frames: int = 500, thumbnail: int = 32) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+    """Evenly spaced validation frames: embeddings ``(N, D)``, their labels (``"<video> <label>"``
+    rows for the projector's metadata) and thumbnails ``(N, 3, s, s)`` in [0, 1]."""
+    rows = table[table["split"] == split]
+    if rows.empty:
+        rows = table
+    rows = rows.iloc[np.linspace(0, len(rows) - 1, min(max_frames, len(rows))).astype(int)]
+    embeddings = torch.from_numpy(np.stack(rows["embedding"].to_numpy()).astype(np.float32))
+    images = []
+    for video_id, group in rows.groupby("video_id", sort=False):
+        frames = store.open(video_id).read(group["frame_index"].to_numpy()).float() / 255  # (n, 3, H, W)
+        images.append((group.index, F.interpolate(frames, size=(thumbnail, thumbnail), mode="bilinear",
+                                                  antialias=True, align_corners=False)))
+    order = {index: position for position, index in enumerate(rows.index)}
+    thumbnails = torch.empty((len(rows), 3, thumbnail, thumbnail))
+    for indices, batch in images:
+        thumbnails[[order[i] for i in indices]] = batch
+    metadata = [f"{v} {lab}" for v, lab in zip(rows["video_id"], rows[label], strict=True)]
+    return embeddings, metadata, thumbnails.clamp(0, 1)
+
+
+def log_evaluation(writer, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any], table: pd.DataFrame | None,
+                   store: FrameStore | None, label: str, split: str = "val") -> None:
+    """Scores as ``eval_carl/<metric>`` and ``eval_untrained/<metric>`` scalars at the model's
+    epoch, the run's settings with the trained scores (``add_hparams``), and the validation
+    embeddings for the projector (``add_embedding``)."""
+    step = metrics["model"]["epochs"]
+    for name in ("carl", "untrained"):
+        for key, value in metrics[name].items():
+            writer.add_scalar(f"eval_{name}/{key}", value, step)
+    hparams = hparams_of(checkpoint)
+    if hparams:
+        writer.add_hparams(hparams, {f"hparam/{k}": float(v) for k, v in metrics["carl"].items()}, run_name="hparams")
+    if table is not None and store is not None and label in table.columns and len(table):
+        embeddings, metadata, thumbnails = projector_inputs(table, store, label, split)
+        writer.add_embedding(embeddings, metadata=metadata, label_img=thumbnails, global_step=step,
+                             tag=f"{split}_frames")
