@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import ImagePreview
 
+from carl_pipeline.datasets.previews import evenly, png_base64
 from carl_pipeline.ingest.convert import ConversionPlan, run_conversion
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -52,6 +54,16 @@ class FrameStoreDataset(AbstractDataset[ConversionPlan, FrameStore]):
 
     def _exists(self) -> bool:
         return self._path.is_dir() and any(self._path.glob("*.frames"))
+
+    def preview(self, frames: int = 6) -> ImagePreview:
+        """kedro-viz: frames spread over the first video of the store."""
+        store = self._load()
+        ids = store.video_ids()
+        if not ids:
+            raise DatasetError(f"{self._path}: no video converted yet")
+        pack = store.open(ids[0])
+        picked = pack.read(evenly(frames, len(pack))).permute(0, 2, 3, 1).numpy()
+        return ImagePreview(png_base64(picked))
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+from kedro_datasets._typing import JSONPreview
 
+from carl_pipeline.datasets.previews import checkpoint_summary
 from carl_pipeline.training.run_dir import RunDir, save_atomic
 
 
@@ -75,6 +78,10 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
             self._kept = data
             return
         save_atomic(data, self._get_save_path())
+
+    def preview(self) -> JSONPreview:
+        """kedro-viz: the run, the settings and the loss per epoch (weights left out)."""
+        return JSONPreview(json.dumps(checkpoint_summary(self._load()), default=str))
 
     def _exists(self) -> bool:
         try:

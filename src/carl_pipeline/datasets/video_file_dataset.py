@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from kedro_datasets._typing import ImagePreview
+
+from carl_pipeline.datasets.previews import evenly, png_base64
 
 
 class VideoFileDataset(AbstractVersionedDataset[np.ndarray, np.ndarray]):
@@ -44,6 +47,11 @@ class VideoFileDataset(AbstractVersionedDataset[np.ndarray, np.ndarray]):
 
         clip = decode_clip(Path(self._get_load_path()), as_jpeg=False)
         return np.stack(clip.frames)
+
+    def preview(self, frames: int = 5) -> ImagePreview:
+        """kedro-viz: frames spread over the video."""
+        video = self._load()
+        return ImagePreview(png_base64(video[evenly(frames, len(video))], height=120))
 
     def _exists(self) -> bool:
         try:
