@@ -16,6 +16,7 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -105,13 +106,13 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
         for name, table in zip(("trained", "untrained"), tables, strict=True):
             table.to_parquet(save / f"embeddings_{name}.parquet")
     if "phase" in labels.columns:
-        size = params["evaluate"].image_size or model["augment"]["image_size"]
+        size = params["evaluate"].image_size or model.image_size
         for name, checkpoint in (("carl", model), ("untrained", untrained)):
             metrics[name]["backbone_probe"] = backbone_probe(checkpoint, store, index, labels, size)
         if pretrained["state_dict"]:  # the backbone as pretraining left it, before CARL
             from carl_pipeline.models import CARLEncoder
 
-            start = {**untrained, "model": CARLEncoder(params["train"].model, pretrained["state_dict"]).state_dict()}
+            start = replace(untrained, model=CARLEncoder(params["train"].model, pretrained["state_dict"]).state_dict())
             metrics["carl"]["pretrained_backbone_probe"] = backbone_probe(start, store, index, labels, size)
             metrics["untrained"]["pretrained_backbone_probe"] = metrics["untrained"]["backbone_probe"]
     return {"dataset": dataset, "set": assignments, "train_seconds": round(trained_seconds, 1),

@@ -91,7 +91,7 @@ def run(name: str, change: dict, store: FrameStore, index: pd.DataFrame, labels:
         embeddings = extract_embeddings(load_encoder(checkpoint), store, index["video_id"].tolist(), augment.image_size,
                                         device=device, progress=False)
         scores[which] = {k: round(v, 3) for k, v in evaluate_table(embeddings_table(embeddings, index, labels), protocol).items()}
-    return {"experiment": name, "change": change, "seconds": round(seconds, 1), "final_loss": model["history"][-1], **scores}
+    return {"experiment": name, "change": change, "seconds": round(seconds, 1), "final_loss": model.history[-1], **scores}
 
 
 def main(argv=None) -> None:

@@ -132,7 +132,7 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             checkpoint = train(str(store.root), ids, encoder, sampling, augment, config, RunDir(tmp / f"run_{precision}"),
                                device=str(device))
-            results[f"train_{precision}"] = {"history": checkpoint["history"], "skipped_steps": checkpoint["skipped_steps"],
+            results[f"train_{precision}"] = {"history": checkpoint.history, "skipped_steps": checkpoint.skipped_steps,
                                              "seconds": round(time.perf_counter() - start, 1)}
             print(json.dumps({f"train_{precision}": results[f"train_{precision}"]}), flush=True)
 

@@ -58,8 +58,8 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             checkpoint = train(str(store.root), ids, released, sampling, augment_released, config,
                                RunDir(tmp / f"run_{precision}"), device=str(device))
-            results[f"train_released_{precision}"] = {"history": checkpoint["history"],
-                                                      "skipped_steps": checkpoint["skipped_steps"],
+            results[f"train_released_{precision}"] = {"history": checkpoint.history,
+                                                      "skipped_steps": checkpoint.skipped_steps,
                                                       "seconds": round(time.perf_counter() - start, 1)}
             print(json.dumps({f"train_released_{precision}": results[f"train_released_{precision}"]}), flush=True)
 

@@ -140,10 +140,12 @@ class MlflowTrackingHook:
                     params.update(flatten(value, name.removeprefix("params:")))
             self._log_params(params)
         if function == _TRAINING:
-            checkpoint = next(iter(outputs.values()))
-            run = checkpoint.get("run") or {}
+            from carl_pipeline.training.checkpoint import read_checkpoint
+
+            checkpoint = read_checkpoint(next(iter(outputs.values())))
+            run = checkpoint.run
             self._log_params({f"{namespace}.run": run.get("name"), f"{namespace}.run_folder": run.get("folder")})
-            for epoch, loss in enumerate(checkpoint.get("history", []), start=1):
+            for epoch, loss in enumerate(checkpoint.history, start=1):
                 self._mlflow.log_metric(f"{prefix}train/loss", loss, step=epoch)
         if function in (_EVALUATION, "combine_taxonomy_metrics"):
             metrics = next(iter(outputs.values()))

@@ -55,7 +55,7 @@ def test_untrained_checkpoint__same_architecture_other_weights():
                   "loss": {"algorithm": "scl"}, "augment": {"image_size": 32}}
     untrained = untrained_checkpoint(checkpoint, seed=1)
     rebuilt = load_encoder(untrained)
-    assert rebuilt.config == CONFIG and untrained["untrained"] and untrained["history"] == []
-    assert not torch.equal(untrained["model"]["embedder.to_embedding.weight"], checkpoint["model"]["embedder.to_embedding.weight"])
-    assert torch.equal(untrained_checkpoint(checkpoint, seed=1)["model"]["embedder.to_embedding.weight"],
-                       untrained["model"]["embedder.to_embedding.weight"])
+    assert rebuilt.config == CONFIG and untrained.untrained and untrained.history == []
+    assert not torch.equal(untrained.model["embedder.to_embedding.weight"], checkpoint["model"]["embedder.to_embedding.weight"])
+    assert torch.equal(untrained_checkpoint(checkpoint, seed=1).model["embedder.to_embedding.weight"],
+                       untrained.model["embedder.to_embedding.weight"])

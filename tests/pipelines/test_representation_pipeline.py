@@ -8,7 +8,7 @@ import torch
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from carl_pipeline.training import load_encoder
+from carl_pipeline.training import SCHEMA_VERSION, Checkpoint, load_encoder
 from carl_pipeline.video import decode_clip
 from tests.conftest import make_project, newest
 
@@ -56,6 +56,10 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     checkpoint = torch.load(newest(model_file), weights_only=True)
     assert len(checkpoint["history"]) == 2 and checkpoint["encoder"]["train_length"] == 8
     assert checkpoint["encoder"]["embedding_size"] == 16 and "optimizer" not in checkpoint
+    assert checkpoint["schema_version"] == SCHEMA_VERSION  # on disk: plain values and tensors
+    with KedroSession.create(project_path=project) as session:  # in code: a typed Checkpoint
+        loaded = session.load_context().catalog.load("pouring.model")
+    assert isinstance(loaded, Checkpoint) and loaded.history == checkpoint["history"] and loaded.run == checkpoint["run"]
     model = load_encoder(checkpoint)
     assert model(torch.randn(1, 8, 3, 32, 32)).shape == (1, 8, 16)
     run = project / checkpoint["run"]["folder"]  # data/06_models/pouring/runs/<name>
@@ -89,6 +93,12 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
         session.run(pipeline_names=["pouring"])
     assert len(list(model_file.iterdir())) == 4 and len(list((reports / "metrics.json").iterdir())) == 2
     assert len(list((reports / "alignment.mp4").iterdir())) == 2
+    # The README's way to load an earlier run's scores.
+    from kedro.io import Version
+    from kedro_datasets.json import JSONDataset
+
+    first_version = sorted(p.name for p in (reports / "metrics.json").iterdir())[0]
+    assert JSONDataset(filepath=str(reports / "metrics.json"), version=Version(first_version, None)).load() == metrics
     assert json.loads(newest(reports / "metrics.json").read_text())["model"]["run"] == checkpoint["run"]["name"]
 
     # MLflow (on by default, a SQLite store in the project) holds the four runs, read back

@@ -10,6 +10,8 @@ from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training import (
+    SCHEMA_VERSION,
+    Checkpoint,
     RunDir,
     SamplingConfig,
     TrainConfig,
@@ -17,6 +19,7 @@ from carl_pipeline.training import (
     collate,
     load_encoder,
     lr_schedule,
+    read_checkpoint,
     train,
 )
 from carl_pipeline.training.loop import compute_loss
@@ -61,9 +64,9 @@ def test_training__a_few_steps_reduce_the_loss(store, tmp_path, algorithm):
                        loss_config=loss)
     after = _fixed_batch_loss(load_encoder(checkpoint), store, ids, loss)
     assert after < before, (before, after)
-    assert len(checkpoint["history"]) == 10 and checkpoint["skipped_steps"] == 0
-    assert checkpoint["encoder"]["train_length"] == 8 and checkpoint["loss"]["algorithm"] == algorithm
-    tensorboard = RunDir(checkpoint["run"]["folder"]).tensorboard  # each run logs to its own folder
+    assert len(checkpoint.history) == 10 and checkpoint.skipped_steps == 0
+    assert checkpoint.encoder["train_length"] == 8 and checkpoint.loss["algorithm"] == algorithm
+    tensorboard = RunDir(checkpoint.run["folder"]).tensorboard  # each run logs to its own folder
     assert tensorboard.is_dir() and any(tensorboard.iterdir())
 
 
@@ -80,42 +83,42 @@ def test_training__rerun_resumes_only_its_own_run_and_other_settings_start_a_new
     runs = RunDir(tmp_path / "runs")
     config = TrainConfig(epochs=2, batch_size=2, checkpoint_every=1, progress=False)
     first = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
-    first_folder = tmp_path / "runs" / first["run"]["name"]
-    assert first["run"]["folder"] == str(first_folder) and [e for e, _ in RunDir(first_folder).checkpoints()] == [1, 2]
+    first_folder = tmp_path / "runs" / first.run["name"]
+    assert first.run["folder"] == str(first_folder) and [e for e, _ in RunDir(first_folder).checkpoints()] == [1, 2]
     assert json.loads((first_folder / "identity.json").read_text())["train"]["lr"] == config.lr
     before = _checkpoint_files(first_folder)
 
     # Another learning rate, another seed: each trains a run of its own, recording what made it.
     for changed in (TrainConfig(**{**asdict(config), "lr": 1e-3}), TrainConfig(**{**asdict(config), "seed": 7})):
         other = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, changed, runs, device="cpu")
-        assert other["run"]["id"] != first["run"]["id"] and len(other["history"]) == 2
-        assert other["train"]["lr"] == changed.lr and other["train"]["seed"] == changed.seed
-        assert other["history"] != first["history"]
-        assert any(not torch.equal(other["model"][k], first["model"][k]) for k in first["model"])
+        assert other.run["id"] != first.run["id"] and len(other.history) == 2
+        assert other.train["lr"] == changed.lr and other.train["seed"] == changed.seed
+        assert other.history != first.history
+        assert any(not torch.equal(other.model[k], first.model[k]) for k in first.model)
     # ... and another loss, another architecture.
     tcc = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu",
                 loss_config=LossConfig(algorithm="tcc"))
-    assert tcc["run"]["name"].startswith("tcc-") and tcc["loss"]["algorithm"] == "tcc"
+    assert tcc.run["name"].startswith("tcc-") and tcc.loss["algorithm"] == "tcc"
     smaller = EncoderConfig(**{**ENCODER.to_dict(), "embedding_size": 8})
-    assert train(str(store.root), ids, smaller, SAMPLING, AUGMENT, config, runs, device="cpu")["run"]["id"] not in \
-        (first["run"]["id"], tcc["run"]["id"])
+    assert train(str(store.root), ids, smaller, SAMPLING, AUGMENT, config, runs, device="cpu").run["id"] not in \
+        (first.run["id"], tcc.run["id"])
     assert len(_run_folders(tmp_path / "runs")) == 5
     assert _checkpoint_files(first_folder) == before  # the first run was never touched
 
     # The same settings: resumes the finished run and does no more work.
     again = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
-    assert again["run"]["id"] == first["run"]["id"] and again["history"] == first["history"]
-    assert again["step"] == first["step"] and _checkpoint_files(first_folder) == before
+    assert again.run["id"] == first.run["id"] and again.history == first.history
+    assert again.step == first.step and _checkpoint_files(first_folder) == before
     # Settings that do not change the result do not split runs.
     cosmetic = TrainConfig(**{**asdict(config), "checkpoint_every": 5, "num_workers": 0, "device": "cpu"})
-    assert train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, cosmetic, runs, device="cpu")["run"]["id"] == \
-        first["run"]["id"]
+    assert train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, cosmetic, runs, device="cpu").run["id"] == \
+        first.run["id"]
 
     # More epochs extend the same run.
     longer = TrainConfig(**{**asdict(config), "epochs": 3})
     extended = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, longer, runs, device="cpu")
-    assert extended["run"]["id"] == first["run"]["id"] and extended["history"][:2] == first["history"]
-    assert len(extended["history"]) == 3 and extended["step"] == first["step"] * 3 // 2
+    assert extended.run["id"] == first.run["id"] and extended.history[:2] == first.history
+    assert len(extended.history) == 3 and extended.step == first.step * 3 // 2
     assert [e for e, _ in RunDir(first_folder).checkpoints()] == [2, 3]  # keeps the newest two
     # Fewer epochs than the run has done: a clear error, not a model credited to the wrong count.
     with pytest.raises(ValueError, match="has trained 3 epochs, more than the 2 asked for"):
@@ -128,8 +131,8 @@ def test_training__other_training_data_is_another_run(store, tmp_path):
     runs = RunDir(tmp_path / "runs")
     every = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
     fewer = train(str(store.root), ids[:-1], ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
-    assert every["run"]["identity"]["data"] != fewer["run"]["identity"]["data"]
-    assert every["run"]["id"] != fewer["run"]["id"]
+    assert every.run["identity"]["data"] != fewer.run["identity"]["data"]
+    assert every.run["id"] != fewer.run["id"]
 
 
 def test_training__a_run_stopped_after_2_of_4_epochs_and_resumed_ends_with_the_same_weights(store, tmp_path):
@@ -142,15 +145,15 @@ def test_training__a_run_stopped_after_2_of_4_epochs_and_resumed_ends_with_the_s
                   device="cpu")
     interrupted = RunDir(tmp_path / "interrupted", keep=4)
     train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, interrupted, device="cpu")
-    folder = interrupted.child(whole["run"]["name"])
+    folder = interrupted.child(whole.run["name"])
     for epoch, path in folder.checkpoints():
         if epoch > 2:
             path.unlink()  # as if the process had stopped after epoch 2
     torch.manual_seed(1234)  # whatever state the new process starts in
     resumed = train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, interrupted, device="cpu")
-    assert resumed["history"] == whole["history"]
-    for key in whole["model"]:
-        assert torch.equal(resumed["model"][key], whole["model"][key]), key
+    assert resumed.history == whole.history
+    for key in whole.model:
+        assert torch.equal(resumed.model[key], whole.model[key]), key
 
 
 def test_training__same_seed_same_weights(store, tmp_path):
@@ -158,8 +161,8 @@ def test_training__same_seed_same_weights(store, tmp_path):
     config = TrainConfig(epochs=1, batch_size=2, progress=False, seed=5)
     a = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "a"), device="cpu")
     b = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "b"), device="cpu")
-    for key in a["model"]:
-        torch.testing.assert_close(a["model"][key], b["model"][key])
+    for key in a.model:
+        torch.testing.assert_close(a.model[key], b.model[key])
 
 
 def test_lr_schedule__warmup_then_cosine_to_zero():
@@ -194,3 +197,20 @@ def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_fr
     again = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, config, device="cpu")
     torch.testing.assert_close(again["state_dict"]["conv1.weight"], result["state_dict"]["conv1.weight"])  # seeded
     assert pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, PretrainConfig(epochs=0))["state_dict"] == {}
+
+
+def test_checkpoint__typed_with_a_schema_version_read_through_one_function(store, tmp_path):
+    ids = store.video_ids()
+    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, TrainConfig(epochs=1, batch_size=2, progress=False),
+                       RunDir(tmp_path / "runs"), device="cpu")
+    assert isinstance(checkpoint, Checkpoint) and checkpoint.schema_version == SCHEMA_VERSION
+    on_disk = checkpoint.to_dict()
+    assert "optimizer" not in on_disk and on_disk["run"]["id"] == checkpoint.run["id"]
+    assert read_checkpoint(on_disk).history == checkpoint.history and read_checkpoint(checkpoint) is checkpoint
+    # A file from before the schema (no version, no run) still reads; a newer one is refused by name.
+    old = {k: v for k, v in on_disk.items() if k not in ("schema_version", "run")}
+    assert read_checkpoint(old).run == {} and load_encoder(old).config == ENCODER
+    with pytest.raises(ValueError, match=r"carl\.pt: schema version 99 is newer"):
+        read_checkpoint({**on_disk, "schema_version": 99}, "carl.pt")
+    with pytest.raises(ValueError, match="not a CARL encoder checkpoint"):
+        read_checkpoint({"state_dict": {}}, "backbone.pt")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -27,8 +26,12 @@ def evenly(count: int, available: int) -> np.ndarray:
     return np.unique(np.linspace(0, available - 1, min(count, available)).astype(int))
 
 
-def checkpoint_summary(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+def checkpoint_summary(checkpoint: Any) -> dict[str, Any]:
     """What a person wants to know about a checkpoint: the run, the settings and the loss curve."""
+    from carl_pipeline.training.checkpoint import Checkpoint
+
+    if isinstance(checkpoint, Checkpoint):
+        checkpoint = checkpoint.summary()
     run = checkpoint.get("run") or {}
     return {
         "run": run.get("name"), "epoch": checkpoint.get("epoch"), "backbone_init": checkpoint.get("backbone_init"),

@@ -12,6 +12,7 @@ from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Ve
 from kedro_datasets._typing import JSONPreview
 
 from carl_pipeline.datasets.previews import checkpoint_summary
+from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.training.run_dir import RunDir, save_atomic
 
 
@@ -38,8 +39,9 @@ class RunDirDataset(AbstractDataset[None, RunDir]):
         return {"path": str(self._path), "keep": self._keep}
 
 
-class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
-    """A checkpoint dict (``model`` state dict plus the configs and history) as a ``.pt`` file.
+class TorchCheckpointDataset(AbstractVersionedDataset[Checkpoint | dict, Checkpoint | dict]):
+    """A checkpoint as a ``.pt`` file: an encoder ``Checkpoint`` (saved in its dict form, loaded
+    back as a ``Checkpoint``) or another dict of tensors (the pretrained backbone).
     With ``versioned: true`` each run writes ``<filepath>/<version>/<name>``, never overwriting
     an earlier run's model, and loading takes the newest version (or the one asked for).
 
@@ -52,7 +54,7 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
     def __init__(self, filepath: str, version: Version | None = None, metadata: dict[str, Any] | None = None):
         super().__init__(filepath=Path(filepath), version=version)
         self.metadata = metadata
-        self._kept: dict | None = None  # a non-zero rank's unsaved result
+        self._kept: dict | Checkpoint | None = None  # a non-zero rank's unsaved result
 
     def _load(self) -> dict:
         if self._kept is not None:
@@ -64,9 +66,15 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
         if not path.is_file():
             raise DatasetError(f"{path}: no trained model; run the training pipeline first")
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
             raise DatasetError(f"{path}: not a readable checkpoint ({error})") from error
+        if isinstance(state, dict) and "encoder" in state and "model" in state:  # an encoder checkpoint
+            try:
+                return read_checkpoint(state, str(path))
+            except ValueError as error:
+                raise DatasetError(str(error)) from error
+        return state
 
     def resolve_load_version(self) -> str | None:
         if self._kept is not None:  # a non-zero rank wrote nothing: what it keeps is this run's version
@@ -77,7 +85,7 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
         if int(os.environ.get("RANK", "0")) != 0:
             self._kept = data
             return
-        save_atomic(data, self._get_save_path())
+        save_atomic(data.to_dict() if isinstance(data, Checkpoint) else data, self._get_save_path())
 
     def preview(self) -> JSONPreview:
         """kedro-viz: the run, the settings and the loss per epoch (weights left out)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,21 +14,22 @@ from tqdm.auto import tqdm
 
 from carl_pipeline.augment import eval_transform
 from carl_pipeline.devices import resolve_device
-from carl_pipeline.models import CARLEncoder, EncoderConfig
+from carl_pipeline.models import CARLEncoder
+from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.video.frame_pack import FramePack
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
 
 
-def untrained_checkpoint(checkpoint: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+def untrained_checkpoint(checkpoint: Checkpoint | dict[str, Any], seed: int = 0) -> Checkpoint:
     """The same architecture as ``checkpoint``, randomly initialised (backbone included): the
     reference that shows what training bought."""
+    checkpoint = read_checkpoint(checkpoint)
     torch.manual_seed(seed)
-    config = EncoderConfig(**{**checkpoint["encoder"], "backbone_weights": None})
-    model = CARLEncoder(config)
-    return {**{k: v for k, v in checkpoint.items() if k not in ("model", "history", "optimizer", "scaler")},
-            "model": model.state_dict(), "history": [], "untrained": True}
+    model = CARLEncoder(checkpoint.encoder_config())
+    return replace(checkpoint, model=model.state_dict(), history=[], untrained=True, optimizer=None, scaler=None,
+                   rng=None)
 
 
 @torch.inference_mode()

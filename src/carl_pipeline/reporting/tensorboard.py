@@ -15,10 +15,12 @@ import torch.nn.functional as F
 from carl_pipeline.video import FrameStore
 
 
-def hparams_of(checkpoint: Mapping[str, Any]) -> dict[str, float | int | str | bool]:
+def hparams_of(checkpoint) -> dict[str, float | int | str | bool]:
     """The run's identity flattened to the scalar values TensorBoard's HParams tab takes
     (``train.lr``, ``loss.algorithm``, ``augment.image_size``, ...)."""
-    identity = (checkpoint.get("run") or {}).get("identity") or {}
+    from carl_pipeline.training.checkpoint import read_checkpoint
+
+    identity = read_checkpoint(checkpoint).run.get("identity") or {}
     out: dict[str, float | int | str | bool] = {}
 
     def walk(value, prefix):
@@ -56,7 +58,7 @@ def projector_inputs(table: pd.DataFrame, store: FrameStore, label: str, split: 
     return embeddings, metadata, thumbnails.clamp(0, 1)
 
 
-def log_evaluation(writer, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any], table: pd.DataFrame | None,
+def log_evaluation(writer, metrics: Mapping[str, Any], checkpoint, table: pd.DataFrame | None,
                    store: FrameStore | None, label: str, split: str = "val") -> None:
     """Scores as ``eval_carl/<metric>`` and ``eval_untrained/<metric>`` scalars at the model's
     epoch, the run's settings with the trained scores (``add_hparams``), and the validation

@@ -27,6 +27,7 @@ from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.losses import LossConfig, cycle_back_regression_loss, sequence_contrastive_loss
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
+from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.training.data import (
     EpochIndices,
     SamplingConfig,
@@ -160,7 +161,7 @@ def train(
     loss_config: LossConfig | None = None,
     backbone_state: dict[str, torch.Tensor] | None = None,
     backbone_init: str | None = None,
-) -> dict[str, Any]:
+) -> Checkpoint:
     """Train a CARL encoder on the given videos of a frame store.
 
     ``backbone_state`` (ResNet weights, torchvision names) is where the backbone starts, after
@@ -174,9 +175,8 @@ def train(
     epochs extend it; any other change starts a new run and leaves the old one as it was.
 
     Returns:
-        The final checkpoint: ``model`` (state dict, CPU), the configs as dicts, ``history``
-        (mean loss per epoch), ``skipped_steps``, ``epoch``, ``backbone_init`` and ``run``
-        (``id``, ``name``, ``folder`` and the ``identity``).
+        The final ``Checkpoint`` (weights on the CPU, the settings, the loss per epoch, and
+        ``run``: ``id``, ``name``, ``folder`` and the ``identity``).
     """
     # ------------------------------------------------------------------ setup
     loss_config = loss_config or LossConfig()
@@ -215,19 +215,19 @@ def train(
     start_epoch, step, skipped, history = 0, 0, 0, []
     latest = run_dir.latest()
     if latest is not None:
-        state = torch.load(latest, map_location="cpu", weights_only=True)
-        if state.get("run", {}).get("id") != run["id"]:
-            raise ValueError(f"{latest}: a checkpoint of another run (id {state.get('run', {}).get('id')}, "
-                             f"expected {run['id']}) in this run's folder; move it away")
-        if state["epoch"] > config.epochs:
-            raise ValueError(f"{run_dir.root}: this run has trained {state['epoch']} epochs, more than the "
-                             f"{config.epochs} asked for; ask for at least {state['epoch']} (or change a setting "
+        state = read_checkpoint(torch.load(latest, map_location="cpu", weights_only=True), str(latest))
+        if state.run.get("id") != run["id"] or state.optimizer is None or state.rng is None:
+            raise ValueError(f"{latest}: not a resumable checkpoint of this run (id {state.run.get('id')}, "
+                             f"expected {run['id']}); move it away")
+        if state.epoch > config.epochs:
+            raise ValueError(f"{run_dir.root}: this run has trained {state.epoch} epochs, more than the "
+                             f"{config.epochs} asked for; ask for at least {state.epoch} (or change a setting "
                              f"to start a new run)")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        start_epoch, step, skipped, history = state["epoch"], state["step"], state["skipped_steps"], state["history"]
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        scaler.load_state_dict(state.scaler)
+        set_rng_state(state.rng)
+        start_epoch, step, skipped, history = state.epoch, state.step, state.skipped_steps, list(state.history)
         if rank == 0:
             logger.info("run %s: resuming from %s (epoch %d of %d)", run["name"], latest, start_epoch, config.epochs)
     elif rank == 0:
@@ -239,14 +239,13 @@ def train(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=False)
     writer = summary_writer(run_dir) if rank == 0 else None
 
-    def checkpoint(epoch: int, with_optimizer: bool) -> dict[str, Any]:
-        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "encoder": encoder.to_dict(),
-                 "sampling": asdict(sampling), "augment": asdict(augment), "train": asdict(config),
-                 "loss": asdict(loss_config), "backbone_init": backbone_init or encoder.backbone_weights or "random init",
-                 "epoch": epoch, "step": step, "skipped_steps": skipped, "history": list(history), "run": run}
-        if with_optimizer:
-            state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict(), rng=rng_state())
-        return state
+    def checkpoint(epoch: int, with_optimizer: bool) -> Checkpoint:
+        resume = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()} \
+            if with_optimizer else {}
+        return Checkpoint(model={k: v.detach().cpu() for k, v in model.state_dict().items()}, encoder=encoder.to_dict(),
+                          sampling=asdict(sampling), augment=asdict(augment), train=asdict(config),
+                          loss=asdict(loss_config), backbone_init=backbone_init or encoder.backbone_weights or "random init",
+                          epoch=epoch, step=step, skipped_steps=skipped, history=list(history), run=run, **resume)
 
     # ------------------------------------------------------------------ epochs
     for epoch in range(start_epoch, config.epochs):
@@ -307,7 +306,7 @@ def train(
             if writer is not None:
                 writer.add_scalar("train/epoch_loss", history[-1], epoch + 1)
             if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
-                run_dir.save(checkpoint(epoch + 1, with_optimizer=True), epoch + 1)
+                run_dir.save(checkpoint(epoch + 1, with_optimizer=True).to_dict(), epoch + 1)
 
     if writer is not None:
         writer.close()
@@ -316,10 +315,10 @@ def train(
     return checkpoint(config.epochs, with_optimizer=False)
 
 
-def load_encoder(checkpoint: dict[str, Any], device: str = "cpu") -> CARLEncoder:
-    """Rebuild the trained encoder from a checkpoint returned by ``train`` (weights are in it, so
-    the backbone file is not read again)."""
-    config = EncoderConfig(**{**checkpoint["encoder"], "backbone_weights": None})
-    model = CARLEncoder(config)
-    model.load_state_dict(checkpoint["model"])
+def load_encoder(checkpoint: Checkpoint | dict[str, Any], device: str = "cpu") -> CARLEncoder:
+    """Rebuild the trained encoder from a checkpoint (a ``Checkpoint`` or its dict form; the
+    weights are in it, so the backbone file is not read again)."""
+    checkpoint = read_checkpoint(checkpoint)
+    model = CARLEncoder(checkpoint.encoder_config())
+    model.load_state_dict(checkpoint.model)
     return model.to(device).eval()

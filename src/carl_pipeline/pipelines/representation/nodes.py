@@ -18,7 +18,14 @@ from carl_pipeline.reporting import (
     similarity_figure,
 )
 from carl_pipeline.reporting.tensorboard import log_evaluation
-from carl_pipeline.training import RunDir, load_encoder, pretrain_backbone, train
+from carl_pipeline.training import (
+    Checkpoint,
+    RunDir,
+    load_encoder,
+    pretrain_backbone,
+    read_checkpoint,
+    train,
+)
 from carl_pipeline.training.loop import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -56,7 +63,7 @@ def pretrain_frame_backbone(frame_store: FrameStore, video_index: pd.DataFrame, 
 
 
 def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
-                  pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams) -> dict[str, Any]:
+                  pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams) -> Checkpoint:
     """Train a CARL (or TCC) encoder self-supervised on the training videos.
 
     Args:
@@ -86,7 +93,7 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labe
                  run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init)
 
 
-def import_released_checkpoint(params: EvaluateParams) -> dict[str, Any]:
+def import_released_checkpoint(params: EvaluateParams) -> Checkpoint:
     """A checkpoint released by CARL's authors (``params.checkpoint``), converted into this
     project's checkpoint so that the evaluation scores it like a trained model.
 
@@ -98,11 +105,12 @@ def import_released_checkpoint(params: EvaluateParams) -> dict[str, Any]:
         raise ValueError("evaluate.checkpoint is not set: point it at a released CARL checkpoint, e.g. "
                          "--params=\"pouring.evaluate.checkpoint=data/paper/06_models/released/pouring.pth\"")
     checkpoint = load_released_checkpoint(params.checkpoint, train_length=params.checkpoint_train_length)
-    logger.info("released checkpoint %s: %s", params.checkpoint, checkpoint["encoder"])
+    checkpoint = read_checkpoint(checkpoint, str(params.checkpoint))
+    logger.info("released checkpoint %s: %s", params.checkpoint, checkpoint.encoder)
     return checkpoint
 
 
-def make_untrained_model(model: dict[str, Any], params: EvaluateParams) -> dict[str, Any]:
+def make_untrained_model(model: Checkpoint, params: EvaluateParams) -> Checkpoint:
     """The trained model's architecture with random weights: the reference every score is
     compared with.
 
@@ -133,7 +141,7 @@ def embed_own_videos(model: dict[str, Any], frame_store: FrameStore, video_index
 
 def _embeddings_table(model, frame_store, video_index, frame_labels, params) -> pd.DataFrame:
     embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(),
-                                    params.image_size or model["augment"]["image_size"], device=params.device,
+                                    params.image_size or read_checkpoint(model).image_size, device=params.device,
                                     progress=params.progress, framing=params.framing)
     return embeddings_table(embeddings, video_index, frame_labels)
 
@@ -153,15 +161,16 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     untrained = evaluate_table(embeddings_untrained, params.protocol)
     better = sum(trained[k] > untrained[k] for k in trained)
     logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
+    model = read_checkpoint(model)
     reference = ({"labels": {"kendalls_tau": label_alignment_tau(embeddings, params.protocol)}}
                  if params.protocol.task == "phases" else {})
     return {
         "carl": trained, "untrained": untrained, **reference,
-        "model": {"algorithm": model["loss"]["algorithm"], "backbone": model["encoder"]["backbone"],
-                  "backbone_weights": model.get("backbone_init") or model["encoder"]["backbone_weights"] or "random init",
-                  "epochs": model["epoch"], "final_loss": model["history"][-1] if model["history"] else None,
+        "model": {"algorithm": model.algorithm, "backbone": model.encoder["backbone"],
+                  "backbone_weights": model.backbone_init or model.encoder.get("backbone_weights") or "random init",
+                  "epochs": model.epoch, "final_loss": model.history[-1] if model.history else None,
                   # the training run that made these weights (none for a released checkpoint)
-                  "run": model.get("run", {}).get("name"), "run_folder": model.get("run", {}).get("folder")},
+                  "run": model.run.get("name"), "run_folder": model.run.get("folder")},
     }
 
 

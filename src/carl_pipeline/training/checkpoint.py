@@ -1,0 +1,96 @@
+"""The trained model as a typed record: weights, the settings that made it, its run and history.
+
+On disk (``carl.pt``, the run's ``epoch_NNNN.pt``) a checkpoint is a plain dict of tensors and
+plain values (``to_dict``), so ``torch.load(weights_only=True)`` reads it and no code is ever
+unpickled; in code it is a ``Checkpoint``, read from whatever holds it through one function,
+``read_checkpoint``, which checks the schema version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import torch
+
+from carl_pipeline.models import EncoderConfig
+
+#: Version of the on-disk layout. 1: the run (``run``: id, name, folder, identity) and the random
+#: states of a resumable checkpoint (``rng``). Files without ``schema_version`` are version 0.
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """A CARL encoder checkpoint.
+
+    ``model``: the encoder's state dict (CPU tensors); ``encoder``, ``sampling``, ``augment``,
+    ``train``, ``loss``: the settings, as plain dicts of their config classes; ``run``: the
+    training run that made it (``id``, ``name``, ``folder``, ``identity``; empty for a released
+    or untrained checkpoint); ``optimizer``, ``scaler``, ``rng``: only in the epoch checkpoints a
+    run resumes from.
+    """
+
+    model: dict[str, torch.Tensor]
+    encoder: dict[str, Any]
+    sampling: dict[str, Any] = field(default_factory=dict)
+    augment: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    loss: dict[str, Any] = field(default_factory=lambda: {"algorithm": "scl"})
+    backbone_init: str = "random init"
+    epoch: int = 0
+    step: int = 0
+    skipped_steps: int = 0
+    history: list[float] = field(default_factory=list)
+    run: dict[str, Any] = field(default_factory=dict)
+    untrained: bool = False
+    released_checkpoint: str | None = None  # the authors' file this was converted from, if any
+    optimizer: dict[str, Any] | None = None
+    scaler: dict[str, Any] | None = None
+    rng: dict[str, Any] | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The on-disk form (the resume-only parts left out when absent)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in out.items() if v is not None or k not in ("optimizer", "scaler", "rng")}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any], source: str = "checkpoint") -> Checkpoint:
+        """Read the on-disk form; ``source`` names it in errors."""
+        version = int(state.get("schema_version", 0))
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"{source}: schema version {version} is newer than this code reads ({SCHEMA_VERSION}); "
+                             f"update carl-pipeline")
+        missing = [k for k in ("model", "encoder") if k not in state]
+        if missing:
+            raise ValueError(f"{source}: not a CARL encoder checkpoint (no {missing})")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in state.items() if k in known}
+        values["schema_version"] = SCHEMA_VERSION  # read and brought up to this version
+        return cls(**values)
+
+    def encoder_config(self) -> EncoderConfig:
+        """The architecture, with the weights coming from this checkpoint (no weights file is read)."""
+        return EncoderConfig(**{**self.encoder, "backbone_weights": None})
+
+    @property
+    def image_size(self) -> int | None:
+        """The side of the training images, when known."""
+        return self.augment.get("image_size")
+
+    @property
+    def algorithm(self) -> str:
+        return self.loss.get("algorithm", "scl")
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the tensors (for logs, previews, trackers)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "optimizer", "scaler", "rng")}
+
+
+def read_checkpoint(obj: Checkpoint | Mapping[str, Any], source: str = "checkpoint") -> Checkpoint:
+    """The one way code reads a checkpoint, whether it holds a ``Checkpoint`` or its dict form."""
+    if isinstance(obj, Checkpoint):
+        return obj
+    return Checkpoint.from_dict(obj, source)
