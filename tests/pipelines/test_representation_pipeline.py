@@ -73,6 +73,8 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     assert sprites and metadata and len(metadata[0].read_text().splitlines()) > 5
     assert metrics["model"]["run"] == checkpoint["run"]["name"]  # the numbers say which run made them
     first_run_files = {p: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
+    first_model = newest(model_file)
+    first_model_bytes = first_model.read_bytes()
 
     with KedroSession.create(project_path=project) as session:  # finished: nothing left to train
         session.run(pipeline_names=["train_pouring"])
@@ -87,6 +89,7 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     assert other["train"]["lr"] == 0.001 and other["train"]["seed"] == 7 and len(other["history"]) == 2
     assert other["run"]["id"] != checkpoint["run"]["id"] and other["history"] != checkpoint["history"]
     assert {p: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()} == first_run_files
+    assert first_model.read_bytes() == first_model_bytes  # the first run's model is still there, as it was
 
     # A second full run: every run left its own version of the model and of the reports.
     with KedroSession.create(project_path=project) as session:
