@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+
+from carl_pipeline.nested import flatten
 
 logger = logging.getLogger(__name__)
 
@@ -30,24 +30,6 @@ _TRAINING, _EVALUATION = "train_encoder", "evaluate_encoders"
 #: Nodes whose saved outputs become artifacts.
 _ARTIFACT_NODES = {"train_encoder", "evaluate_encoders", "plot_results", "render_alignment_video",
                    "combine_taxonomy_metrics"}
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings, dataclasses and config nodes -> ``{"a.b.c": leaf}``."""
-    if hasattr(value, "model_dump"):  # the parsed parameters (pydantic)
-        value = value.model_dump()
-    elif is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    elif hasattr(value, "_content"):  # an OmegaConf node
-        from omegaconf import OmegaConf
-
-        value = OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
 
 
 def metric_name(name: str) -> str:

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from carl_pipeline.nested import flatten
 from carl_pipeline.video import FrameStore
 
 
@@ -21,19 +22,8 @@ def hparams_of(checkpoint) -> dict[str, float | int | str | bool]:
     from carl_pipeline.training.checkpoint import read_checkpoint
 
     identity = read_checkpoint(checkpoint).run.get("identity") or {}
-    out: dict[str, float | int | str | bool] = {}
-
-    def walk(value, prefix):
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                walk(item, f"{prefix}.{key}" if prefix else str(key))
-        elif isinstance(value, bool | int | float | str):
-            out[prefix] = value
-        elif value is not None:
-            out[prefix] = str(value)
-
-    walk(identity, "")
-    return out
+    return {key: value if isinstance(value, bool | int | float | str) else str(value)
+            for key, value in flatten(identity).items() if value is not None}
 
 
 def projector_inputs(table: pd.DataFrame, store: FrameStore, label: str, split: str = "val",

@@ -204,12 +204,12 @@ def retrieve_across_videos(embeddings: pd.DataFrame, frame_store: FrameStore, pa
     return retrieval_sheet(frame_store, embeddings, query, params.retrieval_queries, params.retrieval_neighbours)
 
 
-def log_metrics_to_tensorboard(metrics: dict[str, Any], model: dict[str, Any], embeddings: pd.DataFrame,
+def log_metrics_to_tensorboard(metrics: dict[str, Any], model: Checkpoint, embeddings: pd.DataFrame,
                                frame_store: FrameStore, training_run: RunDir, params: EvaluateParams) -> None:
     """Write the scores of both encoders, the run's settings (HParams) and the validation frames'
     embeddings with thumbnails and labels (Projector) to the TensorBoard logs of the run that
     made the model (the runs' root for a checkpoint that no run here made)."""
-    run = metrics["model"].get("run")
+    run = read_checkpoint(model).run.get("name")
     writer = summary_writer(training_run.child(run) if run else training_run)
     try:
         log_evaluation(writer, metrics, model, embeddings, frame_store, _plot_label(params), params.protocol.val_split)
