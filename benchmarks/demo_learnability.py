@@ -24,12 +24,7 @@ import torch
 import torchvision
 from torch import nn
 
-from carl_pipeline.augment import (
-    AugmentConfig,
-    apply_view_params,
-    eval_transform,
-    sample_view_params,
-)
+from carl_pipeline.augment import AugmentConfig, augment_each, eval_transform
 from carl_pipeline.video import FrameStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +60,7 @@ def run(data: Path, steps: int, image_size: int, backbone: str, lr: float, frame
     for step in range(1, steps + 1):
         picks = torch.randint(len(frames), (frames_per_step,), generator=generator).tolist()
         batch = [train_videos[frames[k][0]][0][frames[k][1]] for k in picks]
-        x = torch.cat([apply_view_params(f[None], sample_view_params(*f.shape[-2:], augment, generator), augment)
-                       for f in batch])
+        x = augment_each(batch, augment, generator)
         y = torch.stack([train_videos[frames[k][0]][1][frames[k][1]] for k in picks])
         loss = nn.functional.cross_entropy(model(x), y, ignore_index=-1)
         optimizer.zero_grad()

@@ -5,9 +5,10 @@ from carl_pipeline.augment.video import (
     AugmentConfig,
     ViewParams,
     apply_view_params,
+    augment_each,
     augment_view,
     eval_transform,
     sample_view_params,
 )
 
-__all__ = ["FRAMINGS", "AugmentConfig", "ViewParams", "apply_view_params", "augment_view", "eval_transform", "sample_view_params"]
+__all__ = ["FRAMINGS", "AugmentConfig", "ViewParams", "apply_view_params", "augment_each", "augment_view", "eval_transform", "sample_view_params"]

@@ -25,6 +25,7 @@ Two implementations of the colour part (``color_mode``):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -265,6 +266,13 @@ def augment_view(frames: torch.Tensor, config: AugmentConfig, generator: torch.G
     ``(T, 3, image_size, image_size)`` float32, normalised."""
     params = sample_view_params(frames.shape[-2], frames.shape[-1], config, generator)
     return apply_view_params(frames, params, config)
+
+
+def augment_each(frames: Sequence[torch.Tensor], config: AugmentConfig,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """An augmentation drawn for each frame on its own (SimCLR's views): ``(3, H, W)`` frames, of
+    any sizes -> ``(N, 3, image_size, image_size)`` float32, normalised."""
+    return torch.cat([augment_view(frame[None], config, generator) for frame in frames])
 
 
 FRAMINGS = ("resize_crop", "squash", "native_crop")

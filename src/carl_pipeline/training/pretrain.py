@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_params
+from carl_pipeline.augment import AugmentConfig, augment_each
+from carl_pipeline.devices import resolve_device
 from carl_pipeline.losses import nt_xent_loss
 from carl_pipeline.training.loop import lr_schedule
 from carl_pipeline.video.frame_store import FrameStore
@@ -102,7 +103,7 @@ def pretrain_backbone(
         return {"state_dict": {}, "history": [], "config": asdict(config), "backbone": backbone}
     import torchvision
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device or "auto")
     torch.manual_seed(config.seed)
     resnet = getattr(torchvision.models, backbone)(weights=None)
     width = resnet.fc.in_features
@@ -125,11 +126,7 @@ def pretrain_backbone(
         batches = _frame_batches(frames, config.frames_per_step, generator)
         for batch in tqdm(batches, desc=f"pretraining backbone {epoch + 1}/{config.epochs}", unit="step",
                           disable=not config.progress, leave=False):
-            views = []
-            for _ in range(2):
-                views.append(torch.cat([
-                    apply_view_params(frame[None], sample_view_params(*frame.shape[-2:], augment, generator), augment)
-                    for frame in _read(store, batch)]).to(device))  # (N, 3, S, S)
+            views = [augment_each(_read(store, batch), augment, generator).to(device) for _ in range(2)]  # (N, 3, S, S)
             for group in optimizer.param_groups:
                 group["lr"] = float(schedule[step])
             loss = nt_xent_loss(model(views[0]), model(views[1]), config.temperature)
