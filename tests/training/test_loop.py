@@ -22,7 +22,7 @@ from carl_pipeline.training import (
     read_checkpoint,
     train,
 )
-from carl_pipeline.training.loop import compute_loss
+from carl_pipeline.training.loop import Learner, compute_loss
 from carl_pipeline.video import FrameStore
 
 ENCODER = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
@@ -40,32 +40,44 @@ def store(tiny_raw, tmp_path_factory):
     return store
 
 
-def _fixed_batch_loss(model, store, ids, config):
-    dataset = TwoViewDataset(str(store.root), ids, SAMPLING, AUGMENT, seed=123)
+def _phase_labels(store, ids):
+    """Four phases of equal length per video: enough for the supervised reference to learn."""
+    return {v: (np.arange(len(store.open(v))) * 4 // len(store.open(v))).astype(np.int64) for v in ids}
+
+
+def _fixed_batch_loss(learner, store, ids, config):
+    dataset = TwoViewDataset(str(store.root), ids, SAMPLING, AUGMENT, seed=123, layout=config.clip_layout,
+                             labels=_phase_labels(store, ids) if config.uses_labels else None)
     batch = collate([dataset[(i, 0)] for i in range(len(ids))])
-    model.eval()
+    # Batch statistics, as in training (dropout is 0): running statistics of a few tiny batches
+    # say little, and SimCLR's loss is the one most sensitive to them.
+    learner.train()
     with torch.no_grad():
         frames = batch["frames"]
-        embeddings = model(frames.flatten(0, 1), batch["masks"].flatten(0, 1), project=True)
-        return compute_loss(embeddings.unflatten(0, frames.shape[:2]), batch, config).item()
+        outputs = learner(frames.flatten(0, 1), batch["masks"].flatten(0, 1))
+        return compute_loss(outputs.unflatten(0, frames.shape[:2]), batch, config).item()
 
 
-@pytest.mark.parametrize("algorithm", ["scl", "tcc"])
-def test_training__a_few_steps_reduce_the_loss(store, tmp_path, algorithm):
+@pytest.mark.parametrize("algorithm,settings", [
+    ("scl", {}), ("tcc", {}), ("tcc", {"tcc_cycle": "views"}),
+    ("tcn", {"projection": False}), ("simclr", {}), ("supervised", {})])
+def test_training__a_few_steps_reduce_the_loss(store, tmp_path, algorithm, settings):
     ids = store.video_ids()
     # A narrow target (variance 1) on these short clips: with the paper's variance of 10 the
     # target over 8 frames is almost uniform and an untrained model already matches it.
     config = TrainConfig(epochs=10, batch_size=2, lr=1e-3, warmup_epochs=0, checkpoint_every=100,
                          progress=False, seed=0)
-    loss = LossConfig(algorithm=algorithm, variance=1.0)
+    loss = LossConfig(algorithm=algorithm, variance=1.0, **settings)
+    labels = _phase_labels(store, ids) if loss.uses_labels else None
     torch.manual_seed(0)
-    before = _fixed_batch_loss(CARLEncoder(ENCODER), store, ids, loss)
+    before = _fixed_batch_loss(Learner(CARLEncoder(ENCODER), loss, 4 if labels else None), store, ids, loss)
     checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "runs"), device="cpu",
-                       loss_config=loss)
-    after = _fixed_batch_loss(load_encoder(checkpoint), store, ids, loss)
+                       loss_config=loss, labels=labels)
+    after = _fixed_batch_loss(Learner.from_checkpoint(checkpoint), store, ids, loss)
     assert after < before, (before, after)
     assert len(checkpoint.history) == 10 and checkpoint.skipped_steps == 0
     assert checkpoint.encoder["train_length"] == 8 and checkpoint.loss["algorithm"] == algorithm
+    assert (checkpoint.head is not None) == (algorithm == "supervised")  # only the reference has a classifier
     tensorboard = RunDir(checkpoint.run["folder"]).tensorboard  # each run logs to its own folder
     assert tensorboard.is_dir() and any(tensorboard.iterdir())
 

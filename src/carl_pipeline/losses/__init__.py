@@ -1,12 +1,19 @@
-"""Losses: CARL's sequence contrastive loss, TCC's cycle-back regression (baseline) and SimCLR's
-NT-Xent (frame pretraining). No Kedro."""
+"""Losses: CARL's sequence contrastive loss and the baselines it is compared with (TCC's
+cycle-back regression, TCN's n-pairs, SimCLR's NT-Xent on frames, a supervised frame
+classifier). No Kedro."""
 
-from carl_pipeline.losses.config import LossConfig
-from carl_pipeline.losses.scl import gaussian_targets, sequence_contrastive_loss, timestamp_distance
-from carl_pipeline.losses.simclr import nt_xent_loss
+from carl_pipeline.losses.config import ALGORITHMS, LAYOUTS, LossConfig
+from carl_pipeline.losses.scl import (
+    NEGATIVES,
+    gaussian_targets,
+    sequence_contrastive_loss,
+    timestamp_distance,
+)
+from carl_pipeline.losses.simclr import frame_contrastive_loss, nt_xent_loss
+from carl_pipeline.losses.supervised import frame_classification_loss
 from carl_pipeline.losses.tcc import cycle_back_regression_loss
+from carl_pipeline.losses.tcn import time_contrastive_loss
 
-LOSSES = {"scl": sequence_contrastive_loss, "tcc": cycle_back_regression_loss}
-
-__all__ = ["LOSSES", "LossConfig", "cycle_back_regression_loss", "gaussian_targets", "nt_xent_loss", "sequence_contrastive_loss",
-           "timestamp_distance"]
+__all__ = ["ALGORITHMS", "LAYOUTS", "NEGATIVES", "LossConfig", "cycle_back_regression_loss", "frame_classification_loss",
+           "frame_contrastive_loss", "gaussian_targets", "nt_xent_loss", "sequence_contrastive_loss",
+           "time_contrastive_loss", "timestamp_distance"]

@@ -4,27 +4,78 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carl_pipeline.losses.scl import NEGATIVES
+
+#: The training algorithms: CARL's and the baselines it is compared with.
+ALGORITHMS = ("scl", "tcc", "tcn", "simclr", "supervised")
+#: How the frames of one training sample are drawn, per algorithm (see ``LossConfig.clip_layout``).
+LAYOUTS = ("two_views", "one_view", "same_frames", "anchor_positive")
+
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Which self-supervised loss trains the encoder, and its settings (defaults: the paper's).
+    """Which loss trains the encoder, and its settings (defaults: the paper's SCL).
 
     Attributes:
-        algorithm: ``scl`` (CARL's sequence contrastive loss) or ``tcc`` (TCC's cycle-back
-            regression, the baseline).
-        temperature: softmax temperature (SCL: paper 0.1, released ``SCL.SOFTMAX_TEMPERATURE``).
+        algorithm: ``scl`` (CARL's sequence contrastive loss), ``tcc`` (cycle-back regression),
+            ``tcn`` (time-contrastive n-pairs), ``simclr`` (NT-Xent on frames) or ``supervised``
+            (a per-frame classifier on the labels: the reference, not self-supervised).
+        temperature: softmax temperature of SCL (paper 0.1, released ``SCL.SOFTMAX_TEMPERATURE``),
+            TCC (released ``TCC.SOFTMAX_TEMPERATURE`` 0.1) and SimCLR's NT-Xent.
         variance: variance of SCL's Gaussian target over timestamp distance (paper 10, released
             ``SCL.LABEL_VARIENCE``).
-        tcc_variance_lambda: TCC's weight of the log-variance term (TCC: 0.001).
+        negatives: SCL's negatives, released ``SCL.NEGATIVE_TYPE``: ``single_noself`` (the other
+            view of the same video) or ``batch_noself`` (and every frame of the batch's other videos).
+        tcc_variance_lambda: TCC's weight of the log-variance term (released ``TCC.VARIANCE_LAMBDA`` 0.001).
+        tcc_cycle: ``videos`` (one clip per video, cycled between different videos: TCC as
+            published) or ``views`` (two augmented views per video, all cycled: the released
+            code's ``SSL: true`` variant).
+        tcn_positive_window: a TCN positive lies 1 to this many frames before its anchor
+            (released ``TCN.POSITIVE_WINDOW`` 5).
+        tcn_reg_lambda: TCN's L2 penalty (released ``TCN.REG_LAMBDA`` 0.002).
+        projection: train through the projection head (released ``MODEL.PROJECTION``: true for
+            SCL, false in ``tcc_config.yml`` and ``tcn_config.yml``). The supervised classifier
+            always reads the embedding.
+        l2_normalize: L2-normalise what the loss sees (released ``MODEL.L2_NORMALIZE``: true for
+            SCL and TCN, false for TCC).
+        label: the frame-label column the supervised classifier learns.
     """
 
     algorithm: str = "scl"
     temperature: float = 0.1
     variance: float = 10.0
+    negatives: str = "single_noself"
     tcc_variance_lambda: float = 0.001
+    tcc_cycle: str = "videos"
+    tcn_positive_window: int = 5
+    tcn_reg_lambda: float = 0.002
+    projection: bool = True
+    l2_normalize: bool = True
+    label: str = "phase"
 
     def __post_init__(self):
-        if self.algorithm not in ("scl", "tcc"):
-            raise ValueError(f"algorithm must be 'scl' or 'tcc', got {self.algorithm!r}")
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
         if self.temperature <= 0 or self.variance <= 0:
             raise ValueError(f"temperature and variance must be > 0, got {self.temperature}, {self.variance}")
+        if self.negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
+        if self.tcc_cycle not in ("videos", "views"):
+            raise ValueError(f"tcc_cycle must be 'videos' or 'views', got {self.tcc_cycle!r}")
+        if self.tcn_positive_window < 1:
+            raise ValueError(f"tcn_positive_window must be >= 1, got {self.tcn_positive_window}")
+
+    @property
+    def clip_layout(self) -> str:
+        """What one training sample holds: ``two_views`` (two clips of one video, each sampled and
+        augmented on its own: SCL, TCC's view variant), ``one_view`` (one clip: TCC as published,
+        supervised), ``same_frames`` (one clip augmented twice: SimCLR) or ``anchor_positive``
+        (one clip of anchors interleaved with their positives: TCN)."""
+        if self.algorithm == "scl" or (self.algorithm == "tcc" and self.tcc_cycle == "views"):
+            return "two_views"
+        return {"tcc": "one_view", "supervised": "one_view", "simclr": "same_frames", "tcn": "anchor_positive"}[
+            self.algorithm]
+
+    @property
+    def uses_labels(self) -> bool:
+        return self.algorithm == "supervised"

@@ -4,11 +4,16 @@ Chen et al., "Frame-wise Action Representations for Long Videos via Sequence Con
 Learning", CVPR 2022, Sec. 3.3. For frame ``i`` of one view and every frame ``j`` of the other
 view of the same video, the prediction is the softmax over ``j`` of ``cos(z_i, z_j) / tau``; the
 target is a Gaussian of the timestamp distance, normalised over ``j``; the loss is the KL
-divergence from target to prediction, in both directions, averaged over valid frames. Other videos
-in the batch are not negatives, and padded frames are neither predicted nor predicted from.
+divergence from target to prediction, in both directions, averaged over valid frames. Padded
+frames are neither predicted nor predicted from.
 
-Computed per video as ``(B, T, T)`` batched matrices: no ``(2BT)^2`` all-pairs matrix and no loop
-over the batch.
+Which frames the softmax runs over (the negatives) is the released code's ``SCL.NEGATIVE_TYPE``:
+
+- ``single_noself`` (the paper's, released default): only the other view of the same video. Computed
+  per video as ``(B, T, T)`` batched matrices: no ``(2BT)^2`` all-pairs matrix, no loop over the batch.
+- ``batch_noself`` (released ``scl_transformer_k400_pretrain_config.yml``, Kinetics-400
+  pre-training): the other view of the same video and every frame of both views of the batch's
+  other videos; never the frame's own view. The target stays on the same video's other view.
 """
 
 from __future__ import annotations
@@ -58,14 +63,26 @@ def gaussian_targets(distance: torch.Tensor, valid_j: torch.Tensor, variance: fl
     return torch.where(any_valid & valid_j, targets, 0.0)
 
 
+def _masked_log_softmax(logits, allowed):
+    """log softmax over the allowed ``j`` of each row (0 elsewhere)."""
+    # The most negative finite value, not -inf: a row with no allowed j then stays finite (its
+    # terms are zeroed by the caller) and so does its gradient.
+    logits = logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
+    return F.log_softmax(logits, dim=-1).masked_fill(~allowed, 0.0)
+
+
+def _kl(log_prob, targets, valid_i):
+    """Sum over valid rows of KL(target_i || prediction_i); ``(B, T, T)`` inputs."""
+    kl = torch.xlogy(targets, targets) - targets * log_prob  # 0 where target is 0
+    return (kl.sum(-1) * valid_i).sum()
+
+
 def _direction_kl(logits, targets, valid_i, valid_j):
     """Sum over valid rows of KL(target_i || softmax_j(logits_i)) with invalid j excluded."""
-    # The most negative finite value, not -inf: a row with no valid j then stays finite (its
-    # terms are zeroed below) and so does its gradient.
-    logits = logits.masked_fill(~valid_j, torch.finfo(logits.dtype).min)
-    log_prob = F.log_softmax(logits, dim=-1).masked_fill(~valid_j, 0.0)
-    kl = torch.xlogy(targets, targets) - targets * log_prob  # (B, T, T); 0 where target is 0
-    return (kl.sum(-1) * valid_i).sum()
+    return _kl(_masked_log_softmax(logits, valid_j), targets, valid_i)
+
+
+NEGATIVES = ("single_noself", "batch_noself")
 
 
 def sequence_contrastive_loss(
@@ -75,6 +92,7 @@ def sequence_contrastive_loss(
     masks: torch.Tensor,
     temperature: float = 0.1,
     variance: float = 10.0,
+    negatives: str = "single_noself",
 ) -> torch.Tensor:
     """CARL's sequence contrastive loss.
 
@@ -85,6 +103,8 @@ def sequence_contrastive_loss(
         masks: ``(B, 2, T)``, 1 for a valid frame, 0 for padding.
         temperature: softmax temperature tau (paper: 0.1).
         variance: variance of the Gaussian target over timestamp distance (paper: 10).
+        negatives: ``single_noself`` (only the other view of the same video) or ``batch_noself``
+            (also every frame of the other videos); see the module docstring.
 
     Returns:
         Scalar: the summed KL divergence of both directions over valid frames, divided by the
@@ -104,14 +124,45 @@ def sequence_contrastive_loss(
             raise ValueError(f"{name} must be {shape} for embeddings {tuple(embeddings.shape)}, got {tuple(tensor.shape)}")
     if temperature <= 0 or variance <= 0:
         raise ValueError(f"temperature and variance must be > 0, got {temperature}, {variance}")
+    if negatives not in NEGATIVES:
+        raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
 
     z = F.normalize(embeddings.float(), dim=-1)  # cosine similarity, in float32 even under autocast
     valid = masks.bool()
-    logits = z[:, 0] @ z[:, 1].transpose(1, 2) / temperature  # (B, T, T): view-0 i vs view-1 j
     distance = timestamp_distance(steps, seq_lens)  # (B, T, T)
     valid0, valid1 = valid[:, 0], valid[:, 1]  # (B, T)
+    if negatives == "batch_noself":
+        return _batch_noself(z, distance, valid, temperature, variance)
+    logits = z[:, 0] @ z[:, 1].transpose(1, 2) / temperature  # (B, T, T): view-0 i vs view-1 j
     loss = _direction_kl(logits, gaussian_targets(distance, valid1[:, None, :], variance),
                          valid0, valid1[:, None, :])
     loss = loss + _direction_kl(logits.transpose(1, 2), gaussian_targets(distance.transpose(1, 2), valid0[:, None, :], variance),
                                 valid1, valid0[:, None, :])
+    return loss / valid.sum().clamp_min(1)
+
+
+def _batch_noself(z: torch.Tensor, distance: torch.Tensor, valid: torch.Tensor, temperature: float,
+                  variance: float) -> torch.Tensor:
+    """SCL with the batch's other videos as negatives too.
+
+    Args:
+        z: ``(B, 2, T, D)`` normalised embeddings; distance: ``(B, T, T)`` view-0 to view-1
+            timestamp distances; valid: ``(B, 2, T)`` bool.
+
+    One ``(2BT, 2BT)`` similarity matrix: each row's softmax runs over every valid frame except
+    those of its own view of its own video; the target (and so the loss) only reads the block of
+    the same video's other view.
+    """
+    batch, _, num_steps, dim = z.shape
+    flat = z.reshape(-1, dim)
+    logits = flat @ flat.T / temperature  # (2BT, 2BT)
+    block = torch.arange(batch * 2, device=z.device).repeat_interleave(num_steps)  # (video, view) of each row
+    allowed = valid.reshape(1, -1) & (block[:, None] != block[None, :])
+    log_prob = _masked_log_softmax(logits, allowed).reshape(batch, 2, num_steps, batch, 2, num_steps)
+    videos = torch.arange(batch, device=z.device)
+    log_prob01 = log_prob[videos, 0, :, videos, 1, :]  # (B, T, T): own video, view 0 -> view 1
+    log_prob10 = log_prob[videos, 1, :, videos, 0, :]
+    valid0, valid1 = valid[:, 0], valid[:, 1]
+    loss = _kl(log_prob01, gaussian_targets(distance, valid1[:, None, :], variance), valid0)
+    loss = loss + _kl(log_prob10, gaussian_targets(distance.transpose(1, 2), valid0[:, None, :], variance), valid1)
     return loss / valid.sum().clamp_min(1)

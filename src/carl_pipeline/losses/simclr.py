@@ -36,3 +36,23 @@ def nt_xent_loss(view_a: torch.Tensor, view_b: torch.Tensor, temperature: float 
     logits = logits.masked_fill(torch.eye(2 * count, dtype=torch.bool, device=z.device), float("-inf"))
     positives = torch.cat([torch.arange(count, 2 * count), torch.arange(count)]).to(z.device)
     return F.cross_entropy(logits, positives)
+
+
+def frame_contrastive_loss(embeddings: torch.Tensor, masks: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """SimCLR on the frames of a batch of clips: NT-Xent with the same frame in the other
+    augmented view as the positive and every other frame of the batch (other times of the same
+    video, other videos, both views) as negatives.
+
+    Args:
+        embeddings: ``(B, 2, T, D)``: two augmented views of the *same* frames (``[:, 0, t]`` and
+            ``[:, 1, t]`` show one frame).
+        masks: ``(B, 2, T)``, 1 for valid frames; a frame is used when both views are valid.
+        temperature: tau.
+
+    Returns:
+        Scalar NT-Xent over the ``2N`` views of the ``N`` valid frames.
+    """
+    if embeddings.dim() != 4 or embeddings.shape[1] != 2:
+        raise ValueError(f"embeddings must be (B, 2, T, D), got {tuple(embeddings.shape)}")
+    valid = masks[:, 0].bool() & masks[:, 1].bool()  # (B, T)
+    return nt_xent_loss(embeddings[:, 0][valid], embeddings[:, 1][valid], temperature)

@@ -6,8 +6,17 @@ neighbour in sequence ``v`` is ``v~ = sum_j alpha_j v_j`` with ``alpha = softmax
 (TCC divides squared distances by the embedding size D); cycling back gives
 ``beta = softmax_k(-|v~ - u_k|^2 / (D tau))`` over ``u``'s frames, a Gaussian with
 mean ``mu = sum_k beta_k t_k`` and variance ``sigma^2 = sum_k beta_k (t_k - mu)^2``. The loss is
-``(t_i - mu)^2 / sigma^2 + lambda * log(sigma)`` averaged over valid frames and over every ordered
-pair of distinct sequences in the batch (here: both views of every video).
+``(t_i - mu)^2 / sigma^2 + lambda * log(sigma^2)`` averaged over valid frames and over every
+ordered pair of distinct sequences in the batch.
+
+The paper writes the variance term ``lambda * log(sigma)``; both TCC's and CARL's released code
+(``algos/tcc.py``: ``variance_lambda * pred_time_log_var``) weight ``log(sigma^2)``, and so do we.
+
+Which sequences are cycled is the caller's choice, through the views axis of ``embeddings``:
+``(B, 1, T, D)``, one clip per video, is TCC as published (every pair is two different videos;
+the released ``tcc_config.yml`` with ``SSL: false``); ``(B, 2, T, D)``, two augmented views per
+video, is the released code's self-supervised variant (``SSL: true``: the 2B views are cycled
+through each other, the two views of one video included).
 """
 
 from __future__ import annotations
@@ -27,19 +36,20 @@ def cycle_back_regression_loss(
     """TCC's cycle-back regression loss with the variance term (TCC's defaults).
 
     Args:
-        embeddings: ``(B, 2, T, D)``; the 2B sequences are cycled through each other.
-        steps: ``(B, 2, T)`` frame indices (the regression targets ``t``).
-        seq_lens: ``(B, 2)`` video lengths (indices are divided by them when ``normalize_indices``).
-        masks: ``(B, 2, T)``, 1 for valid frames.
+        embeddings: ``(B, V, T, D)``; the B*V sequences are cycled through each other.
+        steps: ``(B, V, T)`` frame indices (the regression targets ``t``).
+        seq_lens: ``(B, V)`` video lengths (indices are divided by them when ``normalize_indices``).
+        masks: ``(B, V, T)``, 1 for valid frames.
         temperature: softmax temperature of both soft nearest neighbours (TCC: 0.1).
-        variance_lambda: weight of ``log(sigma)`` (TCC: 0.001).
+        variance_lambda: weight of ``log(sigma^2)`` (TCC: 0.001).
 
     Returns:
         Scalar loss.
     """
     batch, views, num_steps, dim = embeddings.shape
     if batch * views < 2:
-        raise ValueError("TCC needs at least two sequences")
+        raise ValueError(f"TCC cycles between sequences and needs at least two; got {batch} video(s) x {views} view(s): "
+                         "use a batch_size of 2 or more")
     z = embeddings.float().reshape(batch * views, num_steps, dim)  # (N, T, D)
     valid = masks.bool().reshape(batch * views, num_steps)  # (N, T)
     t = steps.float().reshape(batch * views, num_steps)
@@ -57,6 +67,6 @@ def cycle_back_regression_loss(
     beta = torch.softmax((-d_back / scale).masked_fill(~valid[:, None, None, :], neg), dim=-1)
     mu = (beta * t[:, None, None, :]).sum(-1)  # (N_u, N_v, T_u)
     var = (beta * (t[:, None, None, :] - mu[..., None]).square()).sum(-1).clamp_min(1e-12)
-    per_frame = (t[:, None, :] - mu).square() / var + variance_lambda * 0.5 * torch.log(var)
+    per_frame = (t[:, None, :] - mu).square() / var + variance_lambda * torch.log(var)
     pair_mask = valid[:, None, :] & ~torch.eye(n, dtype=torch.bool, device=z.device)[..., None]
     return (per_frame * pair_mask).sum() / pair_mask.sum().clamp_min(1)

@@ -49,12 +49,15 @@ class Checkpoint:
     optimizer: dict[str, Any] | None = None
     scaler: dict[str, Any] | None = None
     rng: dict[str, Any] | None = None
+    # The supervised reference's frame classifier (a linear layer on the embedding), trained with
+    # the encoder and not part of it; None for the self-supervised algorithms.
+    head: dict[str, torch.Tensor] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The on-disk form (the resume-only parts left out when absent)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: v for k, v in out.items() if v is not None or k not in ("optimizer", "scaler", "rng")}
+        return {k: v for k, v in out.items() if v is not None or k not in ("optimizer", "scaler", "rng", "head")}
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any], source: str = "checkpoint") -> Checkpoint:
@@ -86,7 +89,7 @@ class Checkpoint:
 
     def summary(self) -> dict[str, Any]:
         """Everything but the tensors (for logs, previews, trackers)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "optimizer", "scaler", "rng")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "optimizer", "scaler", "rng", "head")}
 
 
 def read_checkpoint(obj: Checkpoint | Mapping[str, Any], source: str = "checkpoint") -> Checkpoint:

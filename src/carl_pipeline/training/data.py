@@ -11,7 +11,7 @@ from torch.utils.data import Dataset, Sampler
 
 from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_params
 from carl_pipeline.sampling import make_sampler
-from carl_pipeline.sampling.temporal import WINDOWS
+from carl_pipeline.sampling.temporal import WINDOWS, ViewSteps
 from carl_pipeline.video.frame_store import FrameStore
 
 
@@ -58,17 +58,46 @@ class EpochIndices(Sampler):
         return len(self.indices)
 
 
-class TwoViewDataset(Dataset):
-    """Item ``(index, epoch)`` -> two sampled, augmented views of one video.
+def arrange_clip(views: ViewSteps, layout: str, num_frames: int, positive_window: int,
+                 generator: torch.Generator) -> ViewSteps:
+    """Turn a sampler's two views into what one training sample of ``layout`` holds (``V`` views).
 
-    Returns a dict with ``frames`` ``(2, T, 3, S, S)`` float32 (augmented; or ``(2, T, 3, H, W)``
-    uint8 with ``augment=False``, for augmentation on the GPU), ``steps`` ``(2, T)``, ``masks``
-    ``(2, T)``, ``seq_len`` ``(2,)``, ``video`` (index into ``video_ids``) and ``view_params``
-    (the two augmentation draws, used when augmenting later).
+    ``two_views``: both, as sampled (V = 2). ``one_view``: the first (V = 1). ``same_frames``: the
+    first twice, to be augmented twice (V = 2, SimCLR). ``anchor_positive``: the first view's
+    first ``T/2`` steps as anchors, each followed by a positive 1 to ``positive_window`` frames
+    before it (V = 1, T frames; TCN as released: ``steps + randint(-pos_window, 0)``), so the
+    sampler must have been asked for ``T/2`` steps.
+    """
+    if layout == "two_views":
+        return views
+    if layout == "one_view":
+        return ViewSteps(views.steps[:1], views.frame_indices[:1], views.masks[:1], views.seq_len[:1])
+    if layout == "same_frames":
+        return ViewSteps(views.steps[[0, 0]], views.frame_indices[[0, 0]], views.masks[[0, 0]], views.seq_len[[0, 0]])
+    if layout != "anchor_positive":
+        raise ValueError(f"unknown clip layout {layout!r}")
+    anchors = views.steps[0]  # (T/2,)
+    positives = anchors - torch.randint(1, positive_window + 1, anchors.shape, generator=generator)
+    steps = torch.stack([anchors, positives], dim=1).reshape(1, -1)  # anchor, positive, anchor, ...
+    masks = ((steps >= 0) & (steps < num_frames)).float()
+    return ViewSteps(steps, steps.clamp(0, num_frames - 1), masks, views.seq_len[:1])
+
+
+class TwoViewDataset(Dataset):
+    """Item ``(index, epoch)`` -> the sampled, augmented views of one video (two for CARL).
+
+    Returns a dict with ``frames`` ``(V, T, 3, S, S)`` float32 (augmented; or ``(V, T, 3, H, W)``
+    uint8 with ``augment=False``, for augmentation on the GPU), ``steps`` ``(V, T)``, ``masks``
+    ``(V, T)``, ``seq_len`` ``(V,)``, ``video`` (index into ``video_ids``), ``view_params`` (the
+    augmentation draws, used when augmenting later) and, when ``labels`` are given, ``labels``
+    ``(V, T)`` long (-1 on padding and unlabelled frames). ``V`` and what the views show follow
+    ``layout`` (``arrange_clip``; ``LossConfig.clip_layout`` says which layout each loss needs).
     """
 
     def __init__(self, store_root: str, video_ids: Sequence[str], sampling: SamplingConfig,
-                 augment: AugmentConfig, seed: int = 0, augment_in_loader: bool = True):
+                 augment: AugmentConfig, seed: int = 0, augment_in_loader: bool = True,
+                 layout: str = "two_views", positive_window: int = 5,
+                 labels: dict[str, np.ndarray] | None = None):
         self.store = FrameStore(store_root)
         self.video_ids = list(video_ids)
         if not self.video_ids:
@@ -76,6 +105,15 @@ class TwoViewDataset(Dataset):
         self.sampling, self.augment, self.seed = sampling, augment, seed
         self.augment_in_loader = augment_in_loader
         self.sampler = make_sampler(sampling.strategy)
+        self.layout, self.positive_window = layout, positive_window
+        if layout == "anchor_positive" and sampling.num_steps % 2:
+            raise ValueError(f"TCN clips interleave anchors and positives: sampling.num_steps must be even, "
+                             f"got {sampling.num_steps}")
+        if labels is not None:
+            missing = [v for v in self.video_ids if v not in labels]
+            if missing:
+                raise ValueError(f"no frame labels for training videos {missing[:5]}")
+        self.labels = labels
 
     def __len__(self) -> int:
         return len(self.video_ids)
@@ -88,23 +126,31 @@ class TwoViewDataset(Dataset):
         if self.sampling.strategy == "time_augment":
             kwargs = {"sampling_region": self.sampling.sampling_region, "consistent_offset": self.sampling.consistent_offset,
                       "window": self.sampling.window}
-        views = self.sampler(len(pack), self.sampling.num_steps, generator=generator, **kwargs)
+        num_steps = self.sampling.num_steps // 2 if self.layout == "anchor_positive" else self.sampling.num_steps
+        views = self.sampler(len(pack), num_steps, generator=generator, **kwargs)
+        views = arrange_clip(views, self.layout, len(pack), self.positive_window, generator)
         # Decode each needed frame once, although both views use most of them.
         needed, inverse = torch.unique(views.frame_indices, return_inverse=True)
         decoded = pack.read(needed.numpy())  # (U, 3, H, W) uint8
         height, width = decoded.shape[-2:]
-        params = [sample_view_params(height, width, self.augment, generator) for _ in range(2)]
+        count = len(views.steps)
+        params = [sample_view_params(height, width, self.augment, generator) for _ in range(count)]
         if self.augment_in_loader:
-            frames = torch.stack([apply_view_params(decoded[inverse[v]], params[v], self.augment) for v in range(2)])
+            frames = torch.stack([apply_view_params(decoded[inverse[v]], params[v], self.augment) for v in range(count)])
         else:
-            frames = decoded[inverse]  # (2, T, 3, H, W) uint8
-        return {"frames": frames, "steps": views.steps, "masks": views.masks, "seq_len": views.seq_len,
+            frames = decoded[inverse]  # (V, T, 3, H, W) uint8
+        item = {"frames": frames, "steps": views.steps, "masks": views.masks, "seq_len": views.seq_len,
                 "video": torch.tensor(index), "view_params": params}
+        if self.labels is not None:
+            video_labels = torch.as_tensor(np.asarray(self.labels[self.video_ids[index]]), dtype=torch.long)
+            item["labels"] = torch.where(views.masks.bool(), video_labels[views.frame_indices], -1)
+        return item
 
 
 def collate(items: list[dict]) -> dict:
     """Stack a batch; uint8 views of different sizes stay a list (augmented later, per video)."""
-    out = {key: torch.stack([item[key] for item in items]) for key in ("steps", "masks", "seq_len", "video")}
+    keys = ("steps", "masks", "seq_len", "video") + (("labels",) if "labels" in items[0] else ())
+    out = {key: torch.stack([item[key] for item in items]) for key in keys}
     frames = [item["frames"] for item in items]
     same_shape = all(f.shape == frames[0].shape for f in frames)
     out["frames"] = torch.stack(frames) if same_shape else frames
@@ -113,9 +159,9 @@ def collate(items: list[dict]) -> dict:
 
 
 def augment_batch_on_device(batch: dict, augment: AugmentConfig, device: torch.device) -> torch.Tensor:
-    """Augment uint8 views on ``device`` with the draws made in the loader: ``(B, 2, T, 3, S, S)``."""
+    """Augment uint8 views on ``device`` with the draws made in the loader: ``(B, V, T, 3, S, S)``."""
     videos = []
     for frames, params in zip(batch["frames"], batch["view_params"], strict=True):
         frames = frames.to(device, non_blocking=True)
-        videos.append(torch.stack([apply_view_params(frames[v], params[v], augment) for v in range(2)]))
+        videos.append(torch.stack([apply_view_params(frames[v], params[v], augment) for v in range(len(params))]))
     return torch.stack(videos)

@@ -8,7 +8,8 @@ In the identity (a change starts a new run): the encoder architecture and its in
 (``backbone_weights`` and a hash of any pretrained backbone state), the sampling, the
 augmentation, the loss, the optimiser settings (learning rate, weight decay, warm-up, clipping,
 batch size, precision, steps per epoch cap), the seed, the number of processes (the batch is per
-process), and the data: the training videos and their frame packs' contents.
+process), and the data: the training videos and their frame packs' contents (and, for the
+supervised reference, a hash of their labels).
 
 Not in it (a change continues the same run): ``epochs`` (more epochs extend a finished run),
 ``progress``, ``num_workers``, ``checkpoint_every``, ``device`` and the encoder's
@@ -54,6 +55,17 @@ def data_fingerprint(store: FrameStore, video_ids: Sequence[str]) -> str:
     return _digest(rows)
 
 
+def labels_fingerprint(labels: Mapping[str, np.ndarray] | None, video_ids: Sequence[str]) -> str | None:
+    """A hash of the training videos' frame labels, for a run that learns from them (None otherwise)."""
+    if labels is None:
+        return None
+    sha = hashlib.sha1()
+    for video_id in sorted(video_ids):
+        sha.update(video_id.encode())
+        sha.update(np.ascontiguousarray(labels[video_id], dtype=np.int64).tobytes())
+    return sha.hexdigest()
+
+
 def state_fingerprint(state: Mapping[str, torch.Tensor] | None) -> str | None:
     """A hash of a state dict's tensors (e.g. a pretrained backbone), or None."""
     if not state:
@@ -67,9 +79,11 @@ def state_fingerprint(state: Mapping[str, torch.Tensor] | None) -> str | None:
 
 
 def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss: LossConfig, train,
-                 data: str, backbone_state: str | None = None, world_size: int = 1) -> dict[str, Any]:
+                 data: str, backbone_state: str | None = None, world_size: int = 1,
+                 labels: str | None = None) -> dict[str, Any]:
     """The settings that define a run (see the module docstring for what is left out)."""
-    return {
+    extra = {"labels": labels} if labels is not None else {}  # only runs that read labels have it
+    return {**extra,
         "encoder": {k: v for k, v in encoder.to_dict().items() if k not in NOT_IN_IDENTITY_ENCODER},
         "sampling": asdict(sampling),
         "augment": asdict(augment),

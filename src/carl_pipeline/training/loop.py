@@ -25,7 +25,14 @@ from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.devices import resolve_device
-from carl_pipeline.losses import LossConfig, cycle_back_regression_loss, sequence_contrastive_loss
+from carl_pipeline.losses import (
+    LossConfig,
+    cycle_back_regression_loss,
+    frame_classification_loss,
+    frame_contrastive_loss,
+    sequence_contrastive_loss,
+    time_contrastive_loss,
+)
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
 from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.training.data import (
@@ -37,6 +44,7 @@ from carl_pipeline.training.data import (
 )
 from carl_pipeline.training.identity import (
     data_fingerprint,
+    labels_fingerprint,
     run_id,
     run_identity,
     run_name,
@@ -114,13 +122,60 @@ def summary_writer(run_dir: RunDir):
     return SummaryWriter(str(run_dir.tensorboard))
 
 
-def compute_loss(embeddings, batch, config: LossConfig) -> torch.Tensor:
-    """The configured algorithm's loss on ``(B, 2, T, D)`` projected embeddings."""
+def compute_loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor], config: LossConfig) -> torch.Tensor:
+    """The configured algorithm's loss.
+
+    Args:
+        outputs: ``(B, V, T, D)``: the (projected) embeddings of every view, or for ``supervised``
+            the class logits ``(B, 1, T, C)``.
+        batch: ``steps``, ``masks`` ``(B, V, T)``, ``seq_len`` ``(B, V)`` and, for ``supervised``,
+            ``labels`` ``(B, V, T)``.
+    """
+    steps, masks, seq_len = batch["steps"], batch["masks"], batch["seq_len"]
     if config.algorithm == "scl":
-        return sequence_contrastive_loss(embeddings, batch["steps"], batch["seq_len"], batch["masks"],
-                                         config.temperature, config.variance)
-    return cycle_back_regression_loss(embeddings, batch["steps"], batch["seq_len"], batch["masks"],
-                                      config.temperature, config.tcc_variance_lambda)
+        return sequence_contrastive_loss(outputs, steps, seq_len, masks, config.temperature, config.variance,
+                                         config.negatives)
+    if config.algorithm == "tcc":
+        return cycle_back_regression_loss(outputs, steps, seq_len, masks, config.temperature, config.tcc_variance_lambda)
+    if config.algorithm == "tcn":
+        return time_contrastive_loss(outputs[:, 0], masks[:, 0], config.tcn_reg_lambda)
+    if config.algorithm == "simclr":
+        return frame_contrastive_loss(outputs, masks, config.temperature)
+    return frame_classification_loss(outputs.flatten(0, 1), batch["labels"].flatten(0, 1), masks.flatten(0, 1))
+
+
+class Learner(torch.nn.Module):
+    """The encoder and, for the supervised reference, its frame classifier: one module, so that
+    one optimiser and DDP see both. ``forward`` gives what ``compute_loss`` reads."""
+
+    def __init__(self, encoder: CARLEncoder, loss: LossConfig, num_classes: int | None):
+        super().__init__()
+        self.encoder, self.loss = encoder, loss
+        self.head = torch.nn.Linear(encoder.config.embedding_size, num_classes) if num_classes else None
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint | dict[str, Any]) -> Learner:
+        """The encoder and head a checkpoint holds, as trained (for scoring the training loss)."""
+        checkpoint = read_checkpoint(checkpoint)
+        head = checkpoint.head or {}
+        learner = cls(load_encoder(checkpoint), LossConfig(**checkpoint.loss),
+                      head["weight"].shape[0] if "weight" in head else None)
+        if learner.head is not None:
+            learner.head.load_state_dict(head)
+        return learner
+
+    def forward(self, frames: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """``(N, T, 3, S, S)`` frames, ``(N, T)`` masks -> ``(N, T, D)`` what the loss reads."""
+        if self.head is not None:
+            return self.head(self.encoder(frames, masks, project=False, normalize=self.loss.l2_normalize))
+        return self.encoder(frames, masks, project=self.loss.projection, normalize=self.loss.l2_normalize)
+
+
+def _num_classes(labels: dict[str, np.ndarray], video_ids: list[str]) -> int:
+    largest = max((int(np.max(labels[v])) for v in video_ids if len(labels[v])), default=-1)
+    if largest < 0:
+        raise ValueError("the supervised reference needs labelled frames; the training videos have none")
+    return largest + 1
 
 
 def rng_state() -> dict[str, Any]:
@@ -161,11 +216,15 @@ def train(
     loss_config: LossConfig | None = None,
     backbone_state: dict[str, torch.Tensor] | None = None,
     backbone_init: str | None = None,
+    labels: dict[str, np.ndarray] | None = None,
 ) -> Checkpoint:
-    """Train a CARL encoder on the given videos of a frame store.
+    """Train a CARL encoder (or a baseline's: ``loss_config.algorithm``) on the given videos of a
+    frame store.
 
     ``backbone_state`` (ResNet weights, torchvision names) is where the backbone starts, after
     ``encoder.backbone_weights``; ``backbone_init`` says in the checkpoint what it was.
+    ``labels`` (video id -> ``(num_frames,)`` label per frame, -1 unlabelled) are read only by the
+    ``supervised`` reference, which needs them.
 
     ``run_dir`` is the root of the runs: this run trains in its own folder under it,
     ``<algorithm>-lr<lr>-seed<seed>-<run id>``, keyed by everything that changes the result
@@ -190,23 +249,37 @@ def train(
     amp_dtype = _autocast_dtype(config.precision, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
-    model = CARLEncoder(encoder, backbone_state).to(device)
+    if loss_config.uses_labels and labels is None:
+        raise ValueError("the supervised reference trains on frame labels: pass labels")
+    labels = labels if loss_config.uses_labels else None
+    model = CARLEncoder(encoder, backbone_state)
+    learner = Learner(model, loss_config, _num_classes(labels, video_ids) if labels is not None else None).to(device)
     if rank == 0:
         logger.info("%s, %s on %s, precision %s", describe(model), loss_config.algorithm.upper(), device,
                     amp_dtype or torch.float32)
-    parameters = [p for p in model.parameters() if p.requires_grad]
+    parameters = [p for p in learner.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
     augment_in_loader = device.type != "cuda"  # on a GPU, augment there (batched tensor ops)
-    dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader)
-    steps_per_epoch = math.ceil(len(dataset) / (config.batch_size * world))
+    dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader,
+                             layout=loss_config.clip_layout, positive_window=loss_config.tcn_positive_window,
+                             labels=labels)
+    # TCC with one clip per video cycles between the videos of a batch: a last batch of one video
+    # has nothing to cycle through, so it is dropped.
+    drop_last = loss_config.algorithm == "tcc" and loss_config.clip_layout == "one_view"
+    if drop_last and (len(dataset) < 2 or len(dataset) < config.batch_size * world):
+        raise ValueError(f"TCC cycles between the videos of a batch: {len(dataset)} training videos are too few for "
+                         f"batches of {config.batch_size} per process on {world} process(es)")
+    steps_per_epoch = (len(dataset) // (config.batch_size * world) if drop_last
+                       else math.ceil(len(dataset) / (config.batch_size * world)))
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     schedule = lr_schedule(config.epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch), config.lr)
 
     # ------------------------------------------------------------------ run identity, resume
     identity = run_identity(encoder, sampling, augment, loss_config, config,
-                            data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state), world)
+                            data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state), world,
+                            labels=labels_fingerprint(labels, video_ids))
     run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
     run_dir = run_dir.child(run["name"])
     run["folder"] = str(run_dir.root)
@@ -224,6 +297,8 @@ def train(
                              f"{config.epochs} asked for; ask for at least {state.epoch} (or change a setting "
                              f"to start a new run)")
         model.load_state_dict(state.model)
+        if learner.head is not None:
+            learner.head.load_state_dict(state.head)
         optimizer.load_state_dict(state.optimizer)
         scaler.load_state_dict(state.scaler)
         set_rng_state(state.rng)
@@ -233,15 +308,19 @@ def train(
     elif rank == 0:
         logger.info("run %s: a new run in %s", run["name"], run_dir.root)
 
-    trained_model = model
+    trained_model = learner
     if world > 1:
         trained_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=False)
+            learner, device_ids=[device.index] if device.type == "cuda" else None,
+            # the projection head sits unused when the loss reads the embedding (TCC, TCN, supervised)
+            find_unused_parameters=not loss_config.projection or learner.head is not None)
     writer = summary_writer(run_dir) if rank == 0 else None
 
     def checkpoint(epoch: int, with_optimizer: bool) -> Checkpoint:
         resume = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()} \
             if with_optimizer else {}
+        if learner.head is not None:
+            resume["head"] = {k: v.detach().cpu() for k, v in learner.head.state_dict().items()}
         return Checkpoint(model={k: v.detach().cpu() for k, v in model.state_dict().items()}, encoder=encoder.to_dict(),
                           sampling=asdict(sampling), augment=asdict(augment), train=asdict(config),
                           loss=asdict(loss_config), backbone_init=backbone_init or encoder.backbone_weights or "random init",
@@ -256,7 +335,8 @@ def train(
         else:
             sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
         loader = DataLoader(dataset, batch_size=config.batch_size, sampler=EpochIndices(sampler, epoch),
-                            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda")
+                            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
+                            drop_last=drop_last)
         losses = []
         bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
                    disable=not config.progress or rank != 0, leave=False)
@@ -270,12 +350,12 @@ def train(
                 frames = batch["frames"].to(device, non_blocking=True)
             else:
                 frames = augment_batch_on_device(batch, augment, device)
-            batch = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len")}
+            batch = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len", "labels") if k in batch}
             videos, views, num_steps = frames.shape[:3]
 
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                embeddings = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1), project=True)
-            loss = compute_loss(embeddings.float().unflatten(0, (videos, views)), batch, loss_config)
+                outputs = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1))
+            loss = compute_loss(outputs.float().unflatten(0, (videos, views)), batch, loss_config)
 
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
