@@ -7,6 +7,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from pydantic import BaseModel
 
+from carl_pipeline.pipelines.comparison.nodes import baseline_settings
 from tests.conftest import PROJECT_ROOT
 
 ENVIRONMENTS = sorted(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local"))
@@ -46,10 +47,15 @@ def test_environment__parameters_of_every_pipeline_load_and_validate(env):
                 block = _lookup(params, dataset[len("params:"):])
                 assert isinstance(block, BaseModel), f"{name}: {dataset} is {type(block).__name__}, not validated"
                 checked.add(dataset)
+                if ".compare." in dataset:  # a baseline's changes apply to its dataset's train block
+                    dataset_name = dataset[len("params:"):].split(".compare.")[0]
+                    settings = baseline_settings(_lookup(params, f"{dataset_name}.train"), block)
+                    assert settings.loss.algorithm == dataset.rsplit(".", 1)[1], dataset
             else:  # every dataset a pipeline starts from is a catalog entry of this environment
                 assert catalog.get(dataset) is not None, f"{name}: {dataset} is not in the catalog"
     assert {"params:pouring.train", "params:penn_action.evaluate", "params:finegym_gym99.train",
-            "params:finegym_gym288.evaluate", "params:finegym.ingest", "params:videos.report"} <= checked
+            "params:finegym_gym288.evaluate", "params:finegym.ingest", "params:videos.report",
+            "params:pouring.compare.tcc", "params:penn_action.compare.supervised"} <= checked
 
 
 def test_paper_environment__the_released_settings_per_dataset():

@@ -138,6 +138,25 @@ class TrainParams(_Block):
         return {**data, "model": {**model, "train_length": num_steps}}
 
 
+class TrainChanges(_Block):
+    """What a baseline changes in a dataset's ``train`` block (``compare_<dataset>``): any of its
+    blocks, each a mapping of the keys to change. A misspelt block fails here; a misspelt key
+    inside one fails when the changes are applied (``baseline_settings``), naming the field."""
+
+    model: dict[str, Any] = Field(default_factory=dict)
+    sampling: dict[str, Any] = Field(default_factory=dict)
+    augment: dict[str, Any] = Field(default_factory=dict)
+    loss: dict[str, Any] = Field(default_factory=dict)
+    optim: dict[str, Any] = Field(default_factory=dict)
+    pretrain: dict[str, Any] = Field(default_factory=dict)
+    splits: tuple[str, ...] | None = None
+    labelled_by: str | None = None
+
+    def as_changes(self) -> dict[str, Any]:
+        """The nested keys to lay over the ``train`` block (empty blocks and unset values left out)."""
+        return {k: v for k, v in self.model_dump().items() if v not in ({}, None)}
+
+
 class EvaluateParams(_Block):
     """Embedding extraction, the evaluation protocol and the reports."""
 
@@ -157,6 +176,10 @@ class EvaluateParams(_Block):
     # Two videos to align in the alignment video; null: the first two validation videos.
     alignment_pair: tuple[str, str] | None = None
     alignment_height: int = Field(160, ge=16)
+    # Retrieval video: neighbours shown per query frame, and the frame stride of queries and
+    # candidates (released evaluate_finegym.py: K 5, time_stride 10).
+    retrieval_neighbours: int = Field(5, ge=1)
+    retrieval_stride: int = Field(10, ge=1)
     progress: bool = True
 
 

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from carl_pipeline.pipelines import ingestion
+from carl_pipeline.pipelines import comparison, ingestion
 from carl_pipeline.pipelines.representation.pipeline import (
     create_evaluation_pipeline,
     create_own_videos_pipeline,
@@ -12,6 +12,8 @@ from carl_pipeline.pipelines.representation.pipeline import (
 )
 
 DATASETS = ("pouring", "penn_action", "finegym")
+# CARL against its baselines (compare_<dataset>): the datasets whose evaluation is one namespace.
+COMPARED_DATASETS = ("pouring", "penn_action")
 # FineGym trains and scores one encoder per taxonomy, as the released configs do
 # (configs/*finegym*.yml: EVAL.CLASS_NUM 99 or 288, each with its own training set).
 FINEGYM_TAXONOMIES = ("gym99", "gym288")
@@ -27,8 +29,11 @@ def register_pipelines() -> dict[str, Pipeline]:
         ``finegym_gym288`` (each also a pipeline of its own) on ``finegym``'s ingestion, and
         combines both scores into ``finegym.metrics``. ``evaluate_released_<d>`` (and
         ``evaluate_released_finegym_<taxonomy>``) scores a checkpoint released by CARL's authors
-        (``<d>.evaluate.checkpoint``) without training, under ``<d>_released``. ``videos`` (a folder of your own videos: ingest, train, embed,
-        alignment video and retrieval sheet); ``__default__`` is ``pouring``.
+        (``<d>.evaluate.checkpoint``) without training, under ``<d>_released``.
+        ``compare_<d>`` (Pouring and Penn Action): ingestion, CARL in ``<d>``, each baseline
+        (TCC, TCN, SimCLR, supervised) in ``<d>_<algorithm>``, and ``<d>.comparison``.
+        ``videos`` (a folder of your own videos: ingest, train, embed, alignment video and
+        retrieval sheet); ``__default__`` is ``pouring``.
     """
     pipelines: dict[str, Pipeline] = {}
     for dataset in DATASETS:
@@ -51,6 +56,8 @@ def register_pipelines() -> dict[str, Pipeline]:
             pipelines[f"evaluate_released_{dataset}"] = create_released_evaluation_pipeline(dataset)
         pipelines[dataset] = sum((pipelines[f"{step}_{dataset}"] for step in ("ingest", "train", "evaluate")),
                                  Pipeline([]))
+    for dataset in COMPARED_DATASETS:
+        pipelines[f"compare_{dataset}"] = pipelines[f"ingest_{dataset}"] + comparison.create_pipeline(dataset)
     pipelines["videos"] = (ingestion.create_pipeline("videos") + create_training_pipeline("videos")
                            + create_own_videos_pipeline("videos"))
     pipelines["__default__"] = pipelines["pouring"]

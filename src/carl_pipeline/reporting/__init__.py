@@ -2,11 +2,14 @@
 
 from carl_pipeline.reporting.plots import (
     alignment_frames,
+    comparison_figure,
     metrics_figure,
     pick_pair,
     projection_figure,
+    retrieval_frames,
     retrieval_sheet,
     similarity_figure,
 )
 
-__all__ = ["alignment_frames", "metrics_figure", "pick_pair", "projection_figure", "retrieval_sheet", "similarity_figure"]
+__all__ = ["alignment_frames", "comparison_figure", "metrics_figure", "pick_pair", "projection_figure", "retrieval_frames",
+           "retrieval_sheet", "similarity_figure"]

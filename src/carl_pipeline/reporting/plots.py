@@ -123,6 +123,85 @@ def alignment_frames(store: FrameStore, table: pd.DataFrame, label: str, video_a
     return torch.cat(frames, dim=3).permute(0, 2, 3, 1).contiguous().numpy()
 
 
+def retrieval_frames(store: FrameStore, table: pd.DataFrame, label: str, query_video: str, neighbours: int = 5,
+                     stride: int = 10, height: int = 160, split: str | None = None,
+                     distance: str = "sqeuclidean") -> np.ndarray:
+    """The retrieval video, as CARL's released code renders it (``evaluate_finegym.py`` with
+    ``visualize_retrieval.py``): every ``stride``-th frame of ``query_video`` beside its
+    ``neighbours`` nearest frames (by embedding distance) among every ``stride``-th frame of the
+    other videos (of ``split``, when given), played over the query video. Each frame stands on a
+    bar in the colour of its ``label`` (phase): a neighbour in the query's colour is a match.
+
+    Returns:
+        uint8 ``(L, height + 8, (neighbours + 1) * W, 3)``: ``L`` query frames (every ``stride``-th), ``W`` the width of a frame scaled to ``height``.
+    """
+    import torch
+    import torchvision.transforms.v2.functional as TF
+    from scipy.spatial.distance import cdist
+
+    if stride < 1 or neighbours < 1:
+        raise ValueError(f"stride and neighbours must be >= 1, got {stride}, {neighbours}")
+    pool = table if split is None else table[table["split"] == split]
+    query = pool[pool["video_id"] == query_video].sort_values("frame_index").iloc[::stride]
+    others = pool[pool["video_id"] != query_video].sort_values(["video_id", "frame_index"])
+    others = others[others["frame_index"] % stride == 0]
+    if query.empty or others.empty:
+        raise ValueError(f"retrieval needs video {query_video!r} and at least one other video"
+                         + (f" in split {split!r}" if split else ""))
+    dists = cdist(np.stack(query["embedding"].to_numpy()), np.stack(others["embedding"].to_numpy()), distance)
+    nearest = np.argsort(dists, axis=1, kind="stable")[:, :neighbours]  # (L, K) rows of `others`
+    palette = (matplotlib.colormaps["tab10"](np.arange(10))[:, :3] * 255).astype(np.uint8)
+    width = None
+
+    def tiles(video_id: str, frame_indices: np.ndarray, labels: np.ndarray) -> torch.Tensor:
+        """(N, 3, height + 8, width): the frames, scaled, over their phase bars."""
+        nonlocal width
+        unique, inverse = np.unique(frame_indices, return_inverse=True)
+        decoded = store.open(video_id).read(unique)
+        width = width or round(decoded.shape[-1] * height / decoded.shape[-2])
+        decoded = TF.resize(decoded, [height, width], antialias=True)[torch.as_tensor(inverse)]
+        bar = torch.as_tensor(palette[np.asarray(labels) % 10])[:, :, None, None].expand(-1, -1, 8, width)
+        return torch.cat([decoded, bar], dim=2)
+
+    columns = [tiles(query_video, query["frame_index"].to_numpy(), query[label].to_numpy())]
+    chosen = others.iloc[nearest.reshape(-1)]
+    picked = torch.empty((len(chosen),) + tuple(columns[0].shape[1:]), dtype=torch.uint8)
+    for video_id, rows in chosen.reset_index(drop=True).groupby("video_id"):
+        picked[torch.tensor(rows.index.to_numpy())] = tiles(video_id, rows["frame_index"].to_numpy(),
+                                                               rows[label].to_numpy())
+    picked = picked.unflatten(0, nearest.shape)  # (L, K, 3, H, W)
+    columns += [picked[:, k] for k in range(nearest.shape[1])]  # fewer when there are fewer candidates
+    return torch.cat(columns, dim=3).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str = ""):
+    """Methods x metrics as a table to look at: each cell holds the score, coloured by its rank
+    within the metric's column (darkest: best), so the winner of every metric stands out.
+
+    Args:
+        comparison: ``{method: {metric: value}}``; rows in the given order.
+    """
+    methods = list(comparison)
+    metrics = sorted({m for row in comparison.values() for m in row})
+    values = np.array([[comparison[r].get(m, np.nan) for m in metrics] for r in methods], dtype=float)
+    ranks = np.full_like(values, np.nan)
+    for column in range(values.shape[1]):
+        present = ~np.isnan(values[:, column])
+        if present.any():
+            order = values[present, column].argsort().argsort()  # 0: lowest
+            ranks[present, column] = order / max(present.sum() - 1, 1)
+    fig, ax = _subplots(figsize=(1.05 * len(metrics) + 2.2, 0.5 * len(methods) + 1.3))
+    ax.imshow(ranks, cmap="Greens", vmin=-0.3, vmax=1.2, aspect="auto")
+    for (row, column), value in np.ndenumerate(values):
+        ax.text(column, row, "-" if np.isnan(value) else f"{value:.3f}", ha="center", va="center", fontsize=8,
+                fontweight="bold" if ranks[row, column] == 1 else "normal")
+    ax.set_xticks(range(len(metrics)), metrics, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(methods)), methods, fontsize=9)
+    ax.set_title(title or "validation scores (darker: better within the metric)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def retrieval_sheet(store: FrameStore, table: pd.DataFrame, query_video: str, num_queries: int = 6,
                     neighbours: int = 4, distance: str = "sqeuclidean"):
     """Fine-grained retrieval to look at: frames taken evenly from ``query_video`` (first column)

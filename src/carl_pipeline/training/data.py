@@ -142,7 +142,7 @@ class TwoViewDataset(Dataset):
         item = {"frames": frames, "steps": views.steps, "masks": views.masks, "seq_len": views.seq_len,
                 "video": torch.tensor(index), "view_params": params}
         if self.labels is not None:
-            video_labels = torch.as_tensor(np.asarray(self.labels[self.video_ids[index]]), dtype=torch.long)
+            video_labels = torch.tensor(np.asarray(self.labels[self.video_ids[index]], dtype=np.int64))
             item["labels"] = torch.where(views.masks.bool(), video_labels[views.frame_indices], -1)
         return item
 

@@ -14,6 +14,7 @@ from carl_pipeline.reporting import (
     metrics_figure,
     pick_pair,
     projection_figure,
+    retrieval_frames,
     retrieval_sheet,
     similarity_figure,
 )
@@ -64,13 +65,14 @@ def pretrain_frame_backbone(frame_store: FrameStore, video_index: pd.DataFrame, 
 
 def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
                   pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams) -> Checkpoint:
-    """Train a CARL (or TCC) encoder self-supervised on the training videos.
+    """Train a CARL encoder (or a baseline's: ``params.loss.algorithm``) on the training videos.
 
     Args:
         frame_store: the dataset's frame packs.
         video_index: one row per video; ``params.splits`` selects the training videos.
-        frame_labels: one row per frame; read only to select the videos with a frame labelled in
-            ``params.labelled_by`` (FineGym's taxonomies), never as a training signal.
+        frame_labels: one row per frame; read to select the videos with a frame labelled in
+            ``params.labelled_by`` (FineGym's taxonomies), and as the training signal only by the
+            ``supervised`` reference (column ``params.loss.label``).
         pretrained_backbone: ``pretrain_frame_backbone``'s result; its weights (when any) are
             where the backbone starts.
         run_dir: where epoch checkpoints and TensorBoard logs go; a rerun resumes from the last
@@ -87,10 +89,24 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labe
                          f"{params.model.backbone}: rerun pretrain_frame_backbone")
     init = (f"SimCLR on the training frames ({len(pretrained_backbone['history'])} epochs)" if state is not None
             else None)
-    logger.info("training on %d videos of %s%s", len(video_ids), frame_store.root,
+    logger.info("training %s on %d videos of %s%s", params.loss.algorithm.upper(), len(video_ids), frame_store.root,
                 f" (labelled in {params.labelled_by})" if params.labelled_by else "")
+    labels = _frame_labels(frame_labels, video_ids, params.loss.label) if params.loss.uses_labels else None
     return train(str(frame_store.root), video_ids, params.model, params.sampling, params.augment, params.optim,
-                 run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init)
+                 run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init, labels=labels)
+
+
+def _frame_labels(frame_labels: pd.DataFrame, video_ids: list[str], column: str) -> dict[str, Any]:
+    """``{video_id: (num_frames,) int labels}`` from the per-frame table, for the supervised reference."""
+    if column not in frame_labels.columns:
+        raise ValueError(f"loss.label: no label column {column!r} in the frame labels (columns: "
+                         f"{[c for c in frame_labels.columns if c not in ('video_id', 'frame_index')]})")
+    rows = frame_labels[frame_labels["video_id"].isin(video_ids)].sort_values(["video_id", "frame_index"])
+    labels = {video_id: group[column].to_numpy() for video_id, group in rows.groupby("video_id")}
+    missing = sorted(set(video_ids) - set(labels))
+    if missing:
+        raise ValueError(f"no frame labels for training videos {missing[:5]}")
+    return labels
 
 
 def import_released_checkpoint(params: EvaluateParams) -> Checkpoint:
@@ -189,6 +205,18 @@ def render_alignment_video(embeddings: pd.DataFrame, frame_store: FrameStore, pa
     """Two validation videos played in step along the DTW path between their embeddings."""
     pair = params.alignment_pair or pick_pair(embeddings, params.protocol.val_split)
     return alignment_frames(frame_store, embeddings, _plot_label(params), pair[0], pair[1], params.alignment_height)
+
+
+def render_retrieval_video(embeddings: pd.DataFrame, frame_store: FrameStore, params: EvaluateParams):
+    """A validation video (the alignment pair's first) beside its nearest frames in the other
+    validation videos, played over it (CARL's retrieval video)."""
+    query = (params.alignment_pair or pick_pair(embeddings, params.protocol.val_split))[0]
+    split = params.protocol.val_split
+    if embeddings.loc[embeddings["split"] == split, "video_id"].nunique() < 2:
+        split = None  # one validation video (a tiny demo): retrieve from every other video
+    return retrieval_frames(frame_store, embeddings, _plot_label(params), query, params.retrieval_neighbours,
+                            params.retrieval_stride, params.alignment_height, split=split,
+                            distance=params.protocol.distance)
 
 
 def align_own_videos(embeddings: pd.DataFrame, frame_store: FrameStore, params: VideosReportParams):

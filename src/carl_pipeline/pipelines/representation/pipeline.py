@@ -14,6 +14,7 @@ from carl_pipeline.pipelines.representation.nodes import (
     plot_results,
     pretrain_frame_backbone,
     render_alignment_video,
+    render_retrieval_video,
     retrieve_across_videos,
     train_encoder,
 )
@@ -38,19 +39,25 @@ def _in_namespace(template: Pipeline, namespace: str, source: str | None, params
 def create_training_pipeline(dataset: str, source: str | None = None) -> Pipeline:
     """``<source>.frame_store``, ``<source>.video_index`` -> ``<dataset>.model`` (resuming from
     ``<dataset>.training_run``); ``source`` defaults to ``dataset``."""
-    return _in_namespace(Pipeline([
-        Node(pretrain_frame_backbone, inputs=["frame_store", "video_index", "frame_labels", "params:train"],
+    return _in_namespace(training_template(), dataset, source)
+
+
+def training_template(settings: str = "params:train") -> Pipeline:
+    """Frame pretraining (when asked for) and training, reading the training settings from
+    ``settings``: the ``train`` parameters, or a dataset that a comparison derives from them."""
+    return Pipeline([
+        Node(pretrain_frame_backbone, inputs=["frame_store", "video_index", "frame_labels", settings],
              outputs="pretrained_backbone", name="pretrain_frame_backbone"),
         Node(train_encoder, inputs=["frame_store", "video_index", "frame_labels", "pretrained_backbone", "training_run",
-                                    "params:train"],
+                                    settings],
              outputs="model", name="train_carl_encoder"),
-    ]), dataset, source)
+    ])
 
 
 def create_evaluation_pipeline(dataset: str, source: str | None = None) -> Pipeline:
     """``<dataset>.model`` -> embeddings of every frame of ``<source>`` (trained and untrained
     encoder) -> ``<dataset>.metrics``, plots, alignment video, TensorBoard scalars."""
-    return _in_namespace(_evaluation_template(), dataset, source)
+    return _in_namespace(evaluation_template(), dataset, source)
 
 
 def create_released_evaluation_pipeline(dataset: str, source: str | None = None) -> Pipeline:
@@ -59,24 +66,32 @@ def create_released_evaluation_pipeline(dataset: str, source: str | None = None)
     reports under ``<dataset>_released``."""
     template = Pipeline([
         Node(import_released_checkpoint, inputs="params:evaluate", outputs="model", name="import_released_checkpoint"),
-    ]) + _evaluation_template()
+    ]) + evaluation_template()
     return _in_namespace(template, f"{dataset}_released", source or dataset, params_from=dataset)
 
 
-def _evaluation_template() -> Pipeline:
-    return Pipeline([
+def evaluation_template(untrained: bool = True) -> Pipeline:
+    """Embed, score, plot, render. ``untrained=False`` leaves out the untrained reference's
+    nodes: its embeddings (``embeddings_untrained``) are then an input, shared with another
+    namespace that trained the same architecture (a comparison scores every method against one
+    untrained encoder)."""
+    reference = [
         Node(make_untrained_model, inputs=["model", "params:evaluate"], outputs="model_untrained",
              name="make_untrained_reference_model"),
-        Node(embed_frames, inputs=["model", "frame_store", "video_index", "frame_labels", "params:evaluate"],
-             outputs="embeddings", name="embed_frames_trained"),
         Node(embed_frames, inputs=["model_untrained", "frame_store", "video_index", "frame_labels", "params:evaluate"],
              outputs="embeddings_untrained", name="embed_frames_untrained"),
+    ] if untrained else []
+    return Pipeline(reference + [
+        Node(embed_frames, inputs=["model", "frame_store", "video_index", "frame_labels", "params:evaluate"],
+             outputs="embeddings", name="embed_frames_trained"),
         Node(evaluate_encoders, inputs=["embeddings", "embeddings_untrained", "model", "params:evaluate"],
              outputs="metrics", name="evaluate_trained_and_untrained"),
         Node(plot_results, inputs=["embeddings", "embeddings_untrained", "metrics", "params:evaluate"],
              outputs=["embedding_projection_plot", "similarity_plot", "metrics_plot"], name="plot_results"),
         Node(render_alignment_video, inputs=["embeddings", "frame_store", "params:evaluate"],
              outputs="alignment_video", name="render_alignment_video"),
+        Node(render_retrieval_video, inputs=["embeddings", "frame_store", "params:evaluate"],
+             outputs="retrieval_video", name="render_retrieval_video"),
         Node(log_metrics_to_tensorboard, inputs=["metrics", "model", "embeddings", "frame_store", "training_run",
                                                   "params:evaluate"], outputs=None,
              name="log_metrics_to_tensorboard"),

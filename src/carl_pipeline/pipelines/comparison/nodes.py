@@ -1,0 +1,88 @@
+"""Comparison nodes: a baseline's training settings, and the table of every method's scores."""
+
+import logging
+from typing import Any
+
+from carl_pipeline.nested import merge
+from carl_pipeline.params import TrainChanges, TrainParams
+from carl_pipeline.reporting import comparison_figure
+from carl_pipeline.training import read_checkpoint
+
+logger = logging.getLogger(__name__)
+
+#: How each algorithm is named in the table (the untrained encoder is the reference row).
+METHOD_NAMES = {"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR", "supervised": "supervised"}
+
+
+def baseline_settings(train: TrainParams, changes: TrainChanges) -> TrainParams:
+    """The dataset's training settings with what a baseline changes (its loss, its sampling) laid
+    over them: the same encoder, data and budget as CARL unless ``changes`` says otherwise.
+
+    Args:
+        train: the dataset's ``train`` block (what CARL trains with).
+        changes: nested keys of that block to change, e.g. ``{"loss": {"algorithm": "tcc"}}``
+            (``<dataset>.compare.<algorithm>``).
+
+    Raises:
+        ValueError: a change names a key the training settings do not have (from validation).
+    """
+    if not isinstance(changes, TrainChanges):
+        changes = TrainChanges.model_validate(changes or {})
+    base = train.model_dump()
+    base["model"].pop("train_length", None)  # set from sampling.num_steps, never given
+    return TrainParams.model_validate(merge(base, changes.as_changes()))
+
+
+def compare_methods(**inputs: Any) -> dict[str, Any]:
+    """One table of every method's validation scores, the untrained encoder as a row.
+
+    Args:
+        inputs: ``<algorithm>_metrics`` (each method's ``metrics``) and ``<algorithm>_model``
+            (its checkpoint, read to check that every method trained the same encoder) for each
+            compared algorithm; rows follow ``METHOD_NAMES`` (CARL first), whose untrained row
+            is the table's.
+
+    Returns:
+        ``{"methods": [...], "metrics": [...], "scores": {row: {metric: value}}, "labels": {...},
+        "models": {row: {"algorithm", "run", "epochs", "final_loss"}}}``; rows are
+        ``untrained`` and each method's name (``CARL (SCL)``, ``TCC``, ...).
+
+    Raises:
+        ValueError: two methods trained different encoder architectures (the table would not
+            compare losses), naming them.
+    """
+    algorithms = [key.removesuffix("_metrics") for key in inputs if key.endswith("_metrics")]
+    order = list(METHOD_NAMES)  # CARL first, then the baselines in the paper's order
+    algorithms.sort(key=lambda a: order.index(a) if a in order else len(order))
+    reference = algorithms[0]
+    encoder = _architecture(inputs[f"{reference}_model"])
+    scores: dict[str, dict[str, float]] = {"untrained": dict(inputs[f"{reference}_metrics"]["untrained"])}
+    models = {}
+    for algorithm in algorithms:
+        metrics, model = inputs[f"{algorithm}_metrics"], inputs[f"{algorithm}_model"]
+        if _architecture(model) != encoder:
+            differing = sorted(k for k in encoder if encoder[k] != _architecture(model).get(k))
+            raise ValueError(f"{algorithm} trained another encoder than {reference} (differs in {differing}): "
+                             f"the comparison needs the same encoder for every method")
+        name = METHOD_NAMES.get(algorithm, algorithm)
+        scores[name] = dict(metrics["carl"])
+        models[name] = {"algorithm": metrics["model"]["algorithm"], "run": metrics["model"].get("run"),
+                        "epochs": metrics["model"]["epochs"], "final_loss": metrics["model"]["final_loss"]}
+    metric_names = list(scores["untrained"])
+    best = {m: max((row for row in scores if row != "untrained"), key=lambda r: scores[r].get(m, float("-inf")))
+            for m in metric_names}
+    logger.info("comparison: best per metric %s", best)
+    return {"methods": list(scores), "metrics": metric_names, "scores": scores, "best": best,
+            "labels": inputs[f"{reference}_metrics"].get("labels", {}), "models": models}
+
+
+def plot_comparison(comparison: dict[str, Any]):
+    """The comparison table as a picture: methods x metrics, the best of each metric darkest."""
+    return comparison_figure({row: comparison["scores"][row] for row in comparison["methods"]},
+                             "methods x metrics on the validation videos (darker: better within the metric)")
+
+
+def _architecture(model) -> dict[str, Any]:
+    encoder = dict(read_checkpoint(model).encoder)
+    encoder.pop("backbone_dir", None)  # where weights files are looked up, not which weights
+    return encoder

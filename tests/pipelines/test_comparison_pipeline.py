@@ -1,0 +1,88 @@
+"""compare_pouring through a KedroSession at tiny sizes: every method trained on the same encoder,
+scored against one untrained encoder, in one table."""
+
+import json
+
+import pytest
+import torch
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from carl_pipeline.params import TrainParams
+from carl_pipeline.pipelines.comparison.nodes import baseline_settings, compare_methods
+from tests.conftest import make_project, newest
+from tests.pipelines.test_representation_pipeline import TINY_TRAIN
+
+TINY = f"""
+pouring:
+  ingest: {{num_workers: 0, progress: false}}
+  train:{TINY_TRAIN.replace("epochs: 2", "epochs: 1")}
+  evaluate: {{protocol: {{stride: 1}}, alignment_height: 32, retrieval_stride: 3, progress: false}}
+"""
+METHODS = ["untrained", "CARL (SCL)", "TCC", "TCN", "SimCLR", "supervised"]
+
+
+@pytest.fixture
+def project(tiny_raw, tmp_path, monkeypatch):
+    root = make_project(tmp_path / "project", TINY, tiny_raw)
+    monkeypatch.chdir(root)
+    bootstrap_project(root)
+    return root
+
+
+def test_compare_pouring__one_row_per_method_and_metric_and_each_method_its_own_outputs(project):
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["compare_pouring"])
+    reports = project / "data/08_reporting"
+    comparison = json.loads(newest(reports / "pouring/comparison.json").read_text())
+    metrics = ["classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
+               "ap@5", "ap@10", "ap@15"]
+    assert comparison["methods"] == METHODS and comparison["metrics"] == metrics
+    assert all(set(comparison["scores"][m]) == set(metrics) for m in METHODS)
+    assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(METHODS[1:])
+    assert newest(reports / "pouring/comparison.png").stat().st_size > 5000
+    # The untrained row is the reference every method's own metrics.json holds too.
+    for namespace, algorithm in (("pouring", "scl"), ("pouring_tcc", "tcc"), ("pouring_tcn", "tcn"),
+                                 ("pouring_simclr", "simclr"), ("pouring_supervised", "supervised")):
+        own = json.loads(newest(reports / namespace / "metrics.json").read_text())
+        assert own["model"]["algorithm"] == algorithm and own["untrained"] == comparison["scores"]["untrained"]
+        assert comparison["scores"][{"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR",
+                                     "supervised": "supervised"}[algorithm]] == own["carl"]
+        assert newest(reports / namespace / "retrieval.mp4").stat().st_size > 0
+        model = torch.load(newest(project / f"data/06_models/{namespace}/carl.pt"), weights_only=True)
+        assert model["loss"]["algorithm"] == algorithm and ("head" in model) == (algorithm == "supervised")
+    # Only CARL's namespace embeds with the untrained encoder: the baselines share its embeddings.
+    assert not (project / "data/07_model_output/pouring_tcc/embeddings_untrained.parquet").exists()
+
+
+def _train_params(**changes):
+    base = {"model": {"backbone": "resnet18"}, "sampling": {"num_steps": 8}, "augment": {"image_size": 32},
+            "loss": {}, "optim": {"epochs": 3}}
+    return TrainParams.model_validate({**base, **changes})
+
+
+def test_baseline_settings__change_only_what_the_baseline_names():
+    train = _train_params()
+    tcc = baseline_settings(train, {"loss": {"algorithm": "tcc", "projection": False},
+                                    "sampling": {"strategy": "offset_uniform"}})
+    assert tcc.loss.algorithm == "tcc" and not tcc.loss.projection and tcc.sampling.strategy == "offset_uniform"
+    assert tcc.model == train.model and tcc.optim == train.optim and tcc.augment == train.augment
+    assert tcc.loss.temperature == train.loss.temperature and tcc.sampling.num_steps == 8
+    with pytest.raises(ValueError, match="lossy"):
+        baseline_settings(train, {"lossy": {"algorithm": "tcc"}})
+    with pytest.raises(ValueError, match="algorithm"):
+        baseline_settings(train, {"loss": {"algorithm": "moco"}})
+
+
+def test_compare_methods__refuses_methods_trained_on_another_encoder():
+    def model(size):
+        return {"model": {}, "encoder": {"backbone": "resnet18", "embedding_size": size}}
+
+    def metrics(algorithm):
+        return {"carl": {"ap@5": 0.5}, "untrained": {"ap@5": 0.4},
+                "model": {"algorithm": algorithm, "epochs": 1, "final_loss": 1.0}}
+
+    table = compare_methods(tcc_metrics=metrics("tcc"), tcc_model=model(16), scl_metrics=metrics("scl"), scl_model=model(16))
+    assert table["methods"] == ["untrained", "CARL (SCL)", "TCC"]  # CARL first, whatever the input order
+    with pytest.raises(ValueError, match="tcc trained another encoder.*embedding_size"):
+        compare_methods(scl_metrics=metrics("scl"), scl_model=model(16), tcc_metrics=metrics("tcc"), tcc_model=model(8))
