@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 _TRAINING, _EVALUATION = "train_encoder", "evaluate_encoders"
 #: Nodes whose saved outputs become artifacts.
 _ARTIFACT_NODES = {"train_encoder", "evaluate_encoders", "plot_results", "render_alignment_video",
-                   "combine_taxonomy_metrics"}
+                   "render_retrieval_video", "combine_taxonomy_metrics", "compare_methods", "plot_comparison"}
 
 
 def metric_name(name: str) -> str:
@@ -120,6 +120,8 @@ class MlflowTrackingHook:
             for name, value in inputs.items():
                 if name.startswith("params:"):
                     params.update(flatten(value, name.removeprefix("params:")))
+                elif name.endswith(".train_settings"):  # a baseline's settings, derived from params
+                    params.update(flatten(value, name.removesuffix("_settings")))
             self._log_params(params)
         if function == _TRAINING:
             from carl_pipeline.training.checkpoint import read_checkpoint

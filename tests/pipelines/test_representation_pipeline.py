@@ -237,3 +237,6 @@ def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(proje
     frames = decode_clip(newest(project / "data/08_reporting/videos/alignment.mp4"), as_jpeg=False).frames
     assert len(frames) >= 6 and np.asarray(frames[0]).shape[0] == 40
     assert (project / "data/08_reporting/videos/retrieval_sheet.png").stat().st_size > 5000
+    # Many different videos: the others of each batch are SCL negatives too (Kinetics-style)
+    model = torch.load(newest(project / "data/06_models/videos/carl.pt"), weights_only=True)
+    assert model["loss"]["negatives"] == "batch_noself"

@@ -182,7 +182,7 @@ def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str 
         comparison: ``{method: {metric: value}}``; rows in the given order.
     """
     methods = list(comparison)
-    metrics = sorted({m for row in comparison.values() for m in row})
+    metrics = list(dict.fromkeys(m for row in comparison.values() for m in row))  # in the table's order
     values = np.array([[comparison[r].get(m, np.nan) for m in metrics] for r in methods], dtype=float)
     ranks = np.full_like(values, np.nan)
     for column in range(values.shape[1]):
