@@ -76,7 +76,8 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from carl_pipeline.pipelines.representation import nodes
+    from carl_pipeline.pipelines.evaluation import nodes
+    from carl_pipeline.pipelines.training import nodes as training_nodes
     from carl_pipeline.training import RunDir
 
     bootstrap_project(project)
@@ -94,9 +95,9 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
         store = FrameStore(data / "frames")
         index, labels = pd.read_parquet(data / "video_index.parquet"), pd.read_parquet(data / "frame_labels.parquet")
     started = time.perf_counter()
-    pretrained = nodes.pretrain_frame_backbone(store, index, labels, params["train"])
+    pretrained = training_nodes.pretrain_frame_backbone(store, index, labels, params["train"])
     with tempfile.TemporaryDirectory() as folder:
-        model = nodes.train_encoder(store, index, labels, pretrained, RunDir(Path(folder) / "run"), params["train"])
+        model = training_nodes.train_encoder(store, index, labels, pretrained, RunDir(Path(folder) / "run"), params["train"])
     trained_seconds = time.perf_counter() - started
     untrained = nodes.make_untrained_model(model, params["evaluate"])
     tables = [nodes.embed_frames(m, store, index, labels, params["evaluate"]) for m in (model, untrained)]

@@ -2,14 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from carl_pipeline.pipelines import comparison, ingestion
-from carl_pipeline.pipelines.representation.pipeline import (
-    create_evaluation_pipeline,
-    create_own_videos_pipeline,
-    create_released_evaluation_pipeline,
-    create_taxonomy_report_pipeline,
-    create_training_pipeline,
-)
+from carl_pipeline.pipelines import comparison, evaluation, ingestion, own_videos, training
 
 DATASETS = ("pouring", "penn_action", "finegym")
 # CARL against its baselines (compare_<dataset>): the datasets whose evaluation is one namespace.
@@ -41,24 +34,24 @@ def register_pipelines() -> dict[str, Pipeline]:
         if dataset == "finegym":
             for taxonomy in FINEGYM_TAXONOMIES:
                 name = f"{dataset}_{taxonomy}"
-                pipelines[f"train_{name}"] = create_training_pipeline(name, source=dataset)
-                pipelines[f"evaluate_{name}"] = create_evaluation_pipeline(name, source=dataset)
+                pipelines[f"train_{name}"] = training.create_pipeline(name, source=dataset)
+                pipelines[f"evaluate_{name}"] = evaluation.create_pipeline(name, source=dataset)
                 pipelines[name] = pipelines[f"train_{name}"] + pipelines[f"evaluate_{name}"]
-                pipelines[f"evaluate_released_{name}"] = create_released_evaluation_pipeline(name, source=dataset)
+                pipelines[f"evaluate_released_{name}"] = evaluation.create_released_pipeline(name, source=dataset)
             pipelines[f"train_{dataset}"] = sum((pipelines[f"train_{dataset}_{t}"] for t in FINEGYM_TAXONOMIES),
                                                 Pipeline([]))
             pipelines[f"evaluate_{dataset}"] = sum(
                 (pipelines[f"evaluate_{dataset}_{t}"] for t in FINEGYM_TAXONOMIES),
-                create_taxonomy_report_pipeline(dataset, FINEGYM_TAXONOMIES))
+                evaluation.create_taxonomy_report_pipeline(dataset, FINEGYM_TAXONOMIES))
         else:
-            pipelines[f"train_{dataset}"] = create_training_pipeline(dataset)
-            pipelines[f"evaluate_{dataset}"] = create_evaluation_pipeline(dataset)
-            pipelines[f"evaluate_released_{dataset}"] = create_released_evaluation_pipeline(dataset)
+            pipelines[f"train_{dataset}"] = training.create_pipeline(dataset)
+            pipelines[f"evaluate_{dataset}"] = evaluation.create_pipeline(dataset)
+            pipelines[f"evaluate_released_{dataset}"] = evaluation.create_released_pipeline(dataset)
         pipelines[dataset] = sum((pipelines[f"{step}_{dataset}"] for step in ("ingest", "train", "evaluate")),
                                  Pipeline([]))
     for dataset in COMPARED_DATASETS:
         pipelines[f"compare_{dataset}"] = pipelines[f"ingest_{dataset}"] + comparison.create_pipeline(dataset)
-    pipelines["videos"] = (ingestion.create_pipeline("videos") + create_training_pipeline("videos")
-                           + create_own_videos_pipeline("videos"))
+    pipelines["videos"] = (ingestion.create_pipeline("videos") + training.create_pipeline("videos")
+                           + own_videos.create_pipeline("videos"))
     pipelines["__default__"] = pipelines["pouring"]
     return pipelines

@@ -190,7 +190,7 @@ finegym_{t}:
 
 def test_train_encoder__finegym_taxonomy_trains_on_its_labelled_events_only(monkeypatch):
     from carl_pipeline.params import TrainParams
-    from carl_pipeline.pipelines.representation import nodes
+    from carl_pipeline.pipelines.training import nodes
 
     chosen = {}
     monkeypatch.setattr(nodes, "train", lambda root, ids, *args, **kwargs: chosen.setdefault("ids", ids))

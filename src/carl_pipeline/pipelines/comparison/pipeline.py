@@ -1,7 +1,7 @@
 """``compare_<dataset>``: CARL and its baselines trained on the same data, encoder and budget,
 scored with the same protocol against one untrained encoder, and put in one table.
 
-Built from the representation pipeline's templates through namespaces: CARL is the dataset's own
+Built from the training and evaluation templates through namespaces: CARL is the dataset's own
 namespace (``<dataset>``: its model, metrics and reports as ``kedro run`` makes them); each
 baseline trains and evaluates in ``<dataset>_<algorithm>`` (``pouring_tcc``, ...) with the
 dataset's ``train`` settings changed as ``<dataset>.compare.<algorithm>`` says, and reads the
@@ -10,18 +10,13 @@ untrained reference's embeddings from ``<dataset>``.
 
 from kedro.pipeline import Node, Pipeline
 
+from carl_pipeline.pipelines import evaluation, training
 from carl_pipeline.pipelines.comparison.nodes import (
     baseline_settings,
     compare_methods,
     plot_comparison,
 )
-from carl_pipeline.pipelines.representation.pipeline import (
-    PROCESSED,
-    create_evaluation_pipeline,
-    create_training_pipeline,
-    evaluation_template,
-    training_template,
-)
+from carl_pipeline.pipelines.namespaces import PROCESSED
 
 #: The baselines compared with CARL, in the table's order (the parameters say what each changes).
 BASELINES = ("tcc", "tcn", "simclr", "supervised")
@@ -34,7 +29,7 @@ def create_baseline_pipeline(dataset: str, algorithm: str, source: str | None = 
     template = Pipeline([
         Node(baseline_settings, inputs=["params:train", "params:changes"], outputs="train_settings",
              name="baseline_settings"),
-    ]) + training_template("train_settings") + evaluation_template(untrained=False)
+    ]) + training.training_template("train_settings") + evaluation.evaluation_template(untrained=False)
     inputs = {name: f"{source}.{name}" for name in PROCESSED}
     inputs["embeddings_untrained"] = f"{dataset}.embeddings_untrained"
     parameters = {"params:train": f"params:{dataset}.train", "params:changes": f"params:{dataset}.compare.{algorithm}",
@@ -46,7 +41,7 @@ def create_pipeline(dataset: str, baselines: tuple[str, ...] = BASELINES, source
     """CARL in ``<dataset>`` and every baseline in ``<dataset>_<algorithm>``, then
     ``<dataset>.comparison`` (``comparison.json``) and ``<dataset>.comparison_plot``."""
     methods = ("scl",) + tuple(baselines)
-    carl = create_training_pipeline(dataset, source) + create_evaluation_pipeline(dataset, source)
+    carl = training.create_pipeline(dataset, source) + evaluation.create_pipeline(dataset, source)
     others = sum((create_baseline_pipeline(dataset, a, source) for a in baselines), Pipeline([]))
     namespaces = {a: dataset if a == "scl" else f"{dataset}_{a}" for a in methods}
     table = Pipeline([

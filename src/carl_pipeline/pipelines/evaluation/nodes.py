@@ -1,4 +1,4 @@
-"""Representation nodes: train the encoder, embed every frame, evaluate, report."""
+"""Evaluation nodes: embed every frame, score the trained and the untrained encoder, report."""
 
 import logging
 from typing import Any
@@ -8,105 +8,21 @@ import pandas as pd
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import evaluate_table, label_alignment_tau
 from carl_pipeline.models.released import load_released_checkpoint
-from carl_pipeline.params import EvaluateParams, TrainParams, VideosReportParams
+from carl_pipeline.params import EvaluateParams, VideosReportParams
 from carl_pipeline.reporting import (
     alignment_frames,
     metrics_figure,
     pick_pair,
     projection_figure,
     retrieval_frames,
-    retrieval_sheet,
     similarity_figure,
 )
 from carl_pipeline.reporting.tensorboard import log_evaluation
-from carl_pipeline.training import (
-    Checkpoint,
-    RunDir,
-    load_encoder,
-    pretrain_backbone,
-    read_checkpoint,
-    train,
-)
+from carl_pipeline.training import Checkpoint, RunDir, load_encoder, read_checkpoint
 from carl_pipeline.training.loop import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
-
-
-def _training_videos(video_index: pd.DataFrame, frame_labels: pd.DataFrame, params: TrainParams) -> list[str]:
-    chosen = video_index["split"].isin(params.splits)
-    if params.labelled_by is not None:
-        if params.labelled_by not in frame_labels.columns:
-            raise ValueError(f"labelled_by: no label column {params.labelled_by!r} in the frame labels "
-                             f"(columns: {[c for c in frame_labels.columns if c not in ('video_id', 'frame_index')]})")
-        labelled = frame_labels.loc[frame_labels[params.labelled_by] >= 0, "video_id"].unique()
-        chosen &= video_index["video_id"].isin(labelled)
-    video_ids = video_index.loc[chosen, "video_id"].tolist()
-    if not video_ids:
-        raise ValueError(f"no video in splits {list(params.splits)} of the video index"
-                         + (f" with a frame labelled in {params.labelled_by!r}" if params.labelled_by else ""))
-    return video_ids
-
-
-def pretrain_frame_backbone(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
-                            params: TrainParams) -> dict[str, Any]:
-    """Pretrain the backbone self-supervised (SimCLR) on the training videos' frames, for runs
-    that have no pretrained weights to start from (``params.pretrain.epochs`` 0: skipped).
-
-    Returns:
-        ``{"state_dict": ResNet weights or {} when skipped, "history", "config", "backbone"}``.
-    """
-    video_ids = _training_videos(video_index, frame_labels, params)
-    if params.pretrain.epochs:
-        logger.info("pretraining %s on the frames of %d videos (SimCLR, %d epochs)", params.model.backbone,
-                    len(video_ids), params.pretrain.epochs)
-    return pretrain_backbone(str(frame_store.root), video_ids, params.model.backbone, params.augment, params.pretrain)
-
-
-def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
-                  pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams) -> Checkpoint:
-    """Train a CARL encoder (or a baseline's: ``params.loss.algorithm``) on the training videos.
-
-    Args:
-        frame_store: the dataset's frame packs.
-        video_index: one row per video; ``params.splits`` selects the training videos.
-        frame_labels: one row per frame; read to select the videos with a frame labelled in
-            ``params.labelled_by`` (FineGym's taxonomies), and as the training signal only by the
-            ``supervised`` reference (column ``params.loss.label``).
-        pretrained_backbone: ``pretrain_frame_backbone``'s result; its weights (when any) are
-            where the backbone starts.
-        run_dir: where epoch checkpoints and TensorBoard logs go; a rerun resumes from the last
-            checkpoint there.
-        params: architecture, sampling, augmentation and optimisation.
-
-    Returns:
-        The trained model's checkpoint (weights, configs, loss history).
-    """
-    video_ids = _training_videos(video_index, frame_labels, params)
-    state = pretrained_backbone.get("state_dict") or None
-    if state is not None and pretrained_backbone.get("backbone") != params.model.backbone:
-        raise ValueError(f"the pretrained backbone is a {pretrained_backbone.get('backbone')}, the model a "
-                         f"{params.model.backbone}: rerun pretrain_frame_backbone")
-    init = (f"SimCLR on the training frames ({len(pretrained_backbone['history'])} epochs)" if state is not None
-            else None)
-    logger.info("training %s on %d videos of %s%s", params.loss.algorithm.upper(), len(video_ids), frame_store.root,
-                f" (labelled in {params.labelled_by})" if params.labelled_by else "")
-    labels = _frame_labels(frame_labels, video_ids, params.loss.label) if params.loss.uses_labels else None
-    return train(str(frame_store.root), video_ids, params.model, params.sampling, params.augment, params.optim,
-                 run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init, labels=labels)
-
-
-def _frame_labels(frame_labels: pd.DataFrame, video_ids: list[str], column: str) -> dict[str, Any]:
-    """``{video_id: (num_frames,) int labels}`` from the per-frame table, for the supervised reference."""
-    if column not in frame_labels.columns:
-        raise ValueError(f"loss.label: no label column {column!r} in the frame labels (columns: "
-                         f"{[c for c in frame_labels.columns if c not in ('video_id', 'frame_index')]})")
-    rows = frame_labels[frame_labels["video_id"].isin(video_ids)].sort_values(["video_id", "frame_index"])
-    labels = {video_id: group[column].to_numpy() for video_id, group in rows.groupby("video_id")}
-    missing = sorted(set(video_ids) - set(labels))
-    if missing:
-        raise ValueError(f"no frame labels for training videos {missing[:5]}")
-    return labels
 
 
 def import_released_checkpoint(params: EvaluateParams) -> Checkpoint:
@@ -145,17 +61,13 @@ def embed_frames(model: dict[str, Any], frame_store: FrameStore, video_index: pd
         One row per frame: ``video_id``, ``split``, ``action``, ``frame_index``, the label
         columns and ``embedding`` (float32 array of the embedding size).
     """
-    return _embeddings_table(model, frame_store, video_index, frame_labels, params)
+    return embeddings_of(model, frame_store, video_index, frame_labels, params)
 
 
-def embed_own_videos(model: dict[str, Any], frame_store: FrameStore, video_index: pd.DataFrame,
-                     frame_labels: pd.DataFrame, params: VideosReportParams) -> pd.DataFrame:
-    """Embed every frame of your videos with the frozen encoder: one row per frame, as
-    ``embed_frames`` gives (labels all -1)."""
-    return _embeddings_table(model, frame_store, video_index, frame_labels, params)
-
-
-def _embeddings_table(model, frame_store, video_index, frame_labels, params) -> pd.DataFrame:
+def embeddings_of(model, frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
+                  params: EvaluateParams | VideosReportParams) -> pd.DataFrame:
+    """Every frame of every video embedded with ``model`` (frozen, no projection head), one row
+    per frame: what ``embed_frames`` and the own-videos pipeline's ``embed_own_videos`` return."""
     embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(),
                                     params.image_size or read_checkpoint(model).image_size, device=params.device,
                                     progress=params.progress, framing=params.framing)
@@ -217,19 +129,6 @@ def render_retrieval_video(embeddings: pd.DataFrame, frame_store: FrameStore, pa
     return retrieval_frames(frame_store, embeddings, _plot_label(params), query, params.retrieval_neighbours,
                             params.retrieval_stride, params.alignment_height, split=split,
                             distance=params.protocol.distance)
-
-
-def align_own_videos(embeddings: pd.DataFrame, frame_store: FrameStore, params: VideosReportParams):
-    """Two of your videos (``alignment_pair``, else the first two) played in step along the DTW
-    path between their embeddings."""
-    pair = params.alignment_pair or pick_pair(embeddings, "train")
-    return alignment_frames(frame_store, embeddings, "phase", pair[0], pair[1], params.alignment_height)
-
-
-def retrieve_across_videos(embeddings: pd.DataFrame, frame_store: FrameStore, params: VideosReportParams):
-    """A sheet of frames of the first alignment video beside their nearest frames in the others."""
-    query = (params.alignment_pair or pick_pair(embeddings, "train"))[0]
-    return retrieval_sheet(frame_store, embeddings, query, params.retrieval_queries, params.retrieval_neighbours)
 
 
 def log_metrics_to_tensorboard(metrics: dict[str, Any], model: Checkpoint, embeddings: pd.DataFrame,

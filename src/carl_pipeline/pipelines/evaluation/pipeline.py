@@ -1,0 +1,70 @@
+"""``evaluate_<dataset>``, ``evaluate_released_<dataset>`` and FineGym's combined report: the
+evaluation template, placed in a dataset's namespace."""
+
+from kedro.pipeline import Node, Pipeline
+
+from carl_pipeline.pipelines.evaluation.nodes import (
+    combine_taxonomy_metrics,
+    embed_frames,
+    evaluate_encoders,
+    import_released_checkpoint,
+    log_metrics_to_tensorboard,
+    make_untrained_model,
+    plot_results,
+    render_alignment_video,
+    render_retrieval_video,
+)
+from carl_pipeline.pipelines.namespaces import in_namespace
+
+
+def create_pipeline(dataset: str, source: str | None = None) -> Pipeline:
+    """``<dataset>.model`` -> embeddings of every frame of ``<source>`` (trained and untrained
+    encoder) -> ``<dataset>.metrics``, plots, alignment video, TensorBoard scalars."""
+    return in_namespace(evaluation_template(), dataset, source)
+
+
+def create_released_pipeline(dataset: str, source: str | None = None) -> Pipeline:
+    """A checkpoint released by CARL's authors (``<dataset>.evaluate.checkpoint``) scored with
+    ``<dataset>``'s evaluation, no training: ``<dataset>_released.model`` (converted) -> the same
+    reports under ``<dataset>_released``."""
+    template = Pipeline([
+        Node(import_released_checkpoint, inputs="params:evaluate", outputs="model", name="import_released_checkpoint"),
+    ]) + evaluation_template()
+    return in_namespace(template, f"{dataset}_released", source or dataset, params_from=dataset)
+
+
+def evaluation_template(untrained: bool = True) -> Pipeline:
+    """Embed, score, plot, render. ``untrained=False`` leaves out the untrained reference's
+    nodes: its embeddings (``embeddings_untrained``) are then an input, shared with another
+    namespace that trained the same architecture (a comparison scores every method against one
+    untrained encoder)."""
+    reference = [
+        Node(make_untrained_model, inputs=["model", "params:evaluate"], outputs="model_untrained",
+             name="make_untrained_reference_model"),
+        Node(embed_frames, inputs=["model_untrained", "frame_store", "video_index", "frame_labels", "params:evaluate"],
+             outputs="embeddings_untrained", name="embed_frames_untrained"),
+    ] if untrained else []
+    return Pipeline(reference + [
+        Node(embed_frames, inputs=["model", "frame_store", "video_index", "frame_labels", "params:evaluate"],
+             outputs="embeddings", name="embed_frames_trained"),
+        Node(evaluate_encoders, inputs=["embeddings", "embeddings_untrained", "model", "params:evaluate"],
+             outputs="metrics", name="evaluate_trained_and_untrained"),
+        Node(plot_results, inputs=["embeddings", "embeddings_untrained", "metrics", "params:evaluate"],
+             outputs=["embedding_projection_plot", "similarity_plot", "metrics_plot"], name="plot_results"),
+        Node(render_alignment_video, inputs=["embeddings", "frame_store", "params:evaluate"],
+             outputs="alignment_video", name="render_alignment_video"),
+        Node(render_retrieval_video, inputs=["embeddings", "frame_store", "params:evaluate"],
+             outputs="retrieval_video", name="render_retrieval_video"),
+        Node(log_metrics_to_tensorboard, inputs=["metrics", "model", "embeddings", "frame_store", "training_run",
+                                                  "params:evaluate"], outputs=None,
+             name="log_metrics_to_tensorboard"),
+    ])
+
+
+def create_taxonomy_report_pipeline(dataset: str, taxonomies: tuple[str, ...]) -> Pipeline:
+    """``<dataset>_<taxonomy>.metrics`` for each taxonomy -> ``<dataset>.metrics`` (one report)."""
+    template = Pipeline([
+        Node(combine_taxonomy_metrics, inputs={t: f"{t}_metrics" for t in taxonomies}, outputs="metrics",
+             name="combine_taxonomy_metrics"),
+    ])
+    return Pipeline(template, namespace=dataset, inputs={f"{t}_metrics": f"{dataset}_{t}.metrics" for t in taxonomies})
