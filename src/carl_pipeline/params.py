@@ -35,6 +35,20 @@ FrameSize = tuple[int, int]
 class _IngestCommon(_Block):
     num_workers: int = Field(2, ge=0, description="processes converting videos; 0 or 1 converts in the node's process")
     progress: bool = True
+    # processes (this machine's process pool) or dask (a Dask distributed cluster).
+    executor: str = "processes"
+    # The Dask scheduler, e.g. tcp://10.0.0.5:8786; null with executor dask: a LocalCluster of
+    # num_workers worker processes.
+    scheduler_address: str | None = None
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        from carl_pipeline.ingest.convert import EXECUTORS
+
+        if value not in EXECUTORS:
+            raise ValueError(f"executor must be one of {list(EXECUTORS)}, got {value!r}")
+        return value
 
     @field_validator("frame_size", check_fields=False)
     @classmethod

@@ -86,3 +86,43 @@ def test_failures__duplicate_ids_are_refused_before_any_work(tmp_path):
     with pytest.raises(ConversionError, match="duplicate video ids.*same"):
         run_conversion(ConversionPlan(jobs, progress=False), FrameStore(tmp_path / "s"))
     assert not os.path.exists(tmp_path / "s")
+
+
+def test_dask__a_local_cluster_gives_the_process_pools_store_and_failure_report(tiny_raw, tmp_path):
+    """ingest.executor: dask without a scheduler address: a LocalCluster of 2 worker processes.
+    The packs are byte for byte the process pool's; a broken video is reported the same way;
+    a rerun skips what is done without starting any work."""
+    jobs = _penn_plan(tiny_raw).jobs
+    broken = _FlakyJob(video_id="broken", source="/raw/broken.mp4", split="train", action=None, fail=True)
+    pool, dask = FrameStore(tmp_path / "pool"), FrameStore(tmp_path / "dask")
+    pool_report = run_conversion(ConversionPlan(jobs + (broken,), num_workers=2, progress=False), pool)
+    dask_report = run_conversion(ConversionPlan(jobs + (broken,), num_workers=2, progress=False, executor="dask"), dask)
+    assert dask_report.to_dict() == pool_report.to_dict()
+    assert dask_report.failed == [{"video_id": "broken", "source": "/raw/broken.mp4",
+                                   "error": "ConversionError: /raw/broken.mp4: cannot be read"}]
+    assert sorted(dask.video_ids()) == sorted(pool.video_ids()) == sorted(j.video_id for j in jobs)
+    for video_id in pool.video_ids():
+        assert dask.path_for(video_id).read_bytes() == pool.path_for(video_id).read_bytes()
+    again = run_conversion(ConversionPlan(jobs, num_workers=2, progress=False, executor="dask"), dask)
+    assert again.converted == [] and sorted(again.skipped_existing) == sorted(j.video_id for j in jobs)
+
+
+@dataclass(frozen=True)
+class _MissingFileJob(ConversionJob):
+    def run(self) -> ConvertedVideo:
+        open(self.source, "rb")  # noqa: SIM115 - raises: the file is not there for this worker
+        raise AssertionError("unreachable")
+
+
+def test_dask__a_raw_file_a_worker_cannot_read_is_reported_with_what_the_cluster_needs(tmp_path):
+    job = _MissingFileJob(video_id="far", source=str(tmp_path / "elsewhere/far.mp4"), split="train", action=None)
+    report = run_conversion(ConversionPlan((job,), num_workers=1, progress=False, executor="dask"),
+                            FrameStore(tmp_path / "s"))
+    assert report.converted == [] and report.failed[0]["video_id"] == "far"
+    error = report.failed[0]["error"]
+    assert error.startswith("FileNotFoundError") and "far.mp4" in error and "shared filesystem" in error
+
+
+def test_plan__unknown_executor_is_refused():
+    with pytest.raises(ValueError, match="executor must be one of"):
+        ConversionPlan((), executor="ray")

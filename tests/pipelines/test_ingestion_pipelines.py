@@ -64,3 +64,27 @@ def test_ingestion_pipeline__bad_parameter_fails_before_any_work(project):
     with pytest.raises(Exception, match="frame_size"):
         _run(project, "ingest_penn_action")
     assert not (project / "data/03_primary/penn_action").exists()
+
+
+def test_ingestion_pipeline__on_a_dask_scheduler_as_the_readme_runs_it(project):
+    """The README's command: `kedro run --pipelines=ingest_<d> --params=<d>.ingest.executor=dask,
+    <d>.ingest.scheduler_address=tcp://...`, against a running scheduler with 2 workers (started
+    here in another folder: the workers find the project's relative raw paths all the same)."""
+    import os
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = subprocess.run(
+            [sys.executable, "-m", "carl_pipeline", "--pipelines=ingest_penn_action",
+             f"--params=penn_action.ingest.executor=dask,penn_action.ingest.scheduler_address={cluster.scheduler_address}"],
+            cwd=project, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True, timeout=300,
+            check=False)
+        with Client(cluster) as client:  # the kinds of task the scheduler has seen
+            ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ran == ["convert"]  # the conversions ran on this cluster, not in a local pool
+    report = json.loads((project / "data/08_reporting/penn_action/ingest_report.json").read_text())
+    assert report["converted_this_run"] == 6 and report["failed"] == []

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -65,15 +66,31 @@ class ConversionJob:
         raise NotImplementedError
 
 
+EXECUTORS = ("processes", "dask")
+
+
 @dataclass(frozen=True)
 class ConversionPlan:
-    """Jobs to run and the worker count: what an ingestion node hands to the frame store."""
+    """Jobs to run and where: what an ingestion node hands to the frame store.
+
+    ``executor``: ``processes`` (this machine: ``num_workers`` processes, or this process when
+    ``num_workers`` <= 1) or ``dask`` (a Dask distributed cluster: the scheduler at
+    ``scheduler_address``, or a ``LocalCluster`` of ``num_workers`` worker processes when none is
+    given). On a cluster every worker must reach the raw files and the frame store at the same
+    paths (a shared filesystem).
+    """
 
     jobs: tuple[ConversionJob, ...]
     num_workers: int = 0
     progress: bool = True
     # Videos the planner already found unusable (unlisted file, annotation without timestamps).
     failures: tuple[dict[str, str], ...] = ()
+    executor: str = "processes"
+    scheduler_address: str | None = None
+
+    def __post_init__(self):
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
 
 
 @dataclass
@@ -135,8 +152,23 @@ def standardise_jpegs(
     return out, height, width
 
 
-def _run_one(job: ConversionJob, store_root: str) -> tuple[str, str | None]:
-    """Convert one video and write its pack. Returns (video_id, error message or None)."""
+def _run_one(job: ConversionJob, store_root: str, remote: bool = False,
+             project_dir: str | None = None) -> tuple[str, str | None]:
+    """Convert one video and write its pack. Returns (video_id, error message or None).
+
+    ``remote``: running on a cluster worker; a file it cannot open is then reported with the
+    worker's host name and what the cluster needs (the same paths on every worker).
+    ``project_dir``: the folder the job's relative raw paths are relative to (the Kedro project:
+    a worker's own working folder is another), entered before the job runs."""
+    if project_dir is not None:
+        try:
+            os.chdir(project_dir)  # every task of an ingestion enters the same folder
+        except OSError as error:
+            import socket
+
+            return job.video_id, (f"{type(error).__name__}: Dask worker {socket.gethostname()} cannot reach the "
+                                  f"project folder {project_dir} ({error}); every worker must see the data at the "
+                                  f"same paths, e.g. on a shared filesystem")
     try:
         video = job.run()
         FrameStore(store_root).write(
@@ -159,6 +191,11 @@ def _run_one(job: ConversionJob, store_root: str) -> tuple[str, str | None]:
         message = str(error)
         if job.source not in message:
             message = f"{job.source}: {message}"
+        if remote and isinstance(error, OSError):
+            import socket
+
+            message += (f" (on Dask worker {socket.gethostname()}: every worker must reach the raw data and the "
+                        f"frame store at the same paths, e.g. on a shared filesystem)")
         return job.video_id, f"{type(error).__name__}: {message}"
 
 
@@ -168,7 +205,9 @@ def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
     A video whose pack exists with the same fingerprint is skipped. Failures are logged with the
     file they concern and collected in the report; the other videos are still converted.
     ``plan.num_workers`` > 1 runs jobs in that many processes (spawned: safe beside torch and
-    TensorFlow); 0 or 1 runs them in this process.
+    TensorFlow); 0 or 1 runs them in this process; ``plan.executor == "dask"`` runs them on a Dask
+    distributed cluster instead, with the same skipping, progress bar, failure report and atomic
+    pack writes.
     """
     ids = [job.video_id for job in plan.jobs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -196,7 +235,9 @@ def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
 
     bar = tqdm(total=len(todo), desc=f"converting {store.root.parent.name}", unit="video",
                disable=not plan.progress or not todo)
-    if plan.num_workers <= 1:
+    if plan.executor == "dask" and todo:
+        _run_on_dask(plan, todo, str(store.root.resolve()), record, bar)
+    elif plan.num_workers <= 1:
         for job in todo:
             record(job, _run_one(job, str(store.root))[1])
             bar.update()
@@ -219,3 +260,39 @@ def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
             ", ".join(f["video_id"] for f in report.failed[:10]),
         )
     return report
+
+
+def _run_on_dask(plan: ConversionPlan, todo: list[ConversionJob], store_root: str, record, bar) -> None:
+    """The jobs on a Dask distributed cluster (``plan.scheduler_address``, else a LocalCluster of
+    ``plan.num_workers`` processes), recorded as they finish. A worker that dies takes only its
+    job with it (reported like a dead pool process); the local cluster is closed afterwards."""
+    try:
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
+    except ImportError as error:  # pragma: no cover - the dependency is declared
+        raise ConversionError("ingest.executor is dask but dask.distributed is not installed: "
+                              "pip install 'distributed'") from error
+    cluster = None
+    if plan.scheduler_address:
+        client = Client(plan.scheduler_address)
+        logger.info("converting %d videos on the Dask cluster at %s", len(todo), plan.scheduler_address)
+    else:
+        cluster = LocalCluster(n_workers=max(plan.num_workers, 1), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+        logger.info("converting %d videos on a local Dask cluster of %d workers", len(todo), max(plan.num_workers, 1))
+    try:
+        project_dir = os.getcwd()  # raw paths in the jobs are relative to it
+        futures = {client.submit(_run_one, job, store_root, True, project_dir, key=f"convert-{job.video_id}",
+                                 pure=False): job for job in todo}
+        for future in dask_completed(futures):
+            job = futures[future]
+            try:
+                record(job, future.result()[1])
+            except Exception as error:  # noqa: BLE001 - e.g. KilledWorker: the worker died on it
+                record(job, f"Dask worker failed ({type(error).__name__}: {error})")
+            bar.update()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

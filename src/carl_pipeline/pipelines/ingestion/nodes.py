@@ -39,7 +39,8 @@ def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> Co
         The plan the frame store runs: one job per record.
     """
     jobs, failures = plan_pouring(raw_folder, frame_size=params.frame_size, fps=params.fps, splits=params.splits)
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
+                          params.executor, params.scheduler_address)
 
 
 def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams) -> ConversionPlan:
@@ -57,7 +58,8 @@ def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams
         skip_actions=params.skip_actions, frame_size=params.frame_size, fps=params.fps,
         label_length_tolerance=params.label_length_tolerance,
     )
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
+                          params.executor, params.scheduler_address)
 
 
 def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> ConversionPlan:
@@ -76,7 +78,8 @@ def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> Co
         video_dir=params.video_dir, fps=params.fps, frame_size=params.frame_size,
         jpeg_quality=params.jpeg_quality, event_types=params.event_types,
     )
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
+                          params.executor, params.scheduler_address)
 
 
 def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -116,4 +119,5 @@ def plan_video_folder_conversion(raw_folder: Path, params: VideoFolderIngestPara
     """
     jobs, failures = plan_video_folder(raw_folder, fps=params.fps, frame_size=params.frame_size,
                                        suffixes=params.suffixes, jpeg_quality=params.jpeg_quality)
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures))
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
+                          params.executor, params.scheduler_address)
