@@ -17,7 +17,11 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {"tracking": ["tracking*", "tracking*/**"]},
 }
 
+# Under torchrun only rank 0 writes outputs; the other ranks keep theirs in memory.
+from carl_pipeline.datasets.catalog import RankZeroCatalog  # noqa: E402
 from carl_pipeline.hooks import MlflowTrackingHook  # noqa: E402
+
+DATA_CATALOG_CLASS = RankZeroCatalog
 
 HOOKS = (MlflowTrackingHook(),)
 

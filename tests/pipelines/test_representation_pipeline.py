@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -163,6 +164,23 @@ def test_train_pipeline__under_torchrun_two_processes_train_one_model(project):
     run = project / checkpoint["run"]["folder"]
     assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["epoch_0001.pt", "epoch_0002.pt"]
     assert checkpoint["run"]["identity"]["world_size"] == 2
+
+    # The README's multi-GPU extraction: the videos split across the 2 processes, rank 0 writes
+    # one table (and one version of each report); the same table as one process makes.
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         "-m", "carl_pipeline", "--pipelines=evaluate_pouring"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rank 1/2 embeds 2 of 5 videos" in " ".join((result.stdout + result.stderr).split())
+    two = pd.read_parquet(project / "data/07_model_output/pouring/embeddings.parquet")
+    assert len(list((project / "data/08_reporting/pouring/metrics.json").iterdir())) == 1
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["evaluate_pouring"])
+    one = pd.read_parquet(project / "data/07_model_output/pouring/embeddings.parquet")
+    assert list(two["video_id"]) == list(one["video_id"]) and list(two["frame_index"]) == list(one["frame_index"])
+    np.testing.assert_allclose(np.stack(two["embedding"]), np.stack(one["embedding"]), rtol=1e-5, atol=1e-6)
 
 
 def test_finegym_pipeline__one_encoder_per_taxonomy_scored_on_it(project):

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from carl_pipeline.augment import eval_transform
 from carl_pipeline.devices import resolve_device
+from carl_pipeline.distributed import all_gather_dict, shard, world
 from carl_pipeline.models import CARLEncoder
 from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.video.frame_pack import FramePack
@@ -57,15 +58,25 @@ def embed_video(model: CARLEncoder, pack: FramePack, image_size: int, device: to
 def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequence[str], image_size: int,
                        device: str | None = None, progress: bool = True,
                        framing: str = "resize_crop") -> dict[str, np.ndarray]:
-    """``{video_id: (num_frames, D)}`` for every listed video (eval mode, no projection head);
-    ``framing`` as in ``carl_pipeline.augment.eval_transform``."""
+    """``{video_id: (num_frames, D)}`` for every listed video, in the listed order (eval mode, no
+    projection head); ``framing`` as in ``carl_pipeline.augment.eval_transform``.
+
+    Under ``torchrun`` the videos are split across the processes (rank ``r`` of ``n`` embeds every
+    ``n``-th video from the ``r``-th, on its own GPU with ``device: auto``) and every process
+    returns the whole result, each video's rows where one process would have put them.
+    """
+    rank, size, _ = world()
     device = resolve_device(device or "auto")
     amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     model = model.to(device).eval()
-    out = {}
-    for video_id in tqdm(video_ids, desc="embedding videos", unit="video", disable=not progress):
-        out[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype, framing=framing)
-    return out
+    mine = {}
+    if size > 1:
+        logger.info("rank %d/%d embeds %d of %d videos", rank, size, len(shard(video_ids, rank, size)), len(video_ids))
+    for video_id in tqdm(shard(video_ids, rank, size), desc="embedding videos" + (f" (rank {rank})" if size > 1 else ""),
+                         unit="video", disable=not progress):
+        mine[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype, framing=framing)
+    everything = all_gather_dict(mine, size)
+    return {video_id: everything[video_id] for video_id in video_ids}
 
 
 def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFrame,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.devices import resolve_device
+from carl_pipeline.distributed import world as distributed_world
 from carl_pipeline.losses import (
     LossConfig,
     cycle_back_regression_loss,
@@ -98,15 +98,6 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" else torch.float16
-
-
-def _distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from what torchrun sets; one process otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend)
-    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def summary_writer(run_dir: RunDir):
@@ -239,7 +230,7 @@ def train(
     """
     # ------------------------------------------------------------------ setup
     loss_config = loss_config or LossConfig()
-    rank, world, local_rank = _distributed()
+    rank, world, local_rank = distributed_world()
     device = resolve_device(device or config.device)  # auto: this process's LOCAL_RANK GPU under torchrun
     if device.type == "cuda":
         if device.index is None:  # "cuda" means the current device; DDP and set_device need its index

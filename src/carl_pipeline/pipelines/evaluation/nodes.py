@@ -5,6 +5,7 @@ from typing import Any
 
 import pandas as pd
 
+from carl_pipeline.distributed import rank
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import evaluate_table, label_alignment_tau
 from carl_pipeline.models.released import load_released_checkpoint
@@ -136,6 +137,8 @@ def log_metrics_to_tensorboard(metrics: dict[str, Any], model: Checkpoint, embed
     """Write the scores of both encoders, the run's settings (HParams) and the validation frames'
     embeddings with thumbnails and labels (Projector) to the TensorBoard logs of the run that
     made the model (the runs' root for a checkpoint that no run here made)."""
+    if rank() != 0:  # under torchrun, rank 0 writes the logs
+        return
     run = read_checkpoint(model).run.get("name")
     writer = summary_writer(training_run.child(run) if run else training_run)
     try:
