@@ -3,6 +3,10 @@ in chunks of ``frames_per_batch`` (this project) against the same model fed one 
 
 Both give the same embeddings (checked). Needs the ingested demo data
 (``kedro run --pipelines=ingest_pouring``). Run: ``python benchmarks/bench_extract.py``.
+
+``--processes`` also measures extraction under ``torchrun`` (the videos split across the
+processes, gathered on every rank): one process with every CPU thread against two processes with
+half the threads each, side by side.
 """
 
 from __future__ import annotations
@@ -28,7 +32,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", action="store_true", help="also 1 vs 2 processes under torchrun")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        return _worker(args)
     params = demo_params()
     store = FrameStore(ROOT / "data/03_primary/pouring/frames")
     ids = store.video_ids()[: args.videos]
@@ -56,6 +64,50 @@ def main(argv=None) -> None:
     print(f"  chunks of {config.frames_per_batch} frames (this project): {results['chunked'][0]:8.0f} frames/s")
     print(f"  one frame at a time:                 {results['frame by frame'][0]:8.0f} frames/s")
     print(f"  speed-up: {results['chunked'][0] / results['frame by frame'][0]:.1f}x")
+    if args.processes:
+        _processes(args, frames)
+
+
+def _worker(args) -> None:
+    """Under torchrun: time ``extract_embeddings`` over the videos (split across the ranks);
+    rank 0 prints the median seconds."""
+    import json
+    import os
+
+    params = demo_params()
+    store = FrameStore(ROOT / "data/03_primary/pouring/frames")
+    ids = store.video_ids()[: args.videos]
+    torch.manual_seed(0)
+    model = CARLEncoder(params.model).eval()
+    extract_embeddings(model, store, ids, params.augment.image_size, device="cpu", progress=False)  # warm-up
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        extract_embeddings(model, store, ids, params.augment.image_size, device="cpu", progress=False)
+        times.append(time.perf_counter() - start)
+    if os.environ.get("RANK", "0") == "0":
+        print("RESULT " + json.dumps({"seconds": statistics.median(times)}))
+
+
+def _processes(args, frames: int) -> None:
+    import json
+    import os
+    import subprocess
+
+    cores = os.cpu_count() or 2
+    rates = {}
+    for count in (1, 2):
+        env = {**os.environ, "OMP_NUM_THREADS": str(max(cores // count, 1)), "DO_NOT_TRACK": "1"}
+        result = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={count}", __file__,
+             "--worker", "--videos", str(args.videos), "--repeats", str(args.repeats)],
+            env=env, capture_output=True, text=True, check=True)
+        line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))
+        rates[count] = frames / json.loads(line[len("RESULT "):])["seconds"]
+    print(f"Extraction under torchrun, {cores} CPU cores shared out (median of {args.repeats}):")
+    print(f"  1 process  x {cores} threads: {rates[1]:8.0f} frames/s")
+    print(f"  2 processes x {max(cores // 2, 1)} threads: {rates[2]:8.0f} frames/s")
+    print(f"  ratio: {rates[2] / rates[1]:.2f}x")
 
 
 if __name__ == "__main__":
