@@ -65,11 +65,12 @@ def test_fused_colour__hue_shift_moves_colours_like_hsv():
 def test_blur__matches_torchvision_gaussian_blur():
     import torchvision.transforms.v2.functional as TF
 
-    x = torch.rand(2, 3, 20, 24)
-    for sigma in (0.5, 1.3, 2.0):
-        kernel = 2 * int(torch.ceil(torch.tensor(3 * sigma))) + 1
-        torch.testing.assert_close(gaussian_blur(x, sigma), TF.gaussian_blur(x, [kernel, kernel], [sigma, sigma]),
-                                   atol=1e-5, rtol=0)
+    # one block, and sizes spanning several of the banded blur's blocks (with a ragged last one)
+    for x in (torch.rand(2, 3, 20, 24), torch.rand(1, 3, 70, 100)):
+        for sigma in (0.5, 1.3, 2.0):
+            kernel = 2 * int(torch.ceil(torch.tensor(3 * sigma))) + 1
+            torch.testing.assert_close(gaussian_blur(x, sigma), TF.gaussian_blur(x, [kernel, kernel], [sigma, sigma]),
+                                       atol=1e-5, rtol=0)
 
 
 def test_eval_transform__centre_crop_and_normalise():

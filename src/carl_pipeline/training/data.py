@@ -136,7 +136,10 @@ class TwoViewDataset(Dataset):
         count = len(views.steps)
         params = [sample_view_params(height, width, self.augment, generator) for _ in range(count)]
         if self.augment_in_loader:
-            frames = torch.stack([apply_view_params(decoded[inverse[v]], params[v], self.augment) for v in range(count)])
+            size = self.augment.image_size
+            frames = torch.empty(count, len(views.steps[0]), 3, size, size)  # each view written in place
+            for v in range(count):
+                apply_view_params(decoded[inverse[v]], params[v], self.augment, out=frames[v])
         else:
             frames = decoded[inverse]  # (V, T, 3, H, W) uint8
         item = {"frames": frames, "steps": views.steps, "masks": views.masks, "seq_len": views.seq_len,
