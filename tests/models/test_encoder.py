@@ -117,3 +117,24 @@ def test_backbone_weights__named_choices_load_from_local_files_only(tmp_path, mo
                tmp_path / "backbones" / "resnet18_byol.pth")
     model = CARLEncoder(EncoderConfig(**{**SMALL, "backbone_weights": "byol", "backbone_dir": str(tmp_path / "backbones")}))
     torch.testing.assert_close(model.frozen[0][0].weight, source.conv1.weight)
+
+
+def test_speed_up__channels_last_and_compile_change_neither_the_outputs_nor_the_names():
+    from carl_pipeline.models import CARLEncoder, EncoderConfig
+
+    config = EncoderConfig(backbone="resnet18", freeze_through="layer2", num_layers=1, hidden_size=32, num_heads=4,
+                           ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
+                           train_length=4, dropout=0.0)
+    torch.manual_seed(0)
+    plain = CARLEncoder(config).eval()
+    fast = CARLEncoder(config)
+    fast.load_state_dict(plain.state_dict())
+    fast.speed_up(channels_last=True, compile_backend="eager").eval()
+    assert list(fast.state_dict()) == list(plain.state_dict())  # checkpoints load either way
+    frames = torch.randn(2, 4, 3, 32, 32)
+    torch.testing.assert_close(fast(frames), plain(frames), rtol=1e-4, atol=1e-5)
+    # training through it: the frozen stages run under inference_mode, the trained ones get gradients
+    fast.train()
+    fast(frames, project=True).sum().backward()
+    assert all(p.grad is None for p in fast.frozen.parameters())
+    assert all(p.grad is not None for p in fast.trained.parameters())

@@ -226,3 +226,28 @@ def test_checkpoint__typed_with_a_schema_version_read_through_one_function(store
         read_checkpoint({**on_disk, "schema_version": 99}, "carl.pt")
     with pytest.raises(ValueError, match="not a CARL encoder checkpoint"):
         read_checkpoint({"state_dict": {}}, "backbone.pt")
+
+
+def test_gpu_data_path__jpeg_bytes_decoded_and_augmented_on_the_device_equal_the_loaders_views(store):
+    """On CUDA the loader hands over JPEG bytes and the loop decodes the batch in one call and
+    augments it on the device, one step ahead (DevicePrefetcher). The same code on the CPU (no
+    CUDA here) must give exactly the views the CPU loader makes with the same draws."""
+    from carl_pipeline.training.data import DevicePrefetcher, decode_and_augment_on_device
+
+    ids = store.video_ids()
+    for layout in ("two_views", "anchor_positive"):
+        in_loader = TwoViewDataset(str(store.root), ids, SAMPLING, AUGMENT, seed=5, layout=layout)
+        as_bytes = TwoViewDataset(str(store.root), ids, SAMPLING, AUGMENT, seed=5, layout=layout,
+                                  augment_in_loader=False, jpeg_on_device=True)
+        expected = collate([in_loader[(i, 3)] for i in range(len(ids))])
+        handed = collate([as_bytes[(i, 3)] for i in range(len(ids))])
+        assert "frames" not in handed and all(j.dtype == torch.uint8 and j.dim() == 1 for j in handed["jpegs"][0])
+        frames = decode_and_augment_on_device(handed, AUGMENT, torch.device("cpu"))
+        torch.testing.assert_close(frames, expected["frames"])
+        torch.testing.assert_close(handed["steps"], expected["steps"])
+    # the prefetcher, off CUDA, prepares each batch in line and keeps their order
+    batches = [collate([as_bytes[(i, e)] for i in range(2)]) for e in range(3)]
+    out = list(DevicePrefetcher(batches, lambda b: decode_and_augment_on_device(b, AUGMENT, torch.device("cpu")),
+                                torch.device("cpu")))
+    assert [b is batch for (b, _), batch in zip(out, batches, strict=True)] == [True] * 3
+    torch.testing.assert_close(out[1][1], decode_and_augment_on_device(batches[1], AUGMENT, torch.device("cpu")))

@@ -205,6 +205,22 @@ class CARLEncoder(nn.Module):
             parameter.requires_grad_(False)
         self.embedder = FrameEmbedder(out_channels, config)
         self.projection = ProjectionHead(config)
+        self.channels_last = False
+
+    def speed_up(self, channels_last: bool = False, compile_backend: str | None = None) -> CARLEncoder:
+        """Run the backbone in ``channels_last`` memory format (faster convolutions on tensor-core
+        GPUs) and/or compile its stages with ``torch.compile`` (``compile_backend``, e.g.
+        ``inductor``; compiled in place, so the state dict keeps its names). Neither changes what
+        the model computes beyond rounding."""
+        if channels_last:
+            self.frozen.to(memory_format=torch.channels_last)
+            self.trained.to(memory_format=torch.channels_last)
+            self.channels_last = True
+        if compile_backend:
+            for part in (self.frozen, self.trained):
+                if len(part):
+                    part.compile(backend=compile_backend)
+        return self
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -220,8 +236,13 @@ class CARLEncoder(nn.Module):
         outputs = []
         for start in range(0, steps, chunk):
             x = frames[:, start:start + chunk].flatten(0, 1)  # (B * t, 3, H, W)
-            with torch.no_grad():
-                x = self.frozen(x)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            if len(self.frozen):
+                with torch.inference_mode():  # no autograd bookkeeping at all for the frozen stages
+                    x = self.frozen(x)
+                if torch.is_grad_enabled():
+                    x = x.clone()  # an inference tensor cannot be saved for the trained stages' backward
             x = self.trained(x)  # (B * t, C, h, w)
             outputs.append(torch.amax(x.flatten(2), dim=-1).unflatten(0, (batch, -1)))  # max pool
         return torch.cat(outputs, dim=1)

@@ -97,7 +97,7 @@ class TwoViewDataset(Dataset):
     def __init__(self, store_root: str, video_ids: Sequence[str], sampling: SamplingConfig,
                  augment: AugmentConfig, seed: int = 0, augment_in_loader: bool = True,
                  layout: str = "two_views", positive_window: int = 5,
-                 labels: dict[str, np.ndarray] | None = None):
+                 labels: dict[str, np.ndarray] | None = None, jpeg_on_device: bool = False):
         self.store = FrameStore(store_root)
         self.video_ids = list(video_ids)
         if not self.video_ids:
@@ -114,6 +114,9 @@ class TwoViewDataset(Dataset):
             if missing:
                 raise ValueError(f"no frame labels for training videos {missing[:5]}")
         self.labels = labels
+        # Hand over the frames' JPEG bytes instead of decoded frames: the training loop decodes a
+        # whole batch at once on the GPU (nvJPEG) and augments it there.
+        self.jpeg_on_device = jpeg_on_device
 
     def __len__(self) -> int:
         return len(self.video_ids)
@@ -131,9 +134,16 @@ class TwoViewDataset(Dataset):
         views = arrange_clip(views, self.layout, len(pack), self.positive_window, generator)
         # Decode each needed frame once, although both views use most of them.
         needed, inverse = torch.unique(views.frame_indices, return_inverse=True)
+        count = len(views.steps)
+        if self.jpeg_on_device:
+            encoded = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in pack.read_jpeg(needed.numpy())]
+            height, width = pack.header.height, pack.header.width
+            params = [sample_view_params(height, width, self.augment, generator) for _ in range(count)]
+            item = {"jpegs": encoded, "inverse": inverse, "steps": views.steps, "masks": views.masks,
+                    "seq_len": views.seq_len, "video": torch.tensor(index), "view_params": params}
+            return self._with_labels(item, index, views)
         decoded = pack.read(needed.numpy())  # (U, 3, H, W) uint8
         height, width = decoded.shape[-2:]
-        count = len(views.steps)
         params = [sample_view_params(height, width, self.augment, generator) for _ in range(count)]
         if self.augment_in_loader:
             size = self.augment.image_size
@@ -144,6 +154,9 @@ class TwoViewDataset(Dataset):
             frames = decoded[inverse]  # (V, T, 3, H, W) uint8
         item = {"frames": frames, "steps": views.steps, "masks": views.masks, "seq_len": views.seq_len,
                 "video": torch.tensor(index), "view_params": params}
+        return self._with_labels(item, index, views)
+
+    def _with_labels(self, item: dict, index: int, views: ViewSteps) -> dict:
         if self.labels is not None:
             video_labels = torch.tensor(np.asarray(self.labels[self.video_ids[index]], dtype=np.int64))
             item["labels"] = torch.where(views.masks.bool(), video_labels[views.frame_indices], -1)
@@ -151,14 +164,68 @@ class TwoViewDataset(Dataset):
 
 
 def collate(items: list[dict]) -> dict:
-    """Stack a batch; uint8 views of different sizes stay a list (augmented later, per video)."""
+    """Stack a batch; uint8 views of different sizes stay a list (augmented later, per video), as
+    do the JPEG bytes and their ``inverse`` index when the loader hands those over."""
     keys = ("steps", "masks", "seq_len", "video") + (("labels",) if "labels" in items[0] else ())
     out = {key: torch.stack([item[key] for item in items]) for key in keys}
-    frames = [item["frames"] for item in items]
-    same_shape = all(f.shape == frames[0].shape for f in frames)
-    out["frames"] = torch.stack(frames) if same_shape else frames
+    if "jpegs" in items[0]:
+        out["jpegs"] = [item["jpegs"] for item in items]
+        out["inverse"] = [item["inverse"] for item in items]
+    else:
+        frames = [item["frames"] for item in items]
+        same_shape = all(f.shape == frames[0].shape for f in frames)
+        out["frames"] = torch.stack(frames) if same_shape else frames
     out["view_params"] = [item["view_params"] for item in items]
     return out
+
+
+def decode_and_augment_on_device(batch: dict, augment: AugmentConfig, device: torch.device) -> torch.Tensor:
+    """The JPEG bytes of a batch decoded in one call on ``device`` (nvJPEG on CUDA, the CPU
+    decoder elsewhere), each view gathered from its video's frames and augmented there with the
+    loader's draws: ``(B, V, T, 3, S, S)``."""
+    from carl_pipeline.video.jpeg import decode_jpegs
+
+    counts = [len(jpegs) for jpegs in batch["jpegs"]]
+    decoded = decode_jpegs([j for jpegs in batch["jpegs"] for j in jpegs], device)  # every frame of the batch
+    videos, start = [], 0
+    for count, inverse, params in zip(counts, batch["inverse"], batch["view_params"], strict=True):
+        frames = torch.stack(decoded[start:start + count])  # (U, 3, H, W) uint8 on the device
+        start += count
+        inverse = inverse.to(frames.device)
+        videos.append(torch.stack([apply_view_params(frames[inverse[v]], params[v], augment)
+                                   for v in range(len(params))]))
+    return torch.stack(videos)
+
+
+class DevicePrefetcher:
+    """Batches from ``loader`` made ready on ``device`` by ``prepare`` one step ahead: on CUDA
+    the next batch is decoded and augmented on a side stream while the current step runs on the
+    default one; elsewhere ``prepare`` runs in line. Yields ``(batch, prepared)``."""
+
+    def __init__(self, loader, prepare, device: torch.device):
+        self.loader, self.prepare, self.device = loader, prepare, device
+
+    def __iter__(self):
+        side = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        batches = iter(self.loader)
+
+        def ready_next():
+            batch = next(batches, None)
+            if batch is None:
+                return None
+            if side is None:
+                return batch, self.prepare(batch)
+            with torch.cuda.stream(side):
+                return batch, self.prepare(batch)
+
+        upcoming = ready_next()
+        while upcoming is not None:
+            batch, prepared = upcoming
+            if side is not None:
+                torch.cuda.current_stream(self.device).wait_stream(side)
+                prepared.record_stream(torch.cuda.current_stream(self.device))  # made on the side stream
+            upcoming = ready_next()  # the next batch's decoding overlaps this step
+            yield batch, prepared
 
 
 def augment_batch_on_device(batch: dict, augment: AugmentConfig, device: torch.device) -> torch.Tensor:

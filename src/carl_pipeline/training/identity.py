@@ -12,7 +12,8 @@ process), and the data: the training videos and their frame packs' contents (and
 supervised reference, a hash of their labels).
 
 Not in it (a change continues the same run): ``epochs`` (more epochs extend a finished run),
-``progress``, ``num_workers``, ``checkpoint_every``, ``device`` and the encoder's
+``progress``, ``num_workers``, ``checkpoint_every``, ``device``, ``channels_last``,
+``compile_backend`` (speed, not results) and the encoder's
 ``backbone_dir`` (where weights files are looked up, not which weights).
 """
 
@@ -34,7 +35,8 @@ from carl_pipeline.models import EncoderConfig
 from carl_pipeline.video import FrameStore
 
 #: TrainConfig fields that do not change the weights a run ends with.
-NOT_IN_IDENTITY_TRAIN = ("epochs", "progress", "num_workers", "checkpoint_every", "device")
+NOT_IN_IDENTITY_TRAIN = ("epochs", "progress", "num_workers", "checkpoint_every", "device", "channels_last",
+                         "compile_backend")
 #: EncoderConfig fields that do not change the weights a run ends with.
 NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
 

@@ -36,11 +36,13 @@ from carl_pipeline.losses import (
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
 from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.training.data import (
+    DevicePrefetcher,
     EpochIndices,
     SamplingConfig,
     TwoViewDataset,
     augment_batch_on_device,
     collate,
+    decode_and_augment_on_device,
 )
 from carl_pipeline.training.identity import (
     data_fingerprint,
@@ -75,6 +77,8 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None  # cap for quick runs; None: every video once per epoch
     progress: bool = True
     device: str = "auto"  # auto, cpu, cuda, cuda:N or mps (carl_pipeline.devices.resolve_device)
+    channels_last: bool = False  # the backbone in channels_last memory format (GPUs)
+    compile_backend: str | None = None  # torch.compile the backbone with this backend (e.g. inductor); None: off
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
@@ -243,7 +247,7 @@ def train(
     if loss_config.uses_labels and labels is None:
         raise ValueError("the supervised reference trains on frame labels: pass labels")
     labels = labels if loss_config.uses_labels else None
-    model = CARLEncoder(encoder, backbone_state)
+    model = CARLEncoder(encoder, backbone_state).speed_up(config.channels_last, config.compile_backend)
     learner = Learner(model, loss_config, _num_classes(labels, video_ids) if labels is not None else None).to(device)
     if rank == 0:
         logger.info("%s, %s on %s, precision %s", describe(model), loss_config.algorithm.upper(), device,
@@ -251,8 +255,11 @@ def train(
     parameters = [p for p in learner.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
-    augment_in_loader = device.type != "cuda"  # on a GPU, augment there (batched tensor ops)
-    dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader,
+    # On a GPU the loader only reads JPEG bytes: the batch is decoded (nvJPEG) and augmented there,
+    # one step ahead on a side stream (DevicePrefetcher). On a CPU the loader does it all.
+    on_gpu = device.type == "cuda"
+    dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader=not on_gpu,
+                             jpeg_on_device=on_gpu,
                              layout=loss_config.clip_layout, positive_window=loss_config.tcn_positive_window,
                              labels=labels)
     # TCC with one clip per video cycles between the videos of a batch: a last batch of one video
@@ -317,6 +324,14 @@ def train(
                           loss=asdict(loss_config), backbone_init=backbone_init or encoder.backbone_weights or "random init",
                           epoch=epoch, step=step, skipped_steps=skipped, history=list(history), run=run, **resume)
 
+    def prepare(batch: dict) -> torch.Tensor:
+        """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device."""
+        if "jpegs" in batch:
+            return decode_and_augment_on_device(batch, augment, device)
+        if isinstance(batch["frames"], torch.Tensor) and batch["frames"].dtype != torch.uint8:
+            return batch["frames"].to(device, non_blocking=True)
+        return augment_batch_on_device(batch, augment, device)
+
     # ------------------------------------------------------------------ epochs
     for epoch in range(start_epoch, config.epochs):
         trained_model.train()
@@ -331,16 +346,14 @@ def train(
         losses = []
         bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
                    disable=not config.progress or rank != 0, leave=False)
-        for batch_number, batch in enumerate(loader):
+        waited_from = time.perf_counter()
+        for batch_number, (batch, frames) in enumerate(DevicePrefetcher(loader, prepare, device)):
             if batch_number >= steps_per_epoch:
                 break
             started = time.perf_counter()
+            data_seconds = started - waited_from  # the step waited this long for its batch
             for group in optimizer.param_groups:
                 group["lr"] = float(schedule[min(step, len(schedule) - 1)])
-            if isinstance(batch["frames"], torch.Tensor) and batch["frames"].dtype != torch.uint8:
-                frames = batch["frames"].to(device, non_blocking=True)
-            else:
-                frames = augment_batch_on_device(batch, augment, device)
             batch = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len", "labels") if k in batch}
             videos, views, num_steps = frames.shape[:3]
 
@@ -366,10 +379,12 @@ def train(
                 writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
                 writer.add_scalar("train/grad_norm", grad_norm.item(), step)
                 writer.add_scalar("train/frames_per_second", videos * views * num_steps * world / seconds, step)
+                writer.add_scalar("train/data_wait_seconds", data_seconds, step)
                 writer.add_scalar("train/skipped_steps", skipped, step)
             bar.set_postfix(loss=f"{loss.item():.3f}")
             bar.update()
             step += 1
+            waited_from = time.perf_counter()
         bar.close()
         history.append(float(np.mean(losses)) if losses else float("nan"))
         if rank == 0:

@@ -1,0 +1,105 @@
+"""Where the time of one real training step goes: data (JPEG decoding, augmentation), forward,
+loss, backward, optimiser, with the training loop's own parts (``TwoViewDataset`` handing over
+JPEG bytes as it does for a GPU, ``decode_and_augment_on_device``, ``Learner``, ``compute_loss``).
+
+On a CPU every part runs on the CPU; with CUDA (``--device cuda``) decoding and augmentation run
+on the GPU as the training loop runs them there, and each part is timed between CUDA
+synchronisations. Needs the ingested demo data (``kedro run --pipelines=ingest_pouring``), or
+``--data <frame store folder>``. Run: ``python benchmarks/bench_step_breakdown.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_train_steps import ROOT, demo_params  # noqa: E402
+
+from carl_pipeline.models import CARLEncoder  # noqa: E402
+from carl_pipeline.training import TwoViewDataset, collate  # noqa: E402
+from carl_pipeline.training.data import decode_and_augment_on_device  # noqa: E402
+from carl_pipeline.training.loop import Learner, compute_loss  # noqa: E402
+from carl_pipeline.video import FrameStore  # noqa: E402
+from carl_pipeline.video.jpeg import decode_jpegs  # noqa: E402
+
+PARTS = ("read JPEG bytes", "decode", "augment", "forward", "loss", "backward", "optimiser")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", type=Path, default=ROOT / "data/03_primary/pouring/frames")
+    args = parser.parse_args(argv)
+    params = demo_params()
+    device = torch.device(args.device)
+    store = FrameStore(args.data)
+    ids = store.video_ids()
+    if not ids:
+        raise SystemExit(f"{store.root}: no frames; run `kedro run --pipelines=ingest_pouring` first")
+    dataset = TwoViewDataset(str(store.root), ids, params.sampling, params.augment, seed=0, augment_in_loader=False,
+                             jpeg_on_device=True, layout=params.loss.clip_layout)
+    torch.manual_seed(0)
+    learner = Learner(CARLEncoder(params.model), params.loss, None).to(device).train()
+    optimizer = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=params.optim.lr)
+    batch_size = params.optim.batch_size
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    times = {part: [] for part in PARTS}
+    for step in range(args.steps + 1):  # the first step warms up and is not counted
+        clock = {}
+        start = time.perf_counter()
+        batch = collate([dataset[((step * batch_size + i) % len(ids), step)] for i in range(batch_size)])
+        clock["read JPEG bytes"] = time.perf_counter() - start
+        start = time.perf_counter()
+        decode_jpegs([j for jpegs in batch["jpegs"] for j in jpegs], device)
+        sync()
+        clock["decode"] = time.perf_counter() - start
+        start = time.perf_counter()
+        frames = decode_and_augment_on_device(batch, params.augment, device)  # decodes again: subtracted below
+        sync()
+        clock["augment"] = max(time.perf_counter() - start - clock["decode"], 0.0)
+        meta = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len")}
+        start = time.perf_counter()
+        outputs = learner(frames.flatten(0, 1), meta["masks"].flatten(0, 1))
+        sync()
+        clock["forward"] = time.perf_counter() - start
+        start = time.perf_counter()
+        loss = compute_loss(outputs.float().unflatten(0, frames.shape[:2]), meta, params.loss)
+        sync()
+        clock["loss"] = time.perf_counter() - start
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        sync()
+        clock["backward"] = time.perf_counter() - start
+        start = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(learner.parameters(), params.optim.grad_clip)
+        optimizer.step()
+        sync()
+        clock["optimiser"] = time.perf_counter() - start
+        if step:
+            for part in PARTS:
+                times[part].append(clock[part])
+    medians = {part: statistics.median(values) for part, values in times.items()}
+    total = sum(medians.values())
+    frames_per_step = batch_size * frames.shape[1] * frames.shape[2]
+    print(f"One training step, demo configuration ({params.model.backbone}, {params.augment.image_size}px, "
+          f"{batch_size} videos x {frames.shape[1]} views x {frames.shape[2]} frames), {device}, "
+          f"threads={torch.get_num_threads()}, median of {args.steps} steps")
+    for part in PARTS:
+        print(f"  {part:16s} {medians[part] * 1000:8.1f} ms  {100 * medians[part] / total:5.1f}%")
+    print(f"  {'total':16s} {total * 1000:8.1f} ms  ({frames_per_step / total:.0f} frames/s)")
+
+
+if __name__ == "__main__":
+    main()
