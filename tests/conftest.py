@@ -52,6 +52,28 @@ def make_project(root: Path, local_parameters: str = "", raw: Path | None = None
     return root
 
 
+def open_project(root: Path, local_parameters: str, raw: Path, monkeypatch) -> Path:
+    """``make_project``, then work in it as ``kedro run`` would (cwd, bootstrapped)."""
+    from kedro.framework.startup import bootstrap_project
+
+    root = make_project(root, local_parameters, raw)
+    monkeypatch.chdir(root)
+    bootstrap_project(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pouring_store(tiny_raw, tmp_path_factory):
+    """The tiny Pouring data converted to frame packs once (read-only use)."""
+    from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
+    from carl_pipeline.video import FrameStore
+
+    jobs, _ = plan_pouring(tiny_raw / "pouring")
+    store = FrameStore(tmp_path_factory.mktemp("pouring_store") / "frames")
+    run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
+    return store
+
+
 def newest(path: Path) -> Path:
     """The newest version of a versioned catalog file (``<path>/<version>/<name>``), or ``path``
     itself when it is a plain file."""

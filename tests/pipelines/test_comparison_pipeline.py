@@ -6,11 +6,10 @@ import json
 import pytest
 import torch
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.params import TrainParams
 from carl_pipeline.pipelines.comparison.nodes import baseline_settings, compare_methods
-from tests.conftest import make_project, newest
+from tests.conftest import newest, open_project
 from tests.pipelines.test_representation_pipeline import TINY_TRAIN
 
 TINY = f"""
@@ -24,10 +23,7 @@ METHODS = ["untrained", "CARL (SCL)", "TCC", "TCN", "SimCLR", "supervised"]
 
 @pytest.fixture
 def project(tiny_raw, tmp_path, monkeypatch):
-    root = make_project(tmp_path / "project", TINY, tiny_raw)
-    monkeypatch.chdir(root)
-    bootstrap_project(root)
-    return root
+    return open_project(tmp_path / "project", TINY, tiny_raw, monkeypatch)
 
 
 def test_compare_pouring__one_row_per_method_and_metric_and_each_method_its_own_outputs(project):

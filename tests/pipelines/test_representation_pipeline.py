@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 import torch
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.training import SCHEMA_VERSION, Checkpoint, load_encoder
 from carl_pipeline.video import decode_clip
-from tests.conftest import make_project, newest
+from tests.conftest import newest, open_project
 
 TINY_TRAIN = """
     model: {backbone: resnet18, freeze_through: layer2, num_layers: 1, hidden_size: 32, num_heads: 4, ff_size: 64,
@@ -29,10 +28,7 @@ pouring:
 
 @pytest.fixture
 def project(tiny_raw, tmp_path, monkeypatch):
-    root = make_project(tmp_path / "project", TINY, tiny_raw)
-    monkeypatch.chdir(root)
-    bootstrap_project(root)
-    return root
+    return open_project(tmp_path / "project", TINY, tiny_raw, monkeypatch)
 
 
 def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project):

@@ -5,17 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
 from carl_pipeline.reporting import retrieval_frames
-from carl_pipeline.video import FrameStore
 
 
 @pytest.fixture(scope="module")
-def store(tiny_raw, tmp_path_factory):
-    jobs, _ = plan_pouring(tiny_raw / "pouring")
-    store = FrameStore(tmp_path_factory.mktemp("retrieval") / "frames")
-    run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
-    return store
+def store(pouring_store):
+    return pouring_store
 
 
 def _table(store):

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from carl_pipeline.augment import AugmentConfig
-from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training import (
@@ -23,7 +22,6 @@ from carl_pipeline.training import (
     train,
 )
 from carl_pipeline.training.loop import Learner, compute_loss
-from carl_pipeline.video import FrameStore
 
 ENCODER = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
                         ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
@@ -33,11 +31,8 @@ AUGMENT = AugmentConfig(image_size=32)
 
 
 @pytest.fixture(scope="module")
-def store(tiny_raw, tmp_path_factory):
-    jobs, _ = plan_pouring(tiny_raw / "pouring")
-    store = FrameStore(tmp_path_factory.mktemp("train") / "frames")
-    run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
-    return store
+def store(pouring_store):
+    return pouring_store
 
 
 def _phase_labels(store, ids):
