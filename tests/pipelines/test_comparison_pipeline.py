@@ -1,5 +1,5 @@
-"""compare_pouring through a KedroSession at tiny sizes: every method trained on the same encoder,
-scored against one untrained encoder, in one table."""
+"""compare_<dataset> through a KedroSession at tiny sizes: every method trained on the same
+encoder, scored against one untrained encoder, in one table."""
 
 import json
 
@@ -12,12 +12,12 @@ from carl_pipeline.pipelines.comparison.nodes import baseline_settings, compare_
 from tests.conftest import newest, open_project
 from tests.pipelines.test_representation_pipeline import TINY_TRAIN
 
-TINY = f"""
-pouring:
+TINY = "".join(f"""
+{dataset}:
   ingest: {{num_workers: 0, progress: false}}
   train:{TINY_TRAIN.replace("epochs: 2", "epochs: 1")}
   evaluate: {{protocol: {{stride: 1}}, alignment_height: 32, retrieval_stride: 3, progress: false}}
-"""
+""" for dataset in ("pouring", "penn_action"))
 METHODS = ["untrained", "CARL (SCL)", "TCC", "TCN", "SimCLR", "supervised"]
 
 
@@ -26,20 +26,21 @@ def project(tiny_raw, tmp_path, monkeypatch):
     return open_project(tmp_path / "project", TINY, tiny_raw, monkeypatch)
 
 
-def test_compare_pouring__one_row_per_method_and_metric_and_each_method_its_own_outputs(project):
+@pytest.mark.parametrize("dataset", ["pouring", "penn_action"])
+def test_compare__one_row_per_method_and_metric_and_each_method_its_own_outputs(project, dataset):
     with KedroSession.create(project_path=project) as session:
-        session.run(pipeline_names=["compare_pouring"])
+        session.run(pipeline_names=[f"compare_{dataset}"])
     reports = project / "data/08_reporting"
-    comparison = json.loads(newest(reports / "pouring/comparison.json").read_text())
+    comparison = json.loads(newest(reports / dataset / "comparison.json").read_text())
     metrics = ["classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
                "ap@5", "ap@10", "ap@15"]
     assert comparison["methods"] == METHODS and comparison["metrics"] == metrics
     assert all(set(comparison["scores"][m]) == set(metrics) for m in METHODS)
     assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(METHODS[1:])
-    assert newest(reports / "pouring/comparison.png").stat().st_size > 5000
+    assert newest(reports / dataset / "comparison.png").stat().st_size > 5000
     # The untrained row is the reference every method's own metrics.json holds too.
-    for namespace, algorithm in (("pouring", "scl"), ("pouring_tcc", "tcc"), ("pouring_tcn", "tcn"),
-                                 ("pouring_simclr", "simclr"), ("pouring_supervised", "supervised")):
+    for algorithm in ("scl", "tcc", "tcn", "simclr", "supervised"):
+        namespace = dataset if algorithm == "scl" else f"{dataset}_{algorithm}"
         own = json.loads(newest(reports / namespace / "metrics.json").read_text())
         assert own["model"]["algorithm"] == algorithm and own["untrained"] == comparison["scores"]["untrained"]
         assert comparison["scores"][{"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR",
@@ -48,7 +49,7 @@ def test_compare_pouring__one_row_per_method_and_metric_and_each_method_its_own_
         model = torch.load(newest(project / f"data/06_models/{namespace}/carl.pt"), weights_only=True)
         assert model["loss"]["algorithm"] == algorithm and ("head" in model) == (algorithm == "supervised")
     # Only CARL's namespace embeds with the untrained encoder: the baselines share its embeddings.
-    assert not (project / "data/07_model_output/pouring_tcc/embeddings_untrained.parquet").exists()
+    assert not (project / f"data/07_model_output/{dataset}_tcc/embeddings_untrained.parquet").exists()
 
 
 def _train_params(**changes):
