@@ -69,10 +69,10 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
     device = resolve_device(device or "auto")
     amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     model = model.to(device).eval()
-    mine = {}
+    mine, my_ids = {}, shard(video_ids, rank, size)
     if size > 1:
-        logger.info("rank %d/%d embeds %d of %d videos", rank, size, len(shard(video_ids, rank, size)), len(video_ids))
-    for video_id in tqdm(shard(video_ids, rank, size), desc="embedding videos" + (f" (rank {rank})" if size > 1 else ""),
+        logger.info("rank %d/%d embeds %d of %d videos", rank, size, len(my_ids), len(video_ids))
+    for video_id in tqdm(my_ids, desc="embedding videos" + (f" (rank {rank})" if size > 1 else ""),
                          unit="video", disable=not progress):
         mine[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype, framing=framing)
     everything = all_gather_dict(mine, size)

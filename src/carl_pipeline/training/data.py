@@ -135,31 +135,26 @@ class TwoViewDataset(Dataset):
         # Decode each needed frame once, although both views use most of them.
         needed, inverse = torch.unique(views.frame_indices, return_inverse=True)
         count = len(views.steps)
-        if self.jpeg_on_device:
-            encoded = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in pack.read_jpeg(needed.numpy())]
-            height, width = pack.header.height, pack.header.width
-            params = [sample_view_params(height, width, self.augment, generator) for _ in range(count)]
-            item = {"jpegs": encoded, "inverse": inverse, "steps": views.steps, "masks": views.masks,
-                    "seq_len": views.seq_len, "video": torch.tensor(index), "view_params": params}
-            return self._with_labels(item, index, views)
-        decoded = pack.read(needed.numpy())  # (U, 3, H, W) uint8
-        height, width = decoded.shape[-2:]
-        params = [sample_view_params(height, width, self.augment, generator) for _ in range(count)]
-        if self.augment_in_loader:
-            size = self.augment.image_size
-            frames = torch.empty(count, len(views.steps[0]), 3, size, size)  # each view written in place
-            for v in range(count):
-                apply_view_params(decoded[inverse[v]], params[v], self.augment, out=frames[v])
-        else:
-            frames = decoded[inverse]  # (V, T, 3, H, W) uint8
-        item = {"frames": frames, "steps": views.steps, "masks": views.masks, "seq_len": views.seq_len,
-                "video": torch.tensor(index), "view_params": params}
-        return self._with_labels(item, index, views)
-
-    def _with_labels(self, item: dict, index: int, views: ViewSteps) -> dict:
+        # Every frame of a pack has the pack's size (ingestion standardises it).
+        params = [sample_view_params(pack.header.height, pack.header.width, self.augment, generator)
+                  for _ in range(count)]
+        item = {"steps": views.steps, "masks": views.masks, "seq_len": views.seq_len, "video": torch.tensor(index),
+                "view_params": params}
         if self.labels is not None:
             video_labels = torch.tensor(np.asarray(self.labels[self.video_ids[index]], dtype=np.int64))
             item["labels"] = torch.where(views.masks.bool(), video_labels[views.frame_indices], -1)
+        if self.jpeg_on_device:
+            item["jpegs"] = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in pack.read_jpeg(needed.numpy())]
+            item["inverse"] = inverse
+            return item
+        decoded = pack.read(needed.numpy())  # (U, 3, H, W) uint8
+        if self.augment_in_loader:
+            size = self.augment.image_size
+            item["frames"] = torch.empty(count, len(views.steps[0]), 3, size, size)  # each view written in place
+            for v in range(count):
+                apply_view_params(decoded[inverse[v]], params[v], self.augment, out=item["frames"][v])
+        else:
+            item["frames"] = decoded[inverse]  # (V, T, 3, H, W) uint8
         return item
 
 
@@ -191,10 +186,13 @@ def decode_and_augment_on_device(batch: dict, augment: AugmentConfig, device: to
     for count, inverse, params in zip(counts, batch["inverse"], batch["view_params"], strict=True):
         frames = torch.stack(decoded[start:start + count])  # (U, 3, H, W) uint8 on the device
         start += count
-        inverse = inverse.to(frames.device)
-        videos.append(torch.stack([apply_view_params(frames[inverse[v]], params[v], augment)
-                                   for v in range(len(params))]))
+        videos.append(_augment_views(frames[inverse.to(frames.device)], params, augment))
     return torch.stack(videos)
+
+
+def _augment_views(views: torch.Tensor, params: list, augment: AugmentConfig) -> torch.Tensor:
+    """``(V, T, 3, H, W)`` uint8 views of one video, each augmented with its draw: ``(V, T, 3, S, S)``."""
+    return torch.stack([apply_view_params(views[v], params[v], augment) for v in range(len(params))])
 
 
 class DevicePrefetcher:
@@ -206,32 +204,30 @@ class DevicePrefetcher:
         self.loader, self.prepare, self.device = loader, prepare, device
 
     def __iter__(self):
-        side = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        if self.device.type != "cuda":  # nothing to overlap with: no batch prepared ahead of need
+            for batch in self.loader:
+                yield batch, self.prepare(batch)
+            return
+        side = torch.cuda.Stream(self.device)
         batches = iter(self.loader)
 
         def ready_next():
             batch = next(batches, None)
             if batch is None:
                 return None
-            if side is None:
-                return batch, self.prepare(batch)
             with torch.cuda.stream(side):
                 return batch, self.prepare(batch)
 
         upcoming = ready_next()
         while upcoming is not None:
             batch, prepared = upcoming
-            if side is not None:
-                torch.cuda.current_stream(self.device).wait_stream(side)
-                prepared.record_stream(torch.cuda.current_stream(self.device))  # made on the side stream
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            prepared.record_stream(torch.cuda.current_stream(self.device))  # made on the side stream
             upcoming = ready_next()  # the next batch's decoding overlaps this step
             yield batch, prepared
 
 
 def augment_batch_on_device(batch: dict, augment: AugmentConfig, device: torch.device) -> torch.Tensor:
     """Augment uint8 views on ``device`` with the draws made in the loader: ``(B, V, T, 3, S, S)``."""
-    videos = []
-    for frames, params in zip(batch["frames"], batch["view_params"], strict=True):
-        frames = frames.to(device, non_blocking=True)
-        videos.append(torch.stack([apply_view_params(frames[v], params[v], augment) for v in range(len(params))]))
-    return torch.stack(videos)
+    return torch.stack([_augment_views(frames.to(device, non_blocking=True), params, augment)
+                        for frames, params in zip(batch["frames"], batch["view_params"], strict=True)])

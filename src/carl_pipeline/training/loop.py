@@ -40,7 +40,6 @@ from carl_pipeline.training.data import (
     EpochIndices,
     SamplingConfig,
     TwoViewDataset,
-    augment_batch_on_device,
     collate,
     decode_and_augment_on_device,
 )
@@ -265,7 +264,7 @@ def train(
     # TCC with one clip per video cycles between the videos of a batch: a last batch of one video
     # has nothing to cycle through, so it is dropped.
     drop_last = loss_config.algorithm == "tcc" and loss_config.clip_layout == "one_view"
-    if drop_last and (len(dataset) < 2 or len(dataset) < config.batch_size * world):
+    if drop_last and (config.batch_size < 2 or len(dataset) < config.batch_size * world):
         raise ValueError(f"TCC cycles between the videos of a batch: {len(dataset)} training videos are too few for "
                          f"batches of {config.batch_size} per process on {world} process(es)")
     steps_per_epoch = (len(dataset) // (config.batch_size * world) if drop_last
@@ -325,12 +324,11 @@ def train(
                           epoch=epoch, step=step, skipped_steps=skipped, history=list(history), run=run, **resume)
 
     def prepare(batch: dict) -> torch.Tensor:
-        """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device."""
+        """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device (JPEG bytes
+        on a GPU, frames the loader augmented on a CPU)."""
         if "jpegs" in batch:
             return decode_and_augment_on_device(batch, augment, device)
-        if isinstance(batch["frames"], torch.Tensor) and batch["frames"].dtype != torch.uint8:
-            return batch["frames"].to(device, non_blocking=True)
-        return augment_batch_on_device(batch, augment, device)
+        return batch["frames"].to(device, non_blocking=True)
 
     # ------------------------------------------------------------------ epochs
     for epoch in range(start_epoch, config.epochs):

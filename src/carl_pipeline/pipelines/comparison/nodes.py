@@ -60,8 +60,9 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
     models = {}
     for algorithm in algorithms:
         metrics, model = inputs[f"{algorithm}_metrics"], inputs[f"{algorithm}_model"]
-        if _architecture(model) != encoder:
-            differing = sorted(k for k in encoder if encoder[k] != _architecture(model).get(k))
+        architecture = _architecture(model)
+        if architecture != encoder:
+            differing = sorted(k for k in encoder if encoder[k] != architecture.get(k))
             raise ValueError(f"{algorithm} trained another encoder than {reference} (differs in {differing}): "
                              f"the comparison needs the same encoder for every method")
         name = METHOD_NAMES.get(algorithm, algorithm)
