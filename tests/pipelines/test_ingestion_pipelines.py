@@ -66,16 +66,17 @@ def test_ingestion_pipeline__bad_parameter_fails_before_any_work(project):
     assert not (project / "data/03_primary/penn_action").exists()
 
 
-def test_ingestion_pipeline__on_a_dask_scheduler_as_the_readme_runs_it(project):
+def test_ingestion_pipeline__on_a_dask_scheduler_as_the_readme_runs_it(project, tmp_path, monkeypatch):
     """The README's command: `kedro run --pipelines=ingest_<d> --params=<d>.ingest.executor=dask,
-    <d>.ingest.scheduler_address=tcp://...`, against a running scheduler with 2 workers (started
-    here in another folder: the workers find the project's relative raw paths all the same)."""
+    <d>.ingest.scheduler_address=tcp://...`, against a running scheduler with 2 workers started
+    in another folder than the project's (the jobs' paths are absolute)."""
     import os
     import subprocess
     import sys
 
     from distributed import Client, LocalCluster
 
+    monkeypatch.chdir(tmp_path)  # the workers' working folder is not the project
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         result = subprocess.run(
             [sys.executable, "-m", "carl_pipeline", "--pipelines=ingest_penn_action",

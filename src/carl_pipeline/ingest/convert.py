@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import multiprocessing
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -77,7 +76,8 @@ class ConversionPlan:
     ``num_workers`` <= 1) or ``dask`` (a Dask distributed cluster: the scheduler at
     ``scheduler_address``, or a ``LocalCluster`` of ``num_workers`` worker processes when none is
     given). On a cluster every worker must reach the raw files and the frame store at the same
-    paths (a shared filesystem).
+    paths (a shared filesystem); the jobs' paths are absolute (the Kedro catalog makes every path
+    absolute), so a worker's own working folder does not matter.
     """
 
     jobs: tuple[ConversionJob, ...]
@@ -152,23 +152,11 @@ def standardise_jpegs(
     return out, height, width
 
 
-def _run_one(job: ConversionJob, store_root: str, remote: bool = False,
-             project_dir: str | None = None) -> tuple[str, str | None]:
+def _run_one(job: ConversionJob, store_root: str, remote: bool = False) -> tuple[str, str | None]:
     """Convert one video and write its pack. Returns (video_id, error message or None).
 
     ``remote``: running on a cluster worker; a file it cannot open is then reported with the
-    worker's host name and what the cluster needs (the same paths on every worker).
-    ``project_dir``: the folder the job's relative raw paths are relative to (the Kedro project:
-    a worker's own working folder is another), entered before the job runs."""
-    if project_dir is not None:
-        try:
-            os.chdir(project_dir)  # every task of an ingestion enters the same folder
-        except OSError as error:
-            import socket
-
-            return job.video_id, (f"{type(error).__name__}: Dask worker {socket.gethostname()} cannot reach the "
-                                  f"project folder {project_dir} ({error}); every worker must see the data at the "
-                                  f"same paths, e.g. on a shared filesystem")
+    worker's host name and what the cluster needs (the same paths on every worker)."""
     try:
         video = job.run()
         FrameStore(store_root).write(
@@ -282,9 +270,8 @@ def _run_on_dask(plan: ConversionPlan, todo: list[ConversionJob], store_root: st
         client = Client(cluster)
         logger.info("converting %d videos on a local Dask cluster of %d workers", len(todo), max(plan.num_workers, 1))
     try:
-        project_dir = os.getcwd()  # raw paths in the jobs are relative to it
-        futures = {client.submit(_run_one, job, store_root, True, project_dir, key=f"convert-{job.video_id}",
-                                 pure=False): job for job in todo}
+        futures = {client.submit(_run_one, job, store_root, True, key=f"convert-{job.video_id}", pure=False): job
+                   for job in todo}
         for future in dask_completed(futures):
             job = futures[future]
             try:
