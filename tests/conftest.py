@@ -62,16 +62,31 @@ def open_project(root: Path, local_parameters: str, raw: Path, monkeypatch) -> P
     return root
 
 
+def _converted(plan, raw: Path, folder: Path):
+    """The tiny raw dataset ``raw`` converted to frame packs in ``folder``."""
+    from carl_pipeline.ingest import ConversionPlan, run_conversion
+    from carl_pipeline.video import FrameStore
+
+    jobs, _ = plan(raw)
+    store = FrameStore(folder / "frames")
+    run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
+    return store
+
+
 @pytest.fixture(scope="session")
 def pouring_store(tiny_raw, tmp_path_factory):
     """The tiny Pouring data converted to frame packs once (read-only use)."""
-    from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
-    from carl_pipeline.video import FrameStore
+    from carl_pipeline.ingest import plan_pouring
 
-    jobs, _ = plan_pouring(tiny_raw / "pouring")
-    store = FrameStore(tmp_path_factory.mktemp("pouring_store") / "frames")
-    run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
-    return store
+    return _converted(plan_pouring, tiny_raw / "pouring", tmp_path_factory.mktemp("pouring_store"))
+
+
+@pytest.fixture(scope="session")
+def penn_action_store(tiny_raw, tmp_path_factory):
+    """The tiny Penn Action data converted to frame packs once (read-only use)."""
+    from carl_pipeline.ingest import plan_penn_action
+
+    return _converted(plan_penn_action, tiny_raw / "penn_action", tmp_path_factory.mktemp("penn_action_store"))
 
 
 def newest(path: Path) -> Path:

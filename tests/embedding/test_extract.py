@@ -3,10 +3,9 @@ import pytest
 import torch
 
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
-from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_penn_action, run_conversion
+from carl_pipeline.ingest import build_video_index
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training import load_encoder
-from carl_pipeline.video import FrameStore
 
 CONFIG = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
                        ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
@@ -14,11 +13,8 @@ CONFIG = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=
 
 
 @pytest.fixture(scope="module")
-def store(tiny_raw, tmp_path_factory):
-    jobs, _ = plan_penn_action(tiny_raw / "penn_action")
-    store = FrameStore(tmp_path_factory.mktemp("emb") / "frames")
-    run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
-    return store
+def store(penn_action_store):
+    return penn_action_store
 
 
 def test_extraction__every_frame_deterministic_and_chunking_does_not_matter(store):
