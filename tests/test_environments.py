@@ -80,6 +80,10 @@ def test_paper_environment__the_released_settings_per_dataset():
     assert pouring.sampling.window == penn.sampling.window == "video"
     assert params["penn_action"]["evaluate"].framing == "squash" and params["penn_action"]["ingest"].frame_size == (224, 224)
     assert params["finegym"]["ingest"].frame_size == (360, 640)
+    # the released retrieval video (K 5, every 10th frame) and the released baselines' settings
+    assert (params["pouring"]["evaluate"].retrieval_neighbours, params["pouring"]["evaluate"].retrieval_stride) == (5, 10)
+    assert params["pouring"]["compare"]["tcc"].loss == {"algorithm": "tcc", "tcc_cycle": "videos", "projection": False,
+                                                        "l2_normalize": False}
 
 
 def test_base_environment__the_demo_keeps_its_settings():
