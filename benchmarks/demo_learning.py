@@ -119,7 +119,11 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
     return {"dataset": dataset, "set": assignments, "train_seconds": round(trained_seconds, 1),
             "final_loss": metrics["model"]["final_loss"],
             "trained": {k: round(v, 3) for k, v in metrics["carl"].items()},
-            "untrained": {k: round(v, 3) for k, v in metrics["untrained"].items()}}
+            "untrained": {k: round(v, 3) for k, v in metrics["untrained"].items()},
+            # Kendall's tau's frame pairs: in order, out of order (errors), tied (many-to-one)
+            "alignment": {who: {k: round(v, 4) for k, v in parts.items()}
+                          for who, parts in metrics.get("alignment", {}).items()},
+            "labels_kendalls_tau": round(metrics["labels"]["kendalls_tau"], 3) if "labels" in metrics else None}
 
 
 def main(argv=None) -> None:
@@ -140,6 +144,8 @@ def main(argv=None) -> None:
     for key, value in result["trained"].items():
         base = result["untrained"][key]
         print(f"{key:<22}{value:>9.3f}{base:>11.3f}{value - base:>+8.3f}")
+    for who, parts in result["alignment"].items():
+        print(f"tau's frame pairs, {who:<9}: " + ", ".join(f"{k} {v:.4f}" for k, v in parts.items()))
     print(json.dumps(result))
 
 

@@ -4,6 +4,8 @@ import pytest
 
 from carl_pipeline.evaluation import (
     EvalConfig,
+    alignment_breakdown,
+    alignment_pair_counts,
     dtw_path,
     evaluate_table,
     finegym_accuracy,
@@ -143,3 +145,23 @@ def test_label_alignment_tau__perfect_alignment_loses_to_relative_time_when_phas
     # Equal phase lengths: the labels align frame k to frame k too.
     same = _table([("a", "val", np.zeros((40, 2)), first), ("b", "val", np.zeros((40, 2)), first)])
     assert label_alignment_tau(same, EvalConfig(stride=1)) == pytest.approx(1.0)
+
+
+def test_alignment_pair_counts__separates_order_errors_from_ties():
+    query = np.arange(5.0)[:, None]
+    candidates = np.array([0.0, 2.0, 1.0, 3.5])[:, None]  # frames 1 and 2 in the other order
+    # query -> candidates: nearest [0, 2, 1, 3, 3], of 10 pairs 8 in order, 1 swapped, 1 tied;
+    # candidates -> query: nearest [0, 2, 1, 3], of 6 pairs 5 in order, 1 swapped.
+    counts = alignment_pair_counts([query, candidates], stride=1)
+    assert counts == pytest.approx({"concordant": 13 / 16, "discordant": 2 / 16, "tied": 1 / 16})
+    assert alignment_pair_counts([query, query + 0.1], stride=1) == {"concordant": 1.0, "discordant": 0.0, "tied": 0.0}
+
+
+def test_alignment_breakdown__labels_have_ties_and_no_errors_relative_time_neither():
+    first, second = np.repeat([0, 1, 2], [20, 5, 15]), np.repeat([0, 1, 2], [5, 20, 15])
+    time = np.linspace(0, 1, 40)[:, None]
+    table = _table([("a", "val", time, first), ("b", "val", time, second)])
+    by_time = alignment_breakdown(table, EvalConfig(stride=1))
+    by_labels = alignment_breakdown(table, EvalConfig(stride=1), by_labels=True)
+    assert by_time == pytest.approx({"concordant": 1.0, "discordant": 0.0, "tied": 0.0})
+    assert by_labels["discordant"] == 0.0 and by_labels["tied"] > 0.01

@@ -1,6 +1,11 @@
 """The evaluation protocol of TCC and CARL on frozen frame embeddings. No Kedro imports."""
 
-from carl_pipeline.evaluation.alignment import dtw_path, kendalls_tau, retrieval_ap
+from carl_pipeline.evaluation.alignment import (
+           alignment_pair_counts,
+           dtw_path,
+           kendalls_tau,
+           retrieval_ap,
+)
 from carl_pipeline.evaluation.finegym import finegym_accuracy, train_linear_probe
 from carl_pipeline.evaluation.phases import (
            phase_classification,
@@ -9,10 +14,11 @@ from carl_pipeline.evaluation.phases import (
 )
 from carl_pipeline.evaluation.protocol import (
            EvalConfig,
+           alignment_breakdown,
            evaluate_table,
            label_alignment_tau,
            phase_coordinates,
 )
 
-__all__ = ["EvalConfig", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "train_linear_probe", "phase_classification", "phase_progression",
+__all__ = ["EvalConfig", "alignment_breakdown", "alignment_pair_counts", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "train_linear_probe", "phase_classification", "phase_progression",
            "label_alignment_tau", "phase_coordinates", "progression_targets", "retrieval_ap"]

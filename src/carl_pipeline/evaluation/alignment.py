@@ -39,6 +39,35 @@ def kendalls_tau(embeddings: Sequence[np.ndarray], stride: int = 5, distance: st
     return float(taus.mean()) if taus.size else float("nan")
 
 
+def alignment_pair_counts(embeddings: Sequence[np.ndarray], stride: int = 5,
+                          distance: str = "sqeuclidean") -> dict[str, float]:
+    """What Kendall's tau is made of: over every ordered pair of videos and every pair of query
+    frames (as ``kendalls_tau`` samples them), the fraction whose nearest neighbours keep their
+    order (``concordant``), swap it (``discordant``: an alignment error) or coincide (``tied``:
+    two query frames matched to one frame, which tau-b also counts against a pair).
+
+    A correct alignment between videos whose phases last different times has ties and no
+    discordant pairs; an embedding of relative time alone has the fewest ties. So the two
+    fractions separate alignment errors from the metric's penalty on uneven phase lengths.
+
+    Returns:
+        ``{"concordant", "discordant", "tied"}``, summing to 1.
+    """
+    if len(embeddings) < 2:
+        raise ValueError(f"an alignment needs at least 2 videos, got {len(embeddings)}")
+    counts = np.zeros(3, dtype=np.int64)
+    sampled = [np.asarray(e)[::stride] for e in embeddings]
+    for i, query in enumerate(sampled):
+        for j, candidates in enumerate(sampled):
+            if i == j:
+                continue
+            nearest = np.argmin(cdist(query, candidates, distance), axis=1)
+            later = np.sign(nearest[None, :] - nearest[:, None])[np.triu_indices(len(nearest), k=1)]
+            counts += [(later > 0).sum(), (later < 0).sum(), (later == 0).sum()]
+    total = max(int(counts.sum()), 1)
+    return dict(zip(("concordant", "discordant", "tied"), (counts / total).tolist(), strict=True))
+
+
 def retrieval_ap(embeddings: Sequence[np.ndarray], labels: Sequence[np.ndarray], k: int, stride: int = 5,
                  distance: str = "sqeuclidean") -> float:
     """Fine-grained frame retrieval AP@K: the fraction of each query frame's K nearest frames in

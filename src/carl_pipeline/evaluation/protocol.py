@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from carl_pipeline.embedding.extract import per_video
-from carl_pipeline.evaluation.alignment import kendalls_tau, retrieval_ap
+from carl_pipeline.evaluation.alignment import alignment_pair_counts, kendalls_tau, retrieval_ap
 from carl_pipeline.evaluation.finegym import finegym_accuracy
 from carl_pipeline.evaluation.phases import phase_classification, phase_progression
 
@@ -89,6 +89,23 @@ def label_alignment_tau(table: pd.DataFrame, config: EvalConfig) -> float:
         if len(val_y) > 1:
             taus.append(kendalls_tau([phase_coordinates(y) for y in val_y], config.stride, "sqeuclidean"))
     return float(np.nanmean(taus)) if taus else float("nan")
+
+
+def alignment_breakdown(table: pd.DataFrame, config: EvalConfig, by_labels: bool = False) -> dict[str, float]:
+    """Kendall's tau's pairs of query frames split into ``concordant``, ``discordant`` (matched
+    out of order: alignment errors) and ``tied`` (matched to one frame), over the validation
+    videos (``alignment_pair_counts``; the mean over actions with ``per_action``). With
+    ``by_labels`` the videos are aligned by their labels (``phase_coordinates``) instead of the
+    table's embeddings: the ties a correct alignment cannot avoid."""
+    actions = sorted(table["action"].dropna().unique()) if config.per_action else [None]
+    parts = []
+    for action in actions:
+        _, val_x, val_y = per_video(table, config.label, config.val_split, action)
+        if len(val_x) > 1:
+            videos = [phase_coordinates(y) for y in val_y] if by_labels else val_x
+            parts.append(alignment_pair_counts(videos, config.stride, "sqeuclidean" if by_labels else config.distance))
+    keys = ("concordant", "discordant", "tied")
+    return {k: float(np.mean([p[k] for p in parts])) if parts else float("nan") for k in keys}
 
 
 def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:

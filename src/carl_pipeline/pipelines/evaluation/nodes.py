@@ -7,7 +7,7 @@ import pandas as pd
 
 from carl_pipeline.distributed import rank
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
-from carl_pipeline.evaluation import evaluate_table, label_alignment_tau
+from carl_pipeline.evaluation import alignment_breakdown, evaluate_table, label_alignment_tau
 from carl_pipeline.models.released import load_released_checkpoint
 from carl_pipeline.params import EvaluateParams, VideosReportParams
 from carl_pipeline.reporting import (
@@ -84,15 +84,23 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
         names such as ``classification@0.1``, ``progression``, ``kendalls_tau``, ``ap@5`` or
         ``gym99_accuracy``; phase tasks add ``"labels": {"kendalls_tau": ...}``, the tau of
         aligning the validation videos by their labels (``label_alignment_tau``), to read
-        ``kendalls_tau`` against.
+        ``kendalls_tau`` against, and ``"alignment"``: for the trained, the untrained and the
+        labels' alignment, the fractions of tau's frame pairs matched in order, out of order
+        (errors) and onto one frame (ties), which tau-b counts against an alignment too.
     """
     trained = evaluate_table(embeddings, params.protocol)
     untrained = evaluate_table(embeddings_untrained, params.protocol)
     better = sum(trained[k] > untrained[k] for k in trained)
     logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
     model = read_checkpoint(model)
-    reference = ({"labels": {"kendalls_tau": label_alignment_tau(embeddings, params.protocol)}}
-                 if params.protocol.task == "phases" else {})
+    reference = {}
+    if params.protocol.task == "phases":
+        reference = {
+            "labels": {"kendalls_tau": label_alignment_tau(embeddings, params.protocol)},
+            "alignment": {"carl": alignment_breakdown(embeddings, params.protocol),
+                          "untrained": alignment_breakdown(embeddings_untrained, params.protocol),
+                          "labels": alignment_breakdown(embeddings, params.protocol, by_labels=True)},
+        }
     return {
         "carl": trained, "untrained": untrained, **reference,
         "model": {"algorithm": model.algorithm, "backbone": model.encoder["backbone"],
