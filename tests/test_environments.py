@@ -89,8 +89,10 @@ def test_paper_environment__the_released_settings_per_dataset():
 def test_base_environment__the_demo_keeps_its_settings():
     params = _context(None).params
     train = params["pouring"]["train"]
-    assert (train.model.backbone, train.augment.image_size, train.sampling.num_steps, train.optim.epochs) == ("resnet18", 96, 32, 30)
-    assert train.model.train_length == 32 and train.loss.algorithm == "scl" and train.sampling.window == "shifted"
+    assert (train.model.backbone, train.augment.image_size, train.sampling.num_steps, train.optim.epochs) == ("resnet18", 96, 32, 50)
+    assert train.model.train_length == 32 and train.loss.algorithm == "scl" and train.sampling.window == "video"
+    penn = params["penn_action"]["train"]  # the other demos keep the shared settings
+    assert (penn.sampling.window, penn.optim.epochs) == ("shifted", 30)
     assert params["finegym_gym99"]["train"].sampling.window == "clip"
 
 
