@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.spatial.distance import cdist
 from scipy.stats import kendalltau
+
+
+def _nearest_matches(embeddings: Sequence[np.ndarray], stride: int, distance: str) -> Iterator[np.ndarray]:
+    """For every ordered pair (i, j), i != j, of videos subsampled every ``stride``-th frame: the
+    index of each of video i's frames' nearest frame in video j, ``(num_frames_i,)``."""
+    sampled = [np.asarray(e)[::stride] for e in embeddings]
+    for i, query in enumerate(sampled):
+        for j, candidates in enumerate(sampled):
+            if i != j:
+                yield np.argmin(cdist(query, candidates, distance), axis=1)
 
 
 def kendalls_tau(embeddings: Sequence[np.ndarray], stride: int = 5, distance: str = "sqeuclidean") -> float:
@@ -26,14 +36,8 @@ def kendalls_tau(embeddings: Sequence[np.ndarray], stride: int = 5, distance: st
     """
     if len(embeddings) < 2:
         raise ValueError(f"Kendall's tau needs at least 2 videos, got {len(embeddings)}")
-    taus = []
-    sampled = [np.asarray(e)[::stride] for e in embeddings]
-    for i, query in enumerate(sampled):
-        for j, candidates in enumerate(sampled):
-            if i == j:
-                continue
-            nearest = np.argmin(cdist(query, candidates, distance), axis=1)
-            taus.append(kendalltau(np.arange(len(nearest)), nearest).statistic)
+    taus = [kendalltau(np.arange(len(nearest)), nearest).statistic
+            for nearest in _nearest_matches(embeddings, stride, distance)]
     taus = np.asarray(taus, dtype=np.float64)
     taus = taus[~np.isnan(taus)]
     return float(taus.mean()) if taus.size else float("nan")
@@ -56,14 +60,9 @@ def alignment_pair_counts(embeddings: Sequence[np.ndarray], stride: int = 5,
     if len(embeddings) < 2:
         raise ValueError(f"an alignment needs at least 2 videos, got {len(embeddings)}")
     counts = np.zeros(3, dtype=np.int64)
-    sampled = [np.asarray(e)[::stride] for e in embeddings]
-    for i, query in enumerate(sampled):
-        for j, candidates in enumerate(sampled):
-            if i == j:
-                continue
-            nearest = np.argmin(cdist(query, candidates, distance), axis=1)
-            later = np.sign(nearest[None, :] - nearest[:, None])[np.triu_indices(len(nearest), k=1)]
-            counts += [(later > 0).sum(), (later < 0).sum(), (later == 0).sum()]
+    for nearest in _nearest_matches(embeddings, stride, distance):
+        later = np.sign(nearest[None, :] - nearest[:, None])[np.triu_indices(len(nearest), k=1)]
+        counts += [(later > 0).sum(), (later < 0).sum(), (later == 0).sum()]
     total = max(int(counts.sum()), 1)
     return dict(zip(("concordant", "discordant", "tied"), (counts / total).tolist(), strict=True))
 
