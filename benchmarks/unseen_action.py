@@ -98,8 +98,6 @@ def render_video(rng: np.random.Generator, num_frames: int, size: int, style: st
 
 def write(out: Path, style: str, seed: int, counts: dict[str, int], size: int, frames: tuple[int, int]) -> Path:
     """TFRecords under ``out/raw``, ingested into ``out/ingested``; returns the latter."""
-    import pandas as pd
-
     from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_pouring, run_conversion
     from carl_pipeline.video import FrameStore
     from carl_pipeline.video.tfrecord import write_sequence_examples
@@ -118,8 +116,8 @@ def write(out: Path, style: str, seed: int, counts: dict[str, int], size: int, f
     store = FrameStore(ingested / "frames")
     run_conversion(ConversionPlan(tuple(jobs), progress=False, failures=tuple(failures)), store)
     index, labels = build_video_index(store)
-    pd.DataFrame(index).to_parquet(ingested / "video_index.parquet")
-    pd.DataFrame(labels).to_parquet(ingested / "frame_labels.parquet")
+    index.to_parquet(ingested / "video_index.parquet")
+    labels.to_parquet(ingested / "frame_labels.parquet")
     return ingested
 
 

@@ -71,6 +71,15 @@ def phase_coordinates(labels: np.ndarray) -> np.ndarray:
     return out[:, None]
 
 
+def _validation_videos(table: pd.DataFrame, config: EvalConfig):
+    """Per action (one group without ``per_action``) with at least two validation videos, those
+    videos' embeddings and labels: what an alignment between validation videos compares."""
+    for action in sorted(table["action"].dropna().unique()) if config.per_action else [None]:
+        _, val_x, val_y = per_video(table, config.label, config.val_split, action)
+        if len(val_x) > 1:
+            yield val_x, val_y
+
+
 def label_alignment_tau(table: pd.DataFrame, config: EvalConfig) -> float:
     """Kendall's tau (as ``kendalls_tau``, same stride, mean over actions with ``per_action``) of
     the validation videos aligned by their labels alone (``phase_coordinates``).
@@ -82,12 +91,8 @@ def label_alignment_tau(table: pd.DataFrame, config: EvalConfig) -> float:
     linearly and loses fewer. On the demo's Pouring videos the labels score 0.97 and relative
     time 0.99 (benchmarks/RESULTS.md).
     """
-    actions = sorted(table["action"].dropna().unique()) if config.per_action else [None]
-    taus = []
-    for action in actions:
-        _, _, val_y = per_video(table, config.label, config.val_split, action)
-        if len(val_y) > 1:
-            taus.append(kendalls_tau([phase_coordinates(y) for y in val_y], config.stride, "sqeuclidean"))
+    taus = [kendalls_tau([phase_coordinates(y) for y in val_y], config.stride, "sqeuclidean")
+            for _, val_y in _validation_videos(table, config)]
     return float(np.nanmean(taus)) if taus else float("nan")
 
 
@@ -97,13 +102,10 @@ def alignment_breakdown(table: pd.DataFrame, config: EvalConfig, by_labels: bool
     videos (``alignment_pair_counts``; the mean over actions with ``per_action``). With
     ``by_labels`` the videos are aligned by their labels (``phase_coordinates``) instead of the
     table's embeddings: the ties a correct alignment cannot avoid."""
-    actions = sorted(table["action"].dropna().unique()) if config.per_action else [None]
     parts = []
-    for action in actions:
-        _, val_x, val_y = per_video(table, config.label, config.val_split, action)
-        if len(val_x) > 1:
-            videos = [phase_coordinates(y) for y in val_y] if by_labels else val_x
-            parts.append(alignment_pair_counts(videos, config.stride, "sqeuclidean" if by_labels else config.distance))
+    for val_x, val_y in _validation_videos(table, config):
+        videos = [phase_coordinates(y) for y in val_y] if by_labels else val_x
+        parts.append(alignment_pair_counts(videos, config.stride, "sqeuclidean" if by_labels else config.distance))
     keys = ("concordant", "discordant", "tied")
     return {k: float(np.mean([p[k] for p in parts])) if parts else float("nan") for k in keys}
 
