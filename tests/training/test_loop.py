@@ -189,7 +189,7 @@ def test_dataset__views_come_from_the_video_and_repeat_per_epoch(store):
     assert torch.equal(raw["frames"][1], pack.read(raw["steps"][1].clamp(0, len(pack) - 1).numpy()))
 
 
-def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_from(store):
+def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_from(store, tmp_path):
     from carl_pipeline.training import PretrainConfig, pretrain_backbone
 
     ids = store.video_ids()
@@ -204,6 +204,18 @@ def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_fr
     again = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, config, device="cpu")
     torch.testing.assert_close(again["state_dict"]["conv1.weight"], result["state_dict"]["conv1.weight"])  # seeded
     assert pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, PretrainConfig(epochs=0))["state_dict"] == {}
+
+    # CARL trains from it (the pipeline's path: the state, BatchNorm's 0-dim counters included,
+    # is part of the run's identity), and another pretraining is another run.
+    runs, config = RunDir(tmp_path / "runs"), TrainConfig(epochs=1, batch_size=2, progress=False)
+    from_pretrained = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu",
+                            backbone_state=result["state_dict"])
+    torch.testing.assert_close(from_pretrained.model["frozen.0.0.weight"], result["state_dict"]["conv1.weight"])
+    other = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT,
+                              PretrainConfig(epochs=1, frames_per_step=8, progress=False, seed=2), device="cpu")
+    ids_of = {train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu", backbone_state=state).run["id"]
+              for state in (other["state_dict"], None)}
+    assert len(ids_of | {from_pretrained.run["id"]}) == 3
 
 
 def test_checkpoint__typed_with_a_schema_version_read_through_one_function(store, tmp_path):

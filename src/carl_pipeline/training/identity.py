@@ -74,7 +74,7 @@ def state_fingerprint(state: Mapping[str, torch.Tensor] | None) -> str | None:
         return None
     sha = hashlib.sha1()
     for key in sorted(state):
-        tensor = state[key].detach().cpu().contiguous()
+        tensor = state[key].detach().cpu().contiguous().reshape(-1)  # 0-dim (BatchNorm's counter) too
         sha.update(key.encode())
         sha.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return sha.hexdigest()
