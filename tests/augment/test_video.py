@@ -110,3 +110,31 @@ def test_released_color_mode__blur_after_every_jitter_op_and_clamping_after_each
     torch.testing.assert_close(out, normalize(TF.adjust_hue(TF.adjust_saturation(expected, 1.0), 0.0)), atol=1e-5, rtol=1e-5)
     clamped_once = apply_view_params(frames, bright_then_flat, AugmentConfig(image_size=24, color_mode="fused"))
     assert (out - clamped_once).abs().max() > 0.05  # clamping only at the end gives another image
+
+
+def test_channel_shuffle_and_inversion__fused_equals_torchvision_and_maps_colours():
+    frames = (torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 0.4 + 0.3)
+    frames = (frames * 255).round().to(torch.uint8)
+    plain = ViewParams((0, 0, 16, 16), False, False, (0, 1, 2, 3), (1.0, 1.0, 1.0, 0.0), None, False)
+    mapped = plain._replace(channel_order=(2, 0, 1), invert=True)
+    config = AugmentConfig(image_size=16)
+    expected = apply_view_params(255 - frames[:, [2, 0, 1]], plain, config)  # by hand
+    torch.testing.assert_close(apply_view_params(frames, mapped, config), expected, atol=1e-4, rtol=0)
+    jittered = mapped._replace(jitter=True, jitter_order=(1, 3, 0, 2), factors=(1.1, 0.9, 1.2, 0.0))
+    fused = apply_view_params(frames, jittered, config)
+    exact = apply_view_params(frames, jittered, AugmentConfig(image_size=16, color_mode="torchvision"))
+    torch.testing.assert_close(fused, exact, atol=1e-4, rtol=0)
+
+
+def test_channel_shuffle_and_inversion__drawn_only_when_asked_and_at_their_rates():
+    paper = AugmentConfig(image_size=24)
+    draws = [sample_view_params(40, 48, paper, torch.Generator().manual_seed(s)) for s in range(50)]
+    assert all(d.channel_order == (0, 1, 2) and not d.invert for d in draws)
+    # off by default, so the paper's recipe draws exactly what it drew before these maps existed
+    with_maps = AugmentConfig(image_size=24, channel_shuffle_p=1.0, invert_p=0.5)
+    generator = torch.Generator().manual_seed(0)
+    drawn = [sample_view_params(40, 48, with_maps, generator) for _ in range(400)]
+    assert len({d.channel_order for d in drawn}) == 6
+    assert 0.4 < sum(d.invert for d in drawn) / len(drawn) < 0.6
+    with pytest.raises(ValueError, match="invert_p"):
+        AugmentConfig(invert_p=1.5)

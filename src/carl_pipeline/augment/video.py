@@ -20,6 +20,13 @@ Two implementations of the colour part (``color_mode``):
   ``color_jitter``): torchvision's ops in the drawn order with HSV hue and clamping after each, and
   the blur *inside* the loop over the four ops, so a drawn blur of sigma s is applied after every
   op: four times (about one blur of sigma 2s). The paper environment uses it.
+
+Two colour maps beyond the paper's recipe, off by default and drawn once per view before the
+jitter: a random order of the RGB channels (``channel_shuffle_p``) and inversion (``invert_p``,
+``x -> 1 - x``). CARL's loss contrasts frames within one video, whose colours never change, so
+nothing in it asks a randomly initialised backbone for features that mean the same thing in two
+videos of different colours; the paper gets that from an ImageNet backbone. When the two views of
+a video differ by these maps, the features that match them across views are the shapes.
 """
 
 from __future__ import annotations
@@ -52,6 +59,10 @@ class AugmentConfig:
     blur_p: float = 0.5  # inside the jitter; CARL uses 0 on FineGym
     blur_sigma: tuple[float, float] = (0.1, 2.0)
     grayscale_p: float = 0.2
+    # Not in the paper (0 there): colour maps that keep the shapes and change which colours draw
+    # them, for encoders trained from random weights (see the module docstring).
+    channel_shuffle_p: float = 0.0  # the RGB channels in a random order
+    invert_p: float = 0.0  # x -> 1 - x (light figure on dark <-> dark on light)
     color_mode: str = "fused"  # or "torchvision" or "released"; see the module docstring
 
     def __post_init__(self):
@@ -59,6 +70,9 @@ class AugmentConfig:
             raise ValueError(f"color_mode must be 'fused', 'torchvision' or 'released', got {self.color_mode!r}")
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {self.image_size}")
+        for name in ("flip_p", "jitter_p", "blur_p", "grayscale_p", "channel_shuffle_p", "invert_p"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
 
 
 class ViewParams(NamedTuple):
@@ -71,6 +85,8 @@ class ViewParams(NamedTuple):
     factors: tuple[float, float, float, float]  # brightness, contrast, saturation factors; hue shift
     blur_sigma: float | None
     grayscale: bool
+    channel_order: tuple[int, int, int] = (0, 1, 2)  # input channel of each output channel
+    invert: bool = False
 
 
 def _uniform(low: float, high: float, generator) -> float:
@@ -114,7 +130,12 @@ def sample_view_params(height: int, width: int, config: AugmentConfig, generator
     blur = jitter and torch.rand((), generator=generator).item() < config.blur_p
     sigma = _uniform(*config.blur_sigma, generator) if blur else None
     gray = torch.rand((), generator=generator).item() < config.grayscale_p
-    return ViewParams(crop, flip, jitter, order, factors, sigma, gray)
+    # Drawn only when asked for, so the paper's recipe keeps its random stream (and its results).
+    channels = (0, 1, 2)
+    if config.channel_shuffle_p > 0 and torch.rand((), generator=generator).item() < config.channel_shuffle_p:
+        channels = tuple(torch.randperm(3, generator=generator).tolist())
+    invert = config.invert_p > 0 and torch.rand((), generator=generator).item() < config.invert_p
+    return ViewParams(crop, flip, jitter, order, factors, sigma, gray, channels, invert)
 
 
 def normalize(frames: torch.Tensor) -> torch.Tensor:
@@ -150,8 +171,10 @@ def color_affine(params: ViewParams, channel_means: torch.Tensor) -> tuple[torch
         ``M`` ``(3, 3)`` and ``v`` ``(T, 3)``.
     """
     frames = channel_means.shape[0]
-    matrix = torch.eye(3, dtype=torch.float64)
+    matrix = torch.eye(3, dtype=torch.float64)[list(params.channel_order)]  # first: shuffle, invert
     offset = torch.zeros(frames, 3, dtype=torch.float64)
+    if params.invert:
+        matrix, offset = -matrix, offset + 1
     means = channel_means.detach().double().cpu()  # a few numbers: the map is built on the CPU
     gray = _GRAY.double()
     to_gray = torch.ones(3, 1, dtype=torch.float64) @ gray[None]  # every channel := grey
@@ -243,6 +266,10 @@ def _apply_stepwise(x: torch.Tensor, params: ViewParams, blur_after_each_op: boo
     then grayscale and normalisation (float ``x`` in [0, 1]). A drawn blur comes once after the
     jitter (``"torchvision"``), or after every one of the four ops, as the released
     ``color_jitter`` applies it (``"released"``)."""
+    if params.channel_order != (0, 1, 2):
+        x = x[..., list(params.channel_order), :, :]
+    if params.invert:
+        x = 1 - x
     if params.jitter:
         brightness, contrast, saturation, hue = params.factors
         for op in params.jitter_order:
