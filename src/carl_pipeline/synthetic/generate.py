@@ -112,7 +112,7 @@ def generate_penn_action(
     """Penn Action layout: ``frames/<id>/NNNNNN.jpg``, ``labels/<id>.mat`` and, for actions with
     phases, ``<split>/<action>/<id>.npy`` per-frame phase labels."""
     out_dir = Path(out_dir)
-    counts = counts or {"train": 6, "val": 4}
+    counts = counts or {"train": 6, "val": 12}
     for sub in ("frames", "labels"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     number = 0
