@@ -213,9 +213,9 @@ def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_fr
     torch.testing.assert_close(from_pretrained.model["frozen.0.0.weight"], result["state_dict"]["conv1.weight"])
     other = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT,
                               PretrainConfig(epochs=1, frames_per_step=8, progress=False, seed=2), device="cpu")
-    ids_of = {train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu", backbone_state=state).run["id"]
+    other_run_ids = {train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu", backbone_state=state).run["id"]
               for state in (other["state_dict"], None)}
-    assert len(ids_of | {from_pretrained.run["id"]}) == 3
+    assert len(other_run_ids | {from_pretrained.run["id"]}) == 3
 
 
 def test_checkpoint__typed_with_a_schema_version_read_through_one_function(store, tmp_path):

@@ -262,8 +262,9 @@ def _apply_fused(x: torch.Tensor, params: ViewParams, out: torch.Tensor | None =
 
 
 def _apply_stepwise(x: torch.Tensor, params: ViewParams, blur_after_each_op: bool) -> torch.Tensor:
-    """The colour jitter with torchvision's ops one after the other (HSV hue, each op clamps),
-    then grayscale and normalisation (float ``x`` in [0, 1]). A drawn blur comes once after the
+    """A drawn channel order and inversion, then the colour jitter with torchvision's ops one
+    after the other (HSV hue, each op clamps), then grayscale and normalisation (float ``x`` in
+    [0, 1]). A drawn blur comes once after the
     jitter (``"torchvision"``), or after every one of the four ops, as the released
     ``color_jitter`` applies it (``"released"``)."""
     if params.channel_order != (0, 1, 2):
