@@ -149,3 +149,29 @@ def test_environment__tracking_settings_load(env):
     tracking = dict(_context(env).config_loader["tracking"])
     assert tracking["enabled"] is True and tracking["tracking_uri"] == "sqlite:///mlruns/mlflow.db"
     assert tracking["experiment"] == "carl-pipeline"
+
+
+def test_gpu_sweep__its_dataset_settings_are_the_configured_ones():
+    """benchmarks/demo_sweep_gpu.py runs without Kedro, so it restates each dataset's settings; a
+    change in conf/base that it missed would sweep around settings the demo no longer has."""
+    import dataclasses
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("demo_sweep_gpu", PROJECT_ROOT / "benchmarks/demo_sweep_gpu.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    settings = yaml.safe_load((PROJECT_ROOT / "conf/base/globals.yml").read_text())
+    params = _context(None).params
+    for dataset in ("pouring", "penn_action"):
+        restated = sweep._merge(settings["train"], sweep.DATASETS[dataset]["train"])
+        loaded = params[dataset]["train"].model_dump(mode="json")
+        for block, values in restated.items():
+            if not isinstance(values, dict):
+                continue
+            for key, value in values.items():
+                assert loaded[block][key] == (list(value) if isinstance(value, tuple) else value), (dataset, block, key)
+        protocol = sweep._merge(settings["evaluate"]["protocol"], sweep.DATASETS[dataset]["protocol"])
+        loaded_protocol = dataclasses.asdict(params[dataset]["evaluate"].protocol)  # an EvalConfig
+        assert {k: list(v) if isinstance(v, tuple) else v for k, v in loaded_protocol.items() if k in protocol} == protocol, dataset
