@@ -91,8 +91,8 @@ def test_base_environment__the_demo_keeps_its_settings():
     train = params["pouring"]["train"]
     assert (train.model.backbone, train.augment.image_size, train.sampling.num_steps, train.optim.epochs) == ("resnet18", 96, 32, 50)
     assert train.model.train_length == 32 and train.loss.algorithm == "scl" and train.sampling.window == "video"
-    penn = params["penn_action"]["train"]  # the other demos keep the shared settings
-    assert (penn.sampling.window, penn.optim.epochs) == ("shifted", 30)
+    penn = params["penn_action"]["train"]  # the shared settings, fewer epochs over more videos
+    assert (penn.sampling.window, penn.optim.epochs, penn.model.transformer) == ("shifted", 12, "torch")
     assert params["finegym_gym99"]["train"].sampling.window == "clip"
 
 
