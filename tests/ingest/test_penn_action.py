@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,22 @@ def test_resample_labels__keeps_order_and_ends():
 def test_penn_action__no_phase_labels_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no phase labels"):
         plan_penn_action(tmp_path)
+
+
+def test_penn_action__a_video_regenerated_under_its_id_is_converted_again(raw_copy, tmp_path):
+    # The demo data's ids shift when its counts change: id, split and action can stay the same
+    # while the frames and labels are another video's. The old pack must not be kept.
+    jobs, store, first = _convert(raw_copy, tmp_path)
+    squat = sorted((raw_copy / "penn_action" / "train" / "squat").glob("*.npy"))
+    changed, other = squat[0].stem, squat[1].stem
+    frames = raw_copy / "penn_action" / "frames"
+    shutil.rmtree(frames / changed)
+    shutil.copytree(frames / other, frames / changed)
+    labels = raw_copy / "penn_action" / "labels"
+    shutil.copy(labels / f"{other}.mat", labels / f"{changed}.mat")
+    np.save(squat[0], np.load(squat[1]))
+    jobs, _ = plan_penn_action(raw_copy / "penn_action")
+    report = run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
+    assert report.converted == [changed] and len(report.skipped_existing) == len(first.converted) - 1
+    assert (store.open(changed).read() == store.open(other).read()).all()
+    assert (store.open(changed).labels["phase"] == store.open(other).labels["phase"]).all()
