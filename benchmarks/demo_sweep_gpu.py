@@ -150,10 +150,13 @@ SWEEPS: dict[str, dict[str, tuple[str, dict]]] = {
     # the shared settings against a softer SCL temperature and larger frames.
     "penn_seeds": {
         f"penn_{name}_seed{seed}": ("penn_action", {**change, "optim": {"seed": seed}})
-        for name, change in (("shared", {}), ("temp0.2", {"loss": {"temperature": 0.2}}),
-                             ("img128", {"augment": {"image_size": 128}}),
-                             ("temp0.2_img128", {"loss": {"temperature": 0.2}, "augment": {"image_size": 128}}))
-        for seed in {"shared": (1, 2, 3, 4), "temp0.2": (1, 2, 3, 4), "img128": (1, 2)}.get(name, (0, 1, 2))
+        for name, change, seeds in (
+            ("shared", {}, (1, 2, 3, 4)),
+            ("temp0.2", {"loss": {"temperature": 0.2}}, (1, 2, 3, 4)),
+            ("img128", {"augment": {"image_size": 128}}, (1, 2)),
+            ("temp0.2_img128", {"loss": {"temperature": 0.2}, "augment": {"image_size": 128}}, (0, 1, 2)),
+        )
+        for seed in seeds
     },
     # Penn Action now (16 training videos per action, 12 epochs) over training seeds: is "not
     # below the untrained encoder" more than seed 0 and seed 1 on the CPU?

@@ -20,19 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import Ridge
 
-from carl_pipeline.evaluation.phases import progression_targets
+from carl_pipeline.evaluation.phases import phase_progression
 from carl_pipeline.evaluation.protocol import per_video
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _r2(model, fit_x, fit_y, score_x, score_y, num_phases: int) -> float:
-    """Mean R^2 over boundaries of ``model`` fitted on videos ``fit_*``, scored on ``score_*``."""
-    x, y = np.concatenate(fit_x), np.concatenate([progression_targets(lab, num_phases) for lab in fit_y])
-    xs, ys = np.concatenate(score_x), np.concatenate([progression_targets(lab, num_phases) for lab in score_y])
-    return float(np.mean([model().fit(x, y[:, c]).score(xs, ys[:, c]) for c in range(y.shape[1])]))
 
 
 def diagnose(table: pd.DataFrame, folds: int = 3, extra: tuple[int, ...] = (4, 8)) -> dict[str, float]:
@@ -45,19 +38,19 @@ def diagnose(table: pd.DataFrame, folds: int = 3, extra: tuple[int, ...] = (4, 8
         _, val_x, val_y = per_video(table, "phase", "val", action)
         phases = int(max(y.max() for y in train_y + val_y)) + 1
         row = {
-            "train frames": _r2(LinearRegression, train_x, train_y, train_x, train_y, phases),
-            "protocol": _r2(LinearRegression, train_x, train_y, val_x, val_y, phases),
-            "ridge 1": _r2(lambda: Ridge(1.0), train_x, train_y, val_x, val_y, phases),
+            "train frames": phase_progression(train_x, train_y, train_x, train_y, phases),
+            "protocol": phase_progression(train_x, train_y, val_x, val_y, phases),
+            "ridge 1": phase_progression(train_x, train_y, val_x, val_y, phases, regressor=lambda: Ridge(1.0)),
         }
         for n in (2, 4):
-            row[f"first {n} training videos"] = _r2(LinearRegression, train_x[:n], train_y[:n], val_x, val_y, phases)
+            row[f"first {n} training videos"] = phase_progression(train_x[:n], train_y[:n], val_x, val_y, phases)
         for k in (0, *extra):
             scores = []
             for fold in range(folds):
                 held = [i for i in range(len(val_x)) if i % folds == fold]
                 added = [i for i in range(len(val_x)) if i % folds != fold][:k]
-                scores.append(_r2(LinearRegression, train_x + [val_x[i] for i in added], train_y + [val_y[i] for i in added],
-                                  [val_x[i] for i in held], [val_y[i] for i in held], phases))
+                scores.append(phase_progression(train_x + [val_x[i] for i in added], train_y + [val_y[i] for i in added],
+                                                [val_x[i] for i in held], [val_y[i] for i in held], phases))
             row[f"+{k} validation videos (folds)"] = float(np.mean(scores))
         per_action.append(row)
     return {key: float(np.mean([row[key] for row in per_action])) for key in per_action[0]}

@@ -61,14 +61,18 @@ def progression_targets(labels: np.ndarray, num_phases: int) -> np.ndarray:
 def phase_progression(
     train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray],
     val_embeddings: Sequence[np.ndarray], val_labels: Sequence[np.ndarray], num_phases: int,
+    regressor=LinearRegression,
 ) -> float:
     """R^2 on the validation videos of a linear regression from the embedding to the signed
-    distances to every phase boundary (``progression_targets``), averaged over boundaries."""
+    distances to every phase boundary (``progression_targets``), averaged over boundaries.
+
+    ``regressor``: a callable making a fresh scikit-learn regressor (the protocol's, as released:
+    least squares); other ones are for diagnostics (``benchmarks/progression_regression.py``)."""
     if num_phases < 2:
         raise ValueError("phase progression needs at least two phases")
     x = np.concatenate(train_embeddings)
     y = np.concatenate([progression_targets(lab, num_phases) for lab in train_labels])
     x_val = np.concatenate(val_embeddings)
     y_val = np.concatenate([progression_targets(lab, num_phases) for lab in val_labels])
-    scores = [LinearRegression().fit(x, y[:, c]).score(x_val, y_val[:, c]) for c in range(y.shape[1])]
+    scores = [regressor().fit(x, y[:, c]).score(x_val, y_val[:, c]) for c in range(y.shape[1])]
     return float(np.mean(scores))
