@@ -10,12 +10,14 @@ from carl_pipeline.evaluation import (
     evaluate_table,
     finegym_accuracy,
     kendalls_tau,
+    kendalls_tau_ceiling,
     label_alignment_tau,
     phase_classification,
     phase_coordinates,
     phase_progression,
     progression_targets,
     retrieval_ap,
+    tau_ceiling,
 )
 
 
@@ -34,6 +36,35 @@ def test_kendalls_tau__aligned_videos_give_one_reversed_give_minus_one():
     assert kendalls_tau(videos, stride=5) == pytest.approx(1.0)
     # different lengths: several frames share a neighbour (ties), still almost 1
     assert kendalls_tau([_time_embedding(n) for n in (40, 55, 70)], stride=1) > 0.99
+
+
+@pytest.mark.parametrize("n, m", [(5, 3), (6, 4), (7, 2), (4, 4)])
+def test_kendalls_tau_ceiling__no_alignment_of_two_videos_scores_more(n, m):
+    # Every possible match of one video's frames to the other's, in or out of order, both ways:
+    # the best tau is the ceiling, and matching by relative time reaches it.
+    import itertools
+
+    from scipy.stats import kendalltau
+
+    def best(queries, candidates):
+        return np.nanmax([kendalltau(np.arange(queries), match).statistic
+                          for match in itertools.product(range(candidates), repeat=queries)])
+
+    ceiling = kendalls_tau_ceiling([n, m], stride=1)
+    assert ceiling == pytest.approx((best(n, m) + best(m, n)) / 2)
+    assert (ceiling == pytest.approx(1.0)) == (n == m)  # only videos of one length can align with no tie
+    by_time = kendalls_tau([np.linspace(0, 1, n)[:, None], np.linspace(0, 1, m)[:, None]], stride=1)
+    assert by_time == pytest.approx(ceiling)
+
+
+def test_tau_ceiling__relative_time_reaches_it_and_a_trained_looking_embedding_does_not():
+    lengths = [42, 48, 55, 60, 73, 81]
+    labels = [np.repeat([0, 1, 2], [n // 2, n // 4, n - n // 2 - n // 4]) for n in lengths]
+    time = [(f"v{i}", "val", np.linspace(0, 1, n)[:, None], y) for i, (n, y) in enumerate(zip(lengths, labels))]
+    ceiling = tau_ceiling(_table(time), EvalConfig())
+    assert kendalls_tau([x for _, _, x, _ in time], stride=5) == pytest.approx(ceiling, abs=2e-3)
+    phase_only = [y[:, None].astype(float) for y in labels]  # knows the phase, not the time within it
+    assert kendalls_tau(phase_only, stride=5) < ceiling - 0.05  # many ties
 
 
 def test_kendalls_tau__random_embeddings_score_near_zero():

@@ -4,6 +4,7 @@ from carl_pipeline.evaluation.alignment import (
            alignment_pair_counts,
            dtw_path,
            kendalls_tau,
+           kendalls_tau_ceiling,
            retrieval_ap,
 )
 from carl_pipeline.evaluation.finegym import finegym_accuracy, train_linear_probe
@@ -18,7 +19,8 @@ from carl_pipeline.evaluation.protocol import (
            evaluate_table,
            label_alignment_tau,
            phase_coordinates,
+           tau_ceiling,
 )
 
-__all__ = ["EvalConfig", "alignment_breakdown", "alignment_pair_counts", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "train_linear_probe", "phase_classification", "phase_progression",
-           "label_alignment_tau", "phase_coordinates", "progression_targets", "retrieval_ap"]
+__all__ = ["EvalConfig", "alignment_breakdown", "alignment_pair_counts", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "kendalls_tau_ceiling", "train_linear_probe", "phase_classification", "phase_progression",
+           "label_alignment_tau", "phase_coordinates", "progression_targets", "retrieval_ap", "tau_ceiling"]

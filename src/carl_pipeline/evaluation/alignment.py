@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -41,6 +42,43 @@ def kendalls_tau(embeddings: Sequence[np.ndarray], stride: int = 5, distance: st
     taus = np.asarray(taus, dtype=np.float64)
     taus = taus[~np.isnan(taus)]
     return float(taus.mean()) if taus.size else float("nan")
+
+
+def kendalls_tau_ceiling(num_frames: Sequence[int], stride: int = 5) -> float:
+    """The highest ``kendalls_tau`` that any alignment of videos of these lengths can score.
+
+    Tau-b of a pair of videos is ``(C - D) / sqrt(n0 (n0 - T))`` over the ``n0`` pairs of query
+    frames, with ``C`` matched in order, ``D`` out of order and ``T`` matched onto one frame
+    (``C + D + T = n0``). With ``D = 0`` it is ``sqrt(1 - T / n0)``, so the best alignment keeps
+    every match in order and ties as few pairs as it can: ``n`` query frames spread as evenly as
+    possible over ``m`` candidates (``n mod m`` candidates get ``ceil(n / m)`` queries, the rest
+    ``floor(n / m)``), which is what matching by relative time alone does. When ``n <= m`` that is
+    no tie and tau 1. An out-of-order match only lowers it further: it takes a pair from ``C``
+    and cannot remove a tie that the counts force. So a video pair's ceiling depends on the two
+    lengths only, and an encoder whose embedding is the frame's relative time (an untrained
+    transformer's position encoding) scores it: no encoder, however good, can score more.
+
+    Args:
+        num_frames: each validation video's number of frames (those ``kendalls_tau`` embeds).
+        stride: the same frame subsampling as ``kendalls_tau``.
+
+    Returns:
+        The ceiling, averaged over ordered pairs of videos as ``kendalls_tau`` averages (pairs
+        whose tau is undefined, a video with one sampled frame, are dropped as there).
+    """
+    if len(num_frames) < 2:
+        raise ValueError(f"Kendall's tau needs at least 2 videos, got {len(num_frames)}")
+    sampled = [len(range(0, int(n), stride)) for n in num_frames]
+    ceilings = []
+    for i, n in enumerate(sampled):
+        for j, m in enumerate(sampled):
+            if i == j or n < 2 or m < 2:
+                continue
+            per_candidate, extra = divmod(n, m)
+            ties = extra * math.comb(per_candidate + 1, 2) + (m - extra) * math.comb(per_candidate, 2)
+            pairs = math.comb(n, 2)
+            ceilings.append(math.sqrt(1 - ties / pairs))
+    return float(np.mean(ceilings)) if ceilings else float("nan")
 
 
 def alignment_pair_counts(embeddings: Sequence[np.ndarray], stride: int = 5,

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 
 from carl_pipeline.embedding.extract import per_video
-from carl_pipeline.evaluation.alignment import alignment_pair_counts, kendalls_tau, retrieval_ap
+from carl_pipeline.evaluation.alignment import (
+    alignment_pair_counts,
+    kendalls_tau,
+    kendalls_tau_ceiling,
+    retrieval_ap,
+)
 from carl_pipeline.evaluation.finegym import finegym_accuracy
 from carl_pipeline.evaluation.phases import phase_classification, phase_progression
 
@@ -94,6 +99,15 @@ def label_alignment_tau(table: pd.DataFrame, config: EvalConfig) -> float:
     taus = [kendalls_tau([phase_coordinates(y) for y in val_y], config.stride, "sqeuclidean")
             for _, val_y in _validation_videos(table, config)]
     return float(np.nanmean(taus)) if taus else float("nan")
+
+
+def tau_ceiling(table: pd.DataFrame, config: EvalConfig) -> float:
+    """The highest Kendall's tau any encoder can score on the table's validation videos (as
+    ``kendalls_tau``: same stride, mean over actions with ``per_action``): it depends on their
+    lengths only (``kendalls_tau_ceiling``), and matching by relative time reaches it."""
+    ceilings = [kendalls_tau_ceiling([len(x) for x in val_x], config.stride)
+                for val_x, _ in _validation_videos(table, config)]
+    return float(np.nanmean(ceilings)) if ceilings else float("nan")
 
 
 def alignment_breakdown(table: pd.DataFrame, config: EvalConfig, by_labels: bool = False) -> dict[str, float]:

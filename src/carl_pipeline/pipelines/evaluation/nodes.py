@@ -7,7 +7,12 @@ import pandas as pd
 
 from carl_pipeline.distributed import rank
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
-from carl_pipeline.evaluation import alignment_breakdown, evaluate_table, label_alignment_tau
+from carl_pipeline.evaluation import (
+    alignment_breakdown,
+    evaluate_table,
+    label_alignment_tau,
+    tau_ceiling,
+)
 from carl_pipeline.models.released import load_released_checkpoint
 from carl_pipeline.params import EvaluateParams, VideosReportParams
 from carl_pipeline.reporting import (
@@ -84,7 +89,9 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
         names such as ``classification@0.1``, ``progression``, ``kendalls_tau``, ``ap@5`` or
         ``gym99_accuracy``; phase tasks add ``"labels": {"kendalls_tau": ...}``, the tau of
         aligning the validation videos by their labels (``label_alignment_tau``), to read
-        ``kendalls_tau`` against, and ``"alignment"``: for the trained, the untrained and the
+        ``kendalls_tau`` against, ``"ceiling": {"kendalls_tau": ...}``, the most any alignment of
+        videos of those lengths can score (``tau_ceiling``; matching by relative time reaches it),
+        and ``"alignment"``: for the trained, the untrained and the
         labels' alignment, the fractions of tau's frame pairs matched in order, out of order
         (errors) and onto one frame (ties), which tau-b counts against an alignment too.
     """
@@ -97,6 +104,7 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     if params.protocol.task == "phases":
         reference = {
             "labels": {"kendalls_tau": label_alignment_tau(embeddings, params.protocol)},
+            "ceiling": {"kendalls_tau": tau_ceiling(embeddings, params.protocol)},
             "alignment": {"carl": alignment_breakdown(embeddings, params.protocol),
                           "untrained": alignment_breakdown(embeddings_untrained, params.protocol),
                           "labels": alignment_breakdown(embeddings, params.protocol, by_labels=True)},
