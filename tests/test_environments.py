@@ -66,6 +66,7 @@ def test_paper_environment__the_released_settings_per_dataset():
         assert train.model.backbone_dir == "data/paper/06_models/backbones"
         assert (train.model.fc_channels, train.model.hidden_size, train.model.num_heads, train.model.ff_size) == (512, 256, 8, 1024)
         assert train.model.transformer == "released" and train.augment.color_mode == "released"
+        assert train.model.input_norm == "none"  # ImageNet weights: the frames go in as released
         assert (train.optim.lr, train.optim.batch_size, train.augment.image_size) == (1e-4, 1, 224)
         assert train.model.train_length == train.sampling.num_steps  # the clip length, set once
     assert (pouring.sampling.num_steps, pouring.model.num_layers, pouring.optim.epochs) == (240, 2, 500)
@@ -94,6 +95,8 @@ def test_base_environment__the_demo_keeps_its_settings():
     penn = params["penn_action"]["train"]  # the shared settings, fewer epochs over more videos
     assert (penn.sampling.window, penn.optim.epochs, penn.model.transformer) == ("shifted", 12, "torch")
     assert params["finegym_gym99"]["train"].sampling.window == "clip"
+    for dataset in ("pouring", "penn_action", "finegym_gym99", "finegym_gym288"):  # random weights: frames standardised
+        assert params[dataset]["train"].model.input_norm == "frame", dataset
 
 
 def test_parameters__the_clip_length_has_one_name():

@@ -85,6 +85,27 @@ def test_config__bad_values_say_what_to_change():
         EncoderConfig(freeze_through="layer5")
     with pytest.raises(ValueError, match="divisible"):
         EncoderConfig(hidden_size=30, num_heads=8)
+    with pytest.raises(ValueError, match="input_norm"):
+        EncoderConfig(input_norm="video")
+
+
+@pytest.mark.parametrize("input_norm", ["none", "frame"])
+def test_input_norm__frame_standardisation_makes_a_video_of_other_colours_embed_alike(input_norm):
+    # A video drawn in other colours and contrast (a per-channel gain and offset, as a different
+    # figure and background colour give): the same embeddings with input_norm "frame", other ones
+    # without it.
+    torch.manual_seed(0)
+    model = CARLEncoder(EncoderConfig(**SMALL, input_norm=input_norm)).eval()
+    frames = torch.randn(1, 8, 3, 32, 32)
+    gain, offset = torch.tensor([0.3, 2.0, 1.2])[:, None, None], torch.tensor([0.5, -1.0, 0.2])[:, None, None]
+    # What the backbone sees of each frame (the embedding adds the frame's position, the same in both).
+    same, recoloured = model.backbone_features(frames), model.backbone_features(frames * gain + offset)
+    difference = ((same - recoloured).norm() / same.norm()).item()
+    if input_norm == "frame":
+        assert difference < 0.05  # not 0: the variance floor keeps a faint channel from being amplified fully
+    else:
+        assert difference > 0.2
+    assert model(frames).shape == (1, 8, 16)
 
 
 def test_backbone_weights__named_choices_load_from_local_files_only(tmp_path, monkeypatch):

@@ -132,6 +132,19 @@ def test_training__rerun_resumes_only_its_own_run_and_other_settings_start_a_new
         train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
 
 
+def test_run_identity__input_norm_is_another_run_and_earlier_runs_keep_their_ids():
+    from carl_pipeline.training.identity import run_id, run_identity
+
+    def identity(encoder):
+        return run_identity(encoder, SAMPLING, AUGMENT, LossConfig(), TrainConfig(), data="fingerprint")
+
+    plain = identity(ENCODER)
+    framed = identity(EncoderConfig(**{**ENCODER.to_dict(), "input_norm": "frame"}))
+    assert run_id(framed) != run_id(plain) and framed["encoder"]["input_norm"] == "frame"
+    # A run trained before the option existed was identified without it: it is still found finished.
+    assert plain["encoder"] == {k: v for k, v in ENCODER.to_dict().items() if k not in ("backbone_dir", "input_norm")}
+
+
 def test_training__other_training_data_is_another_run(store, tmp_path):
     ids = store.video_ids()
     config = TrainConfig(epochs=1, batch_size=2, progress=False)

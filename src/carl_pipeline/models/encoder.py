@@ -3,6 +3,7 @@
 ::
 
     frames (B, T, 3, H, W)
+      -> [input_norm "frame": each frame's channels standardised over its pixels]
       -> ResNet stem..layerK  (frozen, eval mode, no grad)    } per chunk of frames_per_batch
       -> ResNet layerK+1..4   (trained)                       } frames, so long videos fit
       -> max pool -> [dropout, FC 512, BatchNorm, ReLU] x 2 -> linear 256
@@ -12,7 +13,8 @@
       -> L2 normalisation
 
 Paper: ResNet-50 frozen through ``layer3`` with ``layer4`` fine-tuned, 2 transformer layers on
-Pouring, 3 on Penn Action and FineGym.
+Pouring, 3 on Penn Action and FineGym, no input standardisation (the demo, from random weights:
+``input_norm="frame"``).
 """
 
 from __future__ import annotations
@@ -50,8 +52,13 @@ class EncoderConfig:
     projection_hidden: int = 128
     projection_size: int = 128
     train_length: int = 240  # T during training: positions of longer/shorter inputs are rescaled
+    # "none" (the paper's) or "frame": each frame's channels standardised over its own pixels before
+    # the backbone (see ``standardize_frames``)
+    input_norm: str = "none"
 
     def __post_init__(self):
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
         if self.freeze_through is not None and self.freeze_through not in RESNET_STAGES:
             raise ValueError(f"freeze_through must be one of {RESNET_STAGES} or None, got {self.freeze_through!r}")
         if self.hidden_size % self.num_heads:
@@ -63,6 +70,27 @@ class EncoderConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+INPUT_NORMS = ("none", "frame")
+
+#: Floor of a channel's variance in ``standardize_frames`` (ImageNet-normalised units, where a
+#: channel spanning 0..1 has a standard deviation of about 2): a flat or noise-only channel is
+#: amplified at most 10x instead of turning sensor noise into texture.
+FRAME_VARIANCE_FLOOR = 1e-2
+
+
+def standardize_frames(frames: torch.Tensor) -> torch.Tensor:
+    """Each frame's channels to zero mean and unit variance over its pixels: ``(N, 3, H, W)`` ->
+    ``(N, 3, H, W)`` (instance normalisation of the input, no learnt parameters).
+
+    It removes what a global colour and contrast change does to a frame, which an ImageNet or BYOL
+    backbone has learnt to ignore and a randomly initialised one has not: CARL's loss contrasts
+    frames of one video, whose colours never change, so nothing in it asks the backbone to see a
+    green figure on yellow and a black one on white as the same pose.
+    """
+    var, mean = torch.var_mean(frames, dim=(-2, -1), keepdim=True, correction=0)
+    return (frames - mean) * torch.rsqrt(var + FRAME_VARIANCE_FLOOR)
 
 
 def sincos_position_encoding(num_steps: int, dim: int, train_length: int | None = None) -> torch.Tensor:
@@ -236,6 +264,8 @@ class CARLEncoder(nn.Module):
         outputs = []
         for start in range(0, steps, chunk):
             x = frames[:, start:start + chunk].flatten(0, 1)  # (B * t, 3, H, W)
+            if self.config.input_norm == "frame":
+                x = standardize_frames(x)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             if len(self.frozen):
@@ -286,5 +316,5 @@ def describe(model: CARLEncoder) -> str:
             f"(weights: {c.backbone_weights or 'random init'})")
 
 
-__all__ = ["CARLEncoder", "EncoderConfig", "FrameEmbedder", "ProjectionHead", "ReleasedEncoderLayer",
-           "ReleasedTransformer", "describe", "sincos_position_encoding"]
+__all__ = ["INPUT_NORMS", "CARLEncoder", "EncoderConfig", "FrameEmbedder", "ProjectionHead", "ReleasedEncoderLayer",
+           "ReleasedTransformer", "describe", "sincos_position_encoding", "standardize_frames"]

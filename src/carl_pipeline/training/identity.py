@@ -85,8 +85,11 @@ def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss:
                  labels: str | None = None) -> dict[str, Any]:
     """The settings that define a run (see the module docstring for what is left out)."""
     extra = {"labels": labels} if labels is not None else {}  # only runs that read labels have it
+    encoder_fields = {k: v for k, v in encoder.to_dict().items() if k not in NOT_IN_IDENTITY_ENCODER}
+    if encoder_fields["input_norm"] == "none":  # added later: runs from before it keep their ids
+        del encoder_fields["input_norm"]
     return {**extra,
-        "encoder": {k: v for k, v in encoder.to_dict().items() if k not in NOT_IN_IDENTITY_ENCODER},
+        "encoder": encoder_fields,
         "sampling": asdict(sampling),
         "augment": asdict(augment),
         "loss": asdict(loss),
