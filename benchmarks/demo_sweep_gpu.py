@@ -185,7 +185,8 @@ def run(name: str, dataset: str, change: dict, data_dir: Path, settings: dict, w
     pretrain = PretrainConfig(**{**train_block["pretrain"], "progress": False})
     ids = index.loc[index["split"].isin(train_block["splits"]), "video_id"].tolist()
     started = time.perf_counter()
-    pretrained = pretrain_backbone(str(store.root), ids, encoder.backbone, augment, pretrain, device=device)
+    pretrained = pretrain_backbone(str(store.root), ids, encoder.backbone, augment, pretrain, device=device,
+                                   input_norm=encoder.input_norm)
     model = train(str(store.root), ids, encoder, sampling, augment, optim, RunDir(work / name), device=device,
                   loss_config=loss, backbone_state=pretrained["state_dict"] or None)
     seconds = time.perf_counter() - started

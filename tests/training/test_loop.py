@@ -217,6 +217,11 @@ def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_fr
     again = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, config, device="cpu")
     torch.testing.assert_close(again["state_dict"]["conv1.weight"], result["state_dict"]["conv1.weight"])  # seeded
     assert pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, PretrainConfig(epochs=0))["state_dict"] == {}
+    # An encoder that standardises its frames gets a backbone pretrained on standardised frames.
+    standardised = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, config, device="cpu", input_norm="frame")
+    assert not torch.allclose(standardised["state_dict"]["conv1.weight"], result["state_dict"]["conv1.weight"])
+    with pytest.raises(ValueError, match="input_norm"):
+        pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT, config, input_norm="video")
 
     # CARL trains from it (the pipeline's path: the state, BatchNorm's 0-dim counters included,
     # is part of the run's identity), and another pretraining is another run.

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from carl_pipeline.augment import AugmentConfig, augment_each
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.losses import nt_xent_loss
+from carl_pipeline.models.encoder import INPUT_NORMS, standardize_frames
 from carl_pipeline.training.loop import lr_schedule
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -84,6 +85,7 @@ def pretrain_backbone(
     augment: AugmentConfig,
     config: PretrainConfig,
     device: str | None = None,
+    input_norm: str = "none",
 ) -> dict[str, Any]:
     """SimCLR on the frames of ``video_ids``.
 
@@ -93,12 +95,16 @@ def pretrain_backbone(
         backbone: a torchvision ResNet name (``resnet18``, ...), randomly initialised.
         augment: the view augmentation, drawn independently for each view of each frame.
         config: the pretraining settings.
+        input_norm: the encoder's ``model.input_norm``: with ``"frame"`` the backbone learns on
+            standardised frames, as CARL will feed it (``standardize_frames``).
 
     Returns:
         ``{"state_dict": ResNet weights (torchvision names, no fc), "history": mean loss per
         epoch, "config": the settings, "backbone": backbone}``; an empty ``state_dict`` when
         ``config.epochs`` is 0.
     """
+    if input_norm not in INPUT_NORMS:
+        raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
     if config.epochs == 0:
         return {"state_dict": {}, "history": [], "config": asdict(config), "backbone": backbone}
     import torchvision
@@ -127,6 +133,8 @@ def pretrain_backbone(
         for batch in tqdm(batches, desc=f"pretraining backbone {epoch + 1}/{config.epochs}", unit="step",
                           disable=not config.progress, leave=False):
             views = [augment_each(_read(store, batch), augment, generator).to(device) for _ in range(2)]  # (N, 3, S, S)
+            if input_norm == "frame":
+                views = [standardize_frames(view) for view in views]
             for group in optimizer.param_groups:
                 group["lr"] = float(schedule[step])
             loss = nt_xent_loss(model(views[0]), model(views[1]), config.temperature)
