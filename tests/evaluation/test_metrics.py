@@ -57,7 +57,7 @@ def test_kendalls_tau_ceiling__no_alignment_of_two_videos_scores_more(n, m):
     assert by_time == pytest.approx(ceiling)
 
 
-def test_tau_ceiling__relative_time_reaches_it_and_a_trained_looking_embedding_does_not():
+def test_tau_ceiling__relative_time_reaches_it_and_an_embedding_of_the_phase_alone_does_not():
     lengths = [42, 48, 55, 60, 73, 81]
     labels = [np.repeat([0, 1, 2], [n // 2, n // 4, n - n // 2 - n // 4]) for n in lengths]
     time = [(f"v{i}", "val", np.linspace(0, 1, n)[:, None], y) for i, (n, y) in enumerate(zip(lengths, labels))]

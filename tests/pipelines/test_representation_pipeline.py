@@ -40,11 +40,9 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
             "ap@5", "ap@10", "ap@15"}
     assert set(metrics["carl"]) == set(metrics["untrained"]) == keys
     assert -1 <= metrics["labels"]["kendalls_tau"] <= 1  # tau of the labels' own alignment, the reference
-    for encoder in ("carl", "untrained", "labels"):  # no alignment scores above the ceiling
-        tau = metrics[encoder]["kendalls_tau"]
-        assert tau <= metrics["ceiling"]["kendalls_tau"] + 1e-9
-    for encoder in ("carl", "untrained", "labels"):  # what each tau is made of
-        assert sum(metrics["alignment"][encoder].values()) == pytest.approx(1.0)
+    for encoder in ("carl", "untrained", "labels"):
+        assert metrics[encoder]["kendalls_tau"] <= metrics["ceiling"]["kendalls_tau"] + 1e-9  # no alignment scores more
+        assert sum(metrics["alignment"][encoder].values()) == pytest.approx(1.0)  # what each tau is made of
     assert metrics["alignment"]["labels"]["discordant"] == 0.0  # the labels never match out of order
     assert metrics["model"]["epochs"] == 2 and metrics["model"]["algorithm"] == "scl"
     assert all(0 <= metrics["carl"][k] <= 1 for k in keys if k.startswith(("classification", "ap")))

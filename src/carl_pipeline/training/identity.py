@@ -39,6 +39,9 @@ NOT_IN_IDENTITY_TRAIN = ("epochs", "progress", "num_workers", "checkpoint_every"
                          "compile_backend")
 #: EncoderConfig fields that do not change the weights a run ends with.
 NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
+#: EncoderConfig fields added after runs were first identified, with the value every earlier run
+#: had: left out at that value, so that those runs keep their ids (and are found finished).
+ADDED_LATER_ENCODER = {"input_norm": "none"}
 
 
 def _digest(value: Any) -> str:
@@ -85,9 +88,9 @@ def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss:
                  labels: str | None = None) -> dict[str, Any]:
     """The settings that define a run (see the module docstring for what is left out)."""
     extra = {"labels": labels} if labels is not None else {}  # only runs that read labels have it
-    encoder_fields = {k: v for k, v in encoder.to_dict().items() if k not in NOT_IN_IDENTITY_ENCODER}
-    if encoder_fields["input_norm"] == "none":  # added later: runs from before it keep their ids
-        del encoder_fields["input_norm"]
+    encoder_fields = {k: v for k, v in encoder.to_dict().items()
+                      if k not in NOT_IN_IDENTITY_ENCODER
+                      and not (k in ADDED_LATER_ENCODER and ADDED_LATER_ENCODER[k] == v)}
     return {**extra,
         "encoder": encoder_fields,
         "sampling": asdict(sampling),
