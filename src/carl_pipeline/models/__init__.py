@@ -5,8 +5,10 @@ from carl_pipeline.models.encoder import (
            CARLEncoder,
            EncoderConfig,
            describe,
+           normalize_input,
            sincos_position_encoding,
+           standardize_frames,
 )
 
 __all__ = ["BackboneWeightsError", "CARLEncoder", "EncoderConfig", "build_resnet", "describe",
-           "load_backbone_weights", "sincos_position_encoding"]
+           "load_backbone_weights", "normalize_input", "sincos_position_encoding", "standardize_frames"]

@@ -57,8 +57,7 @@ class EncoderConfig:
     input_norm: str = "none"
 
     def __post_init__(self):
-        if self.input_norm not in INPUT_NORMS:
-            raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
+        check_input_norm(self.input_norm)
         if self.freeze_through is not None and self.freeze_through not in RESNET_STAGES:
             raise ValueError(f"freeze_through must be one of {RESNET_STAGES} or None, got {self.freeze_through!r}")
         if self.hidden_size % self.num_heads:
@@ -91,6 +90,19 @@ def standardize_frames(frames: torch.Tensor) -> torch.Tensor:
     """
     var, mean = torch.var_mean(frames, dim=(-2, -1), keepdim=True, correction=0)
     return (frames - mean) * torch.rsqrt(var + FRAME_VARIANCE_FLOOR)
+
+
+def check_input_norm(input_norm: str) -> None:
+    """Refuse an ``input_norm`` that is not one of ``INPUT_NORMS``, naming the choices."""
+    if input_norm not in INPUT_NORMS:
+        raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
+
+
+def normalize_input(frames: torch.Tensor, input_norm: str) -> torch.Tensor:
+    """``(N, 3, H, W)`` frames as the backbone receives them under ``input_norm`` (the encoder's
+    and the backbone pretraining's one rule): standardised with ``"frame"``, as they are with
+    ``"none"``."""
+    return standardize_frames(frames) if input_norm == "frame" else frames
 
 
 def sincos_position_encoding(num_steps: int, dim: int, train_length: int | None = None) -> torch.Tensor:
@@ -264,8 +276,7 @@ class CARLEncoder(nn.Module):
         outputs = []
         for start in range(0, steps, chunk):
             x = frames[:, start:start + chunk].flatten(0, 1)  # (B * t, 3, H, W)
-            if self.config.input_norm == "frame":
-                x = standardize_frames(x)
+            x = normalize_input(x, self.config.input_norm)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             if len(self.frozen):
@@ -317,4 +328,5 @@ def describe(model: CARLEncoder) -> str:
 
 
 __all__ = ["INPUT_NORMS", "CARLEncoder", "EncoderConfig", "FrameEmbedder", "ProjectionHead", "ReleasedEncoderLayer",
-           "ReleasedTransformer", "describe", "sincos_position_encoding", "standardize_frames"]
+           "ReleasedTransformer", "check_input_norm", "describe", "normalize_input", "sincos_position_encoding",
+           "standardize_frames"]

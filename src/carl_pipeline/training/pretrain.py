@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from carl_pipeline.augment import AugmentConfig, augment_each
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.losses import nt_xent_loss
-from carl_pipeline.models.encoder import INPUT_NORMS, standardize_frames
+from carl_pipeline.models.encoder import check_input_norm, normalize_input
 from carl_pipeline.training.loop import lr_schedule
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -96,15 +96,14 @@ def pretrain_backbone(
         augment: the view augmentation, drawn independently for each view of each frame.
         config: the pretraining settings.
         input_norm: the encoder's ``model.input_norm``: with ``"frame"`` the backbone learns on
-            standardised frames, as CARL will feed it (``standardize_frames``).
+            standardised frames, as CARL will feed it (``normalize_input``).
 
     Returns:
         ``{"state_dict": ResNet weights (torchvision names, no fc), "history": mean loss per
         epoch, "config": the settings, "backbone": backbone}``; an empty ``state_dict`` when
         ``config.epochs`` is 0.
     """
-    if input_norm not in INPUT_NORMS:
-        raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
+    check_input_norm(input_norm)
     if config.epochs == 0:
         return {"state_dict": {}, "history": [], "config": asdict(config), "backbone": backbone}
     import torchvision
@@ -132,9 +131,8 @@ def pretrain_backbone(
         batches = _frame_batches(frames, config.frames_per_step, generator)
         for batch in tqdm(batches, desc=f"pretraining backbone {epoch + 1}/{config.epochs}", unit="step",
                           disable=not config.progress, leave=False):
-            views = [augment_each(_read(store, batch), augment, generator).to(device) for _ in range(2)]  # (N, 3, S, S)
-            if input_norm == "frame":
-                views = [standardize_frames(view) for view in views]
+            views = [normalize_input(augment_each(_read(store, batch), augment, generator).to(device), input_norm)
+                     for _ in range(2)]  # (N, 3, S, S)
             for group in optimizer.param_groups:
                 group["lr"] = float(schedule[step])
             loss = nt_xent_loss(model(views[0]), model(views[1]), config.temperature)
