@@ -11,6 +11,7 @@ import torch
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets._typing import JSONPreview
 
+from carl_pipeline.atomic import sweep_stale_temporaries
 from carl_pipeline.datasets.previews import checkpoint_summary
 from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.training.run_dir import RunDir, save_atomic
@@ -85,7 +86,23 @@ class TorchCheckpointDataset(AbstractVersionedDataset[Checkpoint | dict, Checkpo
         if int(os.environ.get("RANK", "0")) != 0:
             self._kept = data
             return
-        save_atomic(data.to_dict() if isinstance(data, Checkpoint) else data, self._get_save_path())
+        path = Path(self._get_save_path())
+        self._sweep(path)
+        save_atomic(data.to_dict() if isinstance(data, Checkpoint) else data, path)
+
+    def _sweep(self, path: Path) -> None:
+        """Remove what killed saves left: temporary files (up to a model's size each) and, when
+        versioned, the version folders they leave empty (never one holding a model)."""
+        root = Path(self._filepath)
+        if self._version is None:
+            sweep_stale_temporaries(path.parent, path.name)
+            return
+        if not root.is_dir():
+            return
+        sweep_stale_temporaries(root, recursive=True)
+        for folder in root.iterdir():
+            if folder.is_dir() and folder != path.parent and not any(folder.iterdir()):
+                folder.rmdir()
 
     def preview(self) -> JSONPreview:
         """kedro-viz: the run, the settings and the loss per epoch (weights left out)."""
