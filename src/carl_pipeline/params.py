@@ -35,6 +35,8 @@ FrameSize = tuple[int, int]
 class _IngestCommon(_Block):
     num_workers: int = Field(2, ge=0, description="processes converting videos; 0 or 1 converts in the node's process")
     progress: bool = True
+    # Check every frame of an already converted pack against its checksum before skipping it.
+    verify_existing: bool = True
     # processes (this machine's process pool) or dask (a Dask distributed cluster).
     executor: str = "processes"
     # The Dask scheduler, e.g. tcp://10.0.0.5:8786; null with executor dask: a LocalCluster of

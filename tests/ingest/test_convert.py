@@ -1,4 +1,3 @@
-import os
 from dataclasses import dataclass
 
 import pytest
@@ -81,11 +80,14 @@ def test_failures__one_bad_video_does_not_stop_the_others(tmp_path):
                               "error": "ConversionError: /raw/v1.mp4: cannot be read"}]
 
 
-def test_failures__duplicate_ids_are_refused_before_any_work(tmp_path):
-    jobs = tuple(_FlakyJob(video_id="same", source=f"/raw/{i}", split="train", action=None) for i in range(2))
-    with pytest.raises(ConversionError, match="duplicate video ids.*same"):
-        run_conversion(ConversionPlan(jobs, progress=False), FrameStore(tmp_path / "s"))
-    assert not os.path.exists(tmp_path / "s")
+def test_failures__raw_entries_sharing_an_id_are_reported_by_file_and_the_rest_converted(tmp_path):
+    jobs = tuple(_FlakyJob(video_id="same", source=f"/raw/{i}.mp4", split="train", action=None) for i in range(2))
+    jobs += (_FlakyJob(video_id="other", source="/raw/other.mp4", split="train", action=None),)
+    store = FrameStore(tmp_path / "s")
+    report = run_conversion(ConversionPlan(jobs, progress=False), store)
+    assert report.converted == ["other"] and store.video_ids() == ["other"]
+    assert sorted(f["source"] for f in report.failed) == ["/raw/0.mp4", "/raw/1.mp4"]
+    assert all("/raw/0.mp4, /raw/1.mp4" in f["error"] for f in report.failed)
 
 
 def test_dask__a_local_cluster_gives_the_process_pools_store_and_failure_report(tiny_raw, tmp_path):

@@ -21,8 +21,9 @@ class FrameStoreDataset(AbstractDataset[ConversionPlan, FrameStore]):
 
     Saving follows Kedro's lazy-saving idea (as ``PartitionedDataset`` does with callables): the
     ingestion node decides *what* to convert, the dataset writes it, one frame pack per video, in a
-    process pool. Videos already converted with the same settings are skipped, so a rerun after an
-    interruption only does what is left; each pack is written atomically. What was converted,
+    process pool. Videos already converted with the same settings from the same raw content, whose
+    frames match their checksums, are skipped, so a rerun after an interruption only does what is
+    left; each pack is written atomically. What was converted,
     skipped and why any video failed is written beside the packs as ``_conversion_report.json``.
 
     Example catalog entry::
@@ -53,7 +54,7 @@ class FrameStoreDataset(AbstractDataset[ConversionPlan, FrameStore]):
         )
 
     def _exists(self) -> bool:
-        return self._path.is_dir() and any(self._path.glob("*.frames"))
+        return bool(FrameStore(self._path).pack_paths())
 
     def preview(self, frames: int = 6) -> ImagePreview:
         """kedro-viz: frames spread over the first video of the store."""

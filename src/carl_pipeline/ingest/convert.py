@@ -2,27 +2,40 @@
 
 Each dataset's planner (``ingest.pouring``, ``ingest.penn_action``, ``ingest.finegym``) turns its
 raw layout into ``ConversionJob`` objects; this module runs them, skipping videos already in the
-store with the same settings, and collects failures by file name without stopping the others.
+store with the same settings and the same raw content, and collects failures by file name without
+stopping the others.
+
+When a pack counts as up to date (``run_conversion``): its fingerprint, stored in the pack, equals
+the job's, which holds the job's settings with every path made relative to the raw root (a moved
+or renamed project reconverts nothing) and a content digest of every raw file the video comes
+from (a replaced raw file is converted again). Digests are cached by file, size and modification
+time in ``_raw_digests.json`` beside the packs, so a large raw video is hashed once. The pack's
+frames must also match their checksums (``verify_existing``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from carl_pipeline.atomic import sweep_stale_temporaries
+from carl_pipeline.locking import exclusive_lock
 from carl_pipeline.video.frame_pack import encode_jpeg
-from carl_pipeline.video.frame_store import FrameStore
+from carl_pipeline.video.frame_store import FrameStore, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +60,43 @@ class ConvertedVideo:
 class ConversionJob:
     """Base of every dataset's job: which video, from where, and the settings that shape it.
 
-    Subclasses add their fields and implement ``run``. Every field is part of the fingerprint
-    stored in the pack, so changing a setting (frame size, fps, ...) converts the video again.
+    Subclasses add their fields and implement ``run``. Every field but those in
+    ``NOT_IN_FINGERPRINT`` is part of the fingerprint stored in the pack (paths relative to
+    ``raw_root``), so changing a setting (frame size, fps, ...) converts the video again; so does a
+    change to the content of a file ``raw_files`` lists.
     """
 
     video_id: str
     source: str  # the file (or folder) the video comes from, for messages
     split: str
     action: str | None
+    raw_root: str = ""  # the dataset's raw folder: the fingerprint's paths are relative to it
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The job's settings as the JSON the pack stores (tuples become lists), so that a
-        fingerprint read back from a pack compares equal to a fresh one."""
-        return json.loads(json.dumps({k: v for k, v in asdict(self).items() if k != "video_id"}))
+    #: Fields that say where to find the input but not what it is (their content is digested).
+    NOT_IN_FINGERPRINT = ("video_id", "raw_root")
+
+    def raw_files(self) -> tuple[str, ...]:
+        """The files whose content this video is made from (digested into the fingerprint)."""
+        return (self.source,)
+
+    def relative(self, path: str) -> str:
+        """``path`` relative to the raw root when it lies inside it (else as it is)."""
+        if self.raw_root and isinstance(path, str):
+            root = self.raw_root.rstrip(os.sep)
+            if path == root:
+                return "."
+            if path.startswith(root + os.sep):
+                return path[len(root) + 1:]
+        return path
+
+    def fingerprint(self, raw_digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The job's settings as the JSON the pack stores (tuples become lists, paths relative to
+        the raw root), with ``raw``: the content digest of each raw file, so that a fingerprint
+        read back from a pack compares equal to a fresh one of the same settings and content."""
+        fields = {k: self.relative(v) for k, v in asdict(self).items() if k not in self.NOT_IN_FINGERPRINT}
+        if raw_digests is not None:
+            fields["raw"] = {self.relative(k): v for k, v in sorted(raw_digests.items())}
+        return json.loads(json.dumps(fields))
 
     def run(self) -> ConvertedVideo:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -87,6 +124,10 @@ class ConversionPlan:
     failures: tuple[dict[str, str], ...] = ()
     executor: str = "processes"
     scheduler_address: str | None = None
+    # Check every frame of an existing pack against its checksum before trusting it as converted.
+    verify_existing: bool = True
+    # What the planner noticed but converted anyway (e.g. two files that would have had one id).
+    warnings: tuple[dict[str, str], ...] = ()
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -100,13 +141,73 @@ class ConversionReport:
     converted: list[str] = field(default_factory=list)
     skipped_existing: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def planned(self) -> list[str]:
+        """The videos this run planned and has a pack of: what the video index holds."""
+        return sorted(set(self.converted) | set(self.skipped_existing))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "converted": sorted(self.converted),
             "skipped_existing": sorted(self.skipped_existing),
             "failed": sorted(self.failed, key=lambda f: f["video_id"]),
+            "warnings": sorted(self.warnings, key=lambda f: f["video_id"]),
+            "planned": self.planned,
         }
+
+
+DIGESTS_NAME = "_raw_digests.json"
+
+
+def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """BLAKE2b (128-bit) of a file's bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class RawDigestCache:
+    """Content digests of raw files, cached by path (relative to the raw root), size and
+    modification time, so that an unchanged file is hashed once however often it is asked for
+    (FineGym cuts dozens of events from one raw video). Stored as JSON beside the packs."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.hashed = 0  # files hashed by this instance (not found in the cache)
+        if self.path.is_file():
+            try:
+                self.entries = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                logger.warning("%s: unreadable digest cache, hashing the raw files again", self.path)
+
+    def digest(self, path: str, key: str) -> str:
+        """The digest of file ``path``, cached under ``key`` (its path relative to the raw root);
+        ``<missing>`` or ``<unreadable: ...>`` for a file that cannot be read (the job then fails
+        with the reason)."""
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            return "<missing>"
+        except OSError as error:
+            return f"<unreadable: {error.strerror}>"
+        entry = self.entries.get(key)
+        if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+            return entry["digest"]
+        try:
+            digest = f"{stat.st_size}:{file_digest(path)}"
+        except OSError as error:
+            return f"<unreadable: {error.strerror}>"
+        self.entries[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "digest": digest}
+        self.hashed += 1
+        return digest
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.entries)
 
 
 def standardise_jpegs(
@@ -152,8 +253,12 @@ def standardise_jpegs(
     return out, height, width
 
 
-def _run_one(job: ConversionJob, store_root: str, remote: bool = False) -> tuple[str, str | None]:
+def _run_one(job: ConversionJob, store_root: str, remote: bool = False,
+             fingerprint: Mapping[str, Any] | None = None) -> tuple[str, str | None]:
     """Convert one video and write its pack. Returns (video_id, error message or None).
+
+    ``fingerprint``: what the pack records as made from (``run_conversion`` computes it with
+    the raw files' digests); the job's settings alone when not given.
 
     ``remote``: running on a cluster worker; a file it cannot open is then reported with the
     worker's host name and what the cluster needs (the same paths on every worker)."""
@@ -170,8 +275,8 @@ def _run_one(job: ConversionJob, store_root: str, remote: bool = False) -> tuple
                 **video.meta,
                 "split": job.split,
                 "action": job.action,
-                "source": job.source,
-                "fingerprint": job.fingerprint(),
+                "source": job.relative(job.source),
+                "fingerprint": dict(fingerprint) if fingerprint is not None else job.fingerprint(),
             },
         )
         return job.video_id, None
@@ -187,26 +292,69 @@ def _run_one(job: ConversionJob, store_root: str, remote: bool = False) -> tuple
         return job.video_id, f"{type(error).__name__}: {message}"
 
 
+def _drop_duplicate_ids(jobs: Sequence[ConversionJob]) -> tuple[list[ConversionJob], list[dict[str, str]]]:
+    """Jobs whose video id no other job has, and a failure naming the raw files of each id that
+    several share (none of them can be told apart by id; the rest are converted)."""
+    by_id: dict[str, list[ConversionJob]] = {}
+    for job in jobs:
+        by_id.setdefault(job.video_id, []).append(job)
+    kept, failures = [], []
+    for video_id, group in by_id.items():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
+        sources = sorted({job.source for job in group})
+        for job in group:
+            failures.append({"video_id": video_id, "source": job.source,
+                             "error": f"video id {video_id!r} comes from {len(group)} raw entries "
+                                      f"({', '.join(sources)}); rename one of them"})
+    return kept, failures
+
+
+def fingerprints(jobs: Sequence[ConversionJob], cache: RawDigestCache, progress: bool = False) -> dict[str, dict]:
+    """Each job's fingerprint with the content digests of its raw files (``RawDigestCache``)."""
+    out = {}
+    for job in tqdm(jobs, desc="checking raw files", unit="video", disable=not progress or len(jobs) < 50,
+                    leave=False):
+        raw = {path: cache.digest(path, job.relative(path)) for path in job.raw_files()}
+        out[job.video_id] = job.fingerprint(raw)
+    return out
+
+
 def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
     """Run every job of ``plan`` not already done into ``store``.
 
-    A video whose pack exists with the same fingerprint is skipped. Failures are logged with the
-    file they concern and collected in the report; the other videos are still converted.
+    A video whose pack exists with the same fingerprint (settings and raw content) and intact
+    frames is skipped. Failures are logged with the file they concern and collected in the
+    report; the other videos are still converted. Raw entries that would share one video id are
+    all reported and left out. One conversion writes a store at a time (a second one waits for
+    the lock, then finds the work done); temporaries of killed writes are removed first.
     ``plan.num_workers`` > 1 runs jobs in that many processes (spawned: safe beside torch and
     TensorFlow); 0 or 1 runs them in this process; ``plan.executor == "dask"`` runs them on a Dask
     distributed cluster instead, with the same skipping, progress bar, failure report and atomic
     pack writes.
     """
-    ids = [job.video_id for job in plan.jobs]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise ConversionError(f"{store.root}: duplicate video ids in the raw data: {duplicates[:10]}")
-    report = ConversionReport(failed=[dict(f) for f in plan.failures])
-    for failure in plan.failures:
+    with exclusive_lock(store.root, f"converting {len(plan.jobs)} videos"):
+        sweep_stale_temporaries(store.root)
+        return _run_conversion(plan, store)
+
+
+def _run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
+    jobs, duplicate_failures = _drop_duplicate_ids(plan.jobs)
+    report = ConversionReport(failed=[dict(f) for f in plan.failures] + duplicate_failures,
+                              warnings=[dict(w) for w in plan.warnings])
+    for failure in report.failed:
         logger.warning("skipped video %s: %s", failure["video_id"], failure["error"])
+    for warning in report.warnings:
+        logger.warning("%s: %s", warning["video_id"], warning["warning"])
+    cache = RawDigestCache(store.root / DIGESTS_NAME)
+    wanted = fingerprints(jobs, cache, plan.progress)
+    if cache.hashed:
+        store.root.mkdir(parents=True, exist_ok=True)
+        cache.save()
     todo = []
-    for job in plan.jobs:
-        if store.has(job.video_id, job.fingerprint()):
+    for job in jobs:
+        if store.has(job.video_id, wanted[job.video_id], verify=plan.verify_existing):
             report.skipped_existing.append(job.video_id)
         else:
             todo.append(job)
@@ -224,15 +372,15 @@ def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
     bar = tqdm(total=len(todo), desc=f"converting {store.root.parent.name}", unit="video",
                disable=not plan.progress or not todo)
     if plan.executor == "dask" and todo:
-        _run_on_dask(plan, todo, str(store.root.resolve()), record, bar)
+        _run_on_dask(plan, todo, str(store.root.resolve()), record, bar, wanted)
     elif plan.num_workers <= 1:
         for job in todo:
-            record(job, _run_one(job, str(store.root))[1])
+            record(job, _run_one(job, str(store.root), fingerprint=wanted[job.video_id])[1])
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(plan.num_workers, mp_context=context) as pool:
-            futures = {pool.submit(_run_one, job, str(store.root)): job for job in todo}
+            futures = {pool.submit(_run_one, job, str(store.root), False, wanted[job.video_id]): job for job in todo}
             for future in as_completed(futures):
                 job = futures[future]
                 try:
@@ -250,7 +398,8 @@ def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
     return report
 
 
-def _run_on_dask(plan: ConversionPlan, todo: list[ConversionJob], store_root: str, record, bar) -> None:
+def _run_on_dask(plan: ConversionPlan, todo: list[ConversionJob], store_root: str, record, bar,
+                 wanted: Mapping[str, Mapping[str, Any]]) -> None:
     """The jobs on a Dask distributed cluster (``plan.scheduler_address``, else a LocalCluster of
     ``plan.num_workers`` processes), recorded as they finish. A worker that dies takes only its
     job with it (reported like a dead pool process); the local cluster is closed afterwards."""
@@ -270,7 +419,7 @@ def _run_on_dask(plan: ConversionPlan, todo: list[ConversionJob], store_root: st
         client = Client(cluster)
         logger.info("converting %d videos on a local Dask cluster of %d workers", len(todo), max(plan.num_workers, 1))
     try:
-        futures = {client.submit(_run_one, job, store_root, True, key=f"convert-{job.video_id}", pure=False): job
+        futures = {client.submit(_run_one, job, store_root, True, wanted[job.video_id], key=f"convert-{job.video_id}", pure=False): job
                    for job in todo}
         for future in dask_completed(futures):
             job = futures[future]

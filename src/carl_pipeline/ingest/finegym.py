@@ -184,6 +184,7 @@ def plan_finegym(
                 video_id=event_id, source=str(video_path), split=splits.pop(), action=str(event.get("event")),
                 event_start=event_start, event_end=event_end, segments=tuple(segments), fps=float(fps),
                 frame_size=(int(frame_size[0]), int(frame_size[1])), jpeg_quality=int(jpeg_quality),
+                raw_root=str(root),
             ))
     if not jobs and not failures:
         raise ValueError(f"{annotation_path}: no event has a segment in the element lists")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -11,8 +13,13 @@ INDEX_COLUMNS = ["video_id", "split", "num_frames", "fps", "height", "width", "a
                  "frames_file", "bytes", "source"]
 
 
-def build_video_index(store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read every pack's header into the video index and the per-frame labels.
+def build_video_index(store: FrameStore, video_ids: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the packs' headers into the video index and the per-frame labels.
+
+    Args:
+        store: the frame packs.
+        video_ids: the videos to index (the conversion's plan, so that a pack whose raw video was
+            deleted or that this run did not ask for stays out); None: every pack in the store.
 
     Returns:
         ``video_index``: one row per video, columns ``INDEX_COLUMNS`` (``frames_file`` is the pack's
@@ -21,7 +28,8 @@ def build_video_index(store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame]:
         per label name (``phase`` or ``gym99``/``gym288``), -1 where unlabelled.
     """
     rows, label_tables = [], []
-    for pack in store.iter_packs():
+    packs = store.iter_packs() if video_ids is None else (store.open(v) for v in sorted(set(video_ids)))
+    for pack in packs:
         header = pack.header
         video_id = header.meta["video_id"]
         rows.append({

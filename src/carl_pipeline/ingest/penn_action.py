@@ -7,7 +7,6 @@ Only videos with a phase-label file are converted: the 13 actions with phases. A
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +46,14 @@ class PennActionVideoJob(ConversionJob):
     frame_size: tuple[int, int] | None = None
     fps: float = 30.0  # Penn Action gives no frame rate; its clips are 30 fps
     label_length_tolerance: float = 0.1
-    # What the raw files hold (``source_digest``), so that a pack made from other files under the
-    # same id, split and action (a regenerated or re-split dataset) is converted again, not kept.
-    source_digest: str = ""
+
+    def raw_files(self) -> tuple[str, ...]:
+        """The phase labels, the ``.mat`` file and every frame: their contents are digested, so a
+        pack made from other files under the same id (a regenerated or re-split dataset, one
+        replaced frame) is converted again, not kept."""
+        frames_dir = Path(self.frames_dir)
+        frames = sorted(str(p) for p in frames_dir.glob("*.jpg")) if frames_dir.is_dir() else []
+        return (self.phase_file, self.mat_file, *frames)
 
     def run(self) -> ConvertedVideo:
         from scipy.io import loadmat
@@ -93,19 +97,6 @@ class PennActionVideoJob(ConversionJob):
                               meta={"train_flag": int(_mat_scalar(mat, "train", mat_file))})
 
 
-def source_digest(frames_dir: Path, mat_file: Path, phase_file: Path) -> str:
-    """A digest of one video's raw files: the phase-label and ``.mat`` bytes (small) and the frame
-    files' names and sizes (no JPEG is read). Files that are missing count as absent; the job
-    reports them when it runs."""
-    digest = hashlib.sha1()
-    for path in (phase_file, mat_file):
-        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
-    if frames_dir.is_dir():
-        for entry in sorted(os.scandir(frames_dir), key=lambda e: e.name):
-            digest.update(f"{entry.name}:{entry.stat().st_size};".encode())
-    return digest.hexdigest()
-
-
 def plan_penn_action(
     root: str | os.PathLike,
     *,
@@ -138,8 +129,7 @@ def plan_penn_action(
                 video_id=video_id, source=str(frames_dir), split=split, action=action,
                 frames_dir=str(frames_dir), mat_file=str(mat_file),
                 phase_file=str(phase_file), frame_size=tuple(frame_size) if frame_size else None,
-                fps=float(fps), label_length_tolerance=float(label_length_tolerance),
-                source_digest=source_digest(frames_dir, mat_file, phase_file),
+                fps=float(fps), label_length_tolerance=float(label_length_tolerance), raw_root=str(root),
             ))
     if not jobs:
         raise FileNotFoundError(

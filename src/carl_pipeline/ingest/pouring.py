@@ -6,6 +6,7 @@ the video id from the record's ``name``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -20,9 +21,9 @@ from carl_pipeline.ingest.convert import (
 from carl_pipeline.video.tfrecord import (
     RecordLocation,
     TFRecordError,
-    iter_record_locations,
     parse_sequence_example,
     read_record,
+    scan_records,
 )
 
 _FILE = re.compile(r"^(?P<prefix>.+?)_(?P<split>train|val|test)(?:-.*)?\.tfrecords?$")
@@ -36,6 +37,14 @@ class TFRecordVideoJob(ConversionJob):
     record_length: int = 0
     frame_size: tuple[int, int] | None = None
     fps: float = 30.0  # TFRecords carry no frame rate; Pouring was filmed at 30 fps
+    # What the record holds: a digest of its payload, so that a changed record is converted again
+    # and one that only moved inside its file (an earlier record changed length) is not.
+    record_digest: str = ""
+
+    NOT_IN_FINGERPRINT = ("video_id", "raw_root", "record_offset", "record_length")
+
+    def raw_files(self) -> tuple[str, ...]:
+        return ()  # the record's own digest stands for its content; the file holds other videos too
 
     def run(self) -> ConvertedVideo:
         location = RecordLocation(self.source, self.record_offset, self.record_length)
@@ -51,6 +60,17 @@ class TFRecordVideoJob(ConversionJob):
                               meta={"label": record.label})
 
 
+def _name_if_readable(location: RecordLocation) -> str | None:
+    """The video name of a record whose payload fails its CRC, when the damage spared it."""
+    with open(location.path, "rb") as handle:
+        handle.seek(location.offset)
+        payload = handle.read(location.length)
+    try:
+        return parse_sequence_example(payload).name
+    except Exception:  # noqa: BLE001 - a damaged payload may fail to parse in any way
+        return None
+
+
 def plan_pouring(
     root: str | os.PathLike,
     *,
@@ -61,7 +81,9 @@ def plan_pouring(
     """One job per record of every ``*_{split}-*.tfrecord`` under ``root``.
 
     Returns:
-        The jobs, and the files that could not be listed (``{"video_id", "source", "error"}``).
+        The jobs, and what could not be listed (``{"video_id", "source", "error"}``): a record
+        failing its CRC (by its name where readable, else ``<file>@<byte>``), a broken record
+        header (with how many records it loses), an empty file.
 
     Raises:
         FileNotFoundError: ``root`` holds no TFRecord file at all.
@@ -75,24 +97,31 @@ def plan_pouring(
         split = _FILE.match(path.name)["split"]
         if split not in splits:
             continue
-        try:
-            locations = list(iter_record_locations(path))
-        except TFRecordError as error:
-            failures.append({"video_id": path.name, "source": str(path), "error": str(error)})
-            continue
+        # Record by record: a damaged record or header loses that record, never the file's others.
+        locations, problems = scan_records(path)
+        for problem in problems:
+            failures.append({"video_id": f"{path.name}@{problem.offset}", "source": str(path),
+                             "error": problem.error})
         for location in locations:
             # The video id is the record's name, so listing parses each record once here (the
             # worker parses it again): skipping finished videos needs the id before any work.
-            payload = read_record(location)
+            where = f"{path}@{location.offset}"
             try:
-                name = parse_sequence_example(payload, source=f"{path}@{location.offset}").name
+                payload = read_record(location)
+            except TFRecordError as error:
+                failures.append({"video_id": _name_if_readable(location) or f"{path.name}@{location.offset}",
+                                 "source": str(path), "error": str(error)})
+                continue
+            try:
+                name = parse_sequence_example(payload, source=where).name
             except TFRecordError as error:
                 failures.append({"video_id": f"{path.name}@{location.offset}", "source": str(path),
                                  "error": str(error)})
                 continue
             jobs.append(TFRecordVideoJob(
-                video_id=name, source=str(path), split=split, action=None,
+                video_id=name, source=str(path), split=split, action=None, raw_root=str(root),
                 record_offset=location.offset, record_length=location.length,
                 frame_size=tuple(frame_size) if frame_size else None, fps=float(fps),
+                record_digest=hashlib.blake2b(payload, digest_size=16).hexdigest(),
             ))
     return jobs, failures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,6 +18,8 @@ from carl_pipeline.video.frame_pack import (
     read_header,
     write_frame_pack,
 )
+
+logger = logging.getLogger(__name__)
 
 REPORT_NAME = "_conversion_report.json"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -39,8 +42,9 @@ class FrameStore:
         >>> pack.read([0, 1, 2]).shape   # (3, 3, H, W) uint8
     """
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, verify: bool = True):
         self.root = Path(root)
+        self.verify = verify  # check each frame read against its checksum
 
     def __repr__(self) -> str:
         return f"FrameStore({str(self.root)!r})"
@@ -51,18 +55,28 @@ class FrameStore:
             raise ValueError("empty video id")
         return self.root / f"{_SAFE.sub('_', video_id)}{SUFFIX}"
 
-    def has(self, video_id: str, fingerprint: Mapping[str, Any] | None = None) -> bool:
-        """True when a complete pack for ``video_id`` exists (made with ``fingerprint``, if given)."""
+    def has(self, video_id: str, fingerprint: Mapping[str, Any] | None = None, verify: bool = False) -> bool:
+        """True when a complete pack for ``video_id`` exists (made with ``fingerprint``, if given;
+        with every frame matching its checksum, if ``verify``). A damaged pack is logged by name."""
         path = self.path_for(video_id)
         if not path.exists():
             return False
         try:
             header, _ = read_header(path)
-        except FramePackError:
+        except FramePackError as error:
+            logger.warning("%s; it will be converted again", error)
             return False
         if header.meta.get("video_id") != video_id:
             return False
-        return fingerprint is None or header.meta.get("fingerprint") == dict(fingerprint)
+        if fingerprint is not None and header.meta.get("fingerprint") != dict(fingerprint):
+            return False
+        if verify:
+            try:
+                FramePack(path).verify()
+            except FramePackError as error:
+                logger.warning("%s; it will be converted again", error)
+                return False
+        return True
 
     def write(
         self,
@@ -77,21 +91,31 @@ class FrameStore:
     ) -> Path:
         """Write (atomically) the pack of one video; ``meta`` gains ``video_id``."""
         self.root.mkdir(parents=True, exist_ok=True)
+        # The conversion sweeps the folder's stale temporaries once, before its first write.
         return write_frame_pack(
             self.path_for(video_id), jpeg_frames, height=height, width=width, fps=fps,
-            labels=labels, meta={**(meta or {}), "video_id": video_id},
+            labels=labels, meta={**(meta or {}), "video_id": video_id}, sweep=False,
         )
 
     def open(self, video_id: str) -> FramePack:
         """Random access to one video's frames; raises ``FramePackError`` naming the file."""
-        return FramePack(self.path_for(video_id))
+        return FramePack(self.path_for(video_id), verify=self.verify)
+
+    def pack_paths(self) -> list[Path]:
+        """The pack files of the folder, in name order: ``*.frames`` but never a hidden file (a
+        writer's temporary, or anything else a tool left)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.glob(f"*{SUFFIX}") if not p.name.startswith(".") and p.is_file())
 
     def iter_packs(self) -> Iterator[FramePack]:
-        """Every complete pack in the folder, in file-name order."""
-        if not self.root.is_dir():
-            return
-        for path in sorted(self.root.glob(f"*{SUFFIX}")):
-            yield FramePack(path)
+        """Every readable pack in the folder, in file-name order (an unreadable one is logged by
+        name and passed over: a rerun of the ingestion converts it again)."""
+        for path in self.pack_paths():
+            try:
+                yield FramePack(path, verify=self.verify)
+            except FramePackError as error:
+                logger.warning("%s", error)
 
     def video_ids(self) -> list[str]:
         """Ids of every video in the store, sorted."""

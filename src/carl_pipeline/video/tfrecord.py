@@ -66,31 +66,115 @@ def _masked_crc(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
+@dataclass(frozen=True)
+class RecordProblem:
+    """A stretch of a TFRecord file that holds no readable record."""
+
+    path: str
+    offset: int  # byte position of the broken record header
+    error: str  # what is wrong, naming the file and byte
+    records_lost: int | None  # records lost there (None: unknown, the rest of the file)
+
+
+def _header_ok(data: memoryview | bytes, position: int, size: int) -> int | None:
+    """The payload length of a record whose header at ``position`` is intact and whose payload
+    fits in the file, else None."""
+    head = bytes(data[position:position + 12])
+    if len(head) < 12:
+        return None
+    (length,) = struct.unpack("<Q", head[:8])
+    if struct.unpack("<I", head[8:])[0] != _masked_crc(head[:8]) or position + 12 + length + 4 > size:
+        return None
+    return length
+
+
+def _header_problem(data, position: int, size: int) -> str:
+    """What is wrong with the record header at ``position`` (one that ``_header_ok`` refused)."""
+    head = bytes(data[position:position + 12])
+    if len(head) < 12:
+        return f"truncated record header at byte {position}"
+    (length,) = struct.unpack("<Q", head[:8])
+    if struct.unpack("<I", head[8:])[0] != _masked_crc(head[:8]):
+        return f"corrupt record length at byte {position}"
+    return f"record at byte {position} claims {length} bytes, file ends first"
+
+
+def _resync(data, start: int, size: int, chunk: int = 16 << 20) -> int | None:
+    """The first byte at or after ``start`` where an intact record begins (its length and payload
+    CRCs both check), or None. Lengths are under 4 GiB, so a header's bytes 4-7 are zero: only
+    those positions are tried."""
+    import numpy as np
+
+    position = start
+    while position + 16 <= size:
+        stop = min(size, position + chunk + 8)
+        window = np.frombuffer(data[position:stop], dtype=np.uint8)
+        zero = window == 0
+        four = zero[4:-3] & zero[5:-2] & zero[6:-1] & zero[7:] if len(window) >= 8 else np.zeros(0, bool)
+        for candidate in (np.flatnonzero(four) + position).tolist():
+            length = _header_ok(data, candidate, size)
+            if length is None:
+                continue
+            payload = bytes(data[candidate + 12:candidate + 12 + length])
+            crc = bytes(data[candidate + 12 + length:candidate + 16 + length])
+            if struct.unpack("<I", crc)[0] == _masked_crc(payload):
+                return candidate
+        position = stop - 8
+    return None
+
+
+def scan_records(path: str | os.PathLike) -> tuple[list[RecordLocation], list[RecordProblem]]:
+    """Every intact record framing of a TFRecord file, and the stretches that hold none.
+
+    A corrupt length header loses its record, not the file: the scan looks for the next intact
+    record (its length and payload CRCs both check) and goes on from there. Payload CRCs of the
+    records found are checked when they are read (``read_record``). An empty file is a problem
+    of its own.
+    """
+    import mmap
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        return [], [RecordProblem(str(path), 0, f"{path}: empty file, no records", 0)]
+    locations, problems = [], []
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        position = 0
+        while position < size:
+            length = _header_ok(data, position, size)
+            if length is not None:
+                locations.append(RecordLocation(str(path), position + 12, length))
+                position += 12 + length + 4
+                continue
+            what = _header_problem(data, position, size)
+            found = _resync(data, position + 1, size)
+            if found is None:
+                problems.append(RecordProblem(
+                    str(path), position, f"{path}: {what}; the rest of the file "
+                    f"({size - position} bytes, at least one record) is lost", None))
+                break
+            problems.append(RecordProblem(
+                str(path), position, f"{path}: {what}; 1 record lost (bytes "
+                f"{position}-{found}), reading goes on at byte {found}", 1))
+            position = found
+    return locations, problems
+
+
 def iter_record_locations(path: str | os.PathLike) -> Iterator[RecordLocation]:
     """Yield the location of every record in a TFRecord file, checking the length CRCs.
 
     Raises:
-        TFRecordError: the file ends inside a record, or a length is corrupt.
+        TFRecordError: the file ends inside a record, or a length is corrupt (after yielding
+        the records before it); ``scan_records`` reports such stretches and goes on instead.
     """
-    path = Path(path)
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        position = 0
-        while position < size:
-            head = handle.read(12)  # uint64 length + uint32 masked CRC of the length
-            if len(head) < 12:
-                raise TFRecordError(f"{path}: truncated record header at byte {position}")
-            (length,) = struct.unpack("<Q", head[:8])
-            if struct.unpack("<I", head[8:])[0] != _masked_crc(head[:8]):
-                raise TFRecordError(f"{path}: corrupt record length at byte {position}")
-            payload_at = position + 12
-            if payload_at + length + 4 > size:
-                raise TFRecordError(
-                    f"{path}: record at byte {position} claims {length} bytes, file ends first"
-                )
-            yield RecordLocation(str(path), payload_at, length)
-            handle.seek(length + 4, os.SEEK_CUR)
-            position = payload_at + length + 4
+    locations, problems = scan_records(path)
+    first_problem = problems[0].offset if problems and problems[0].records_lost != 0 else None
+    for location in locations:
+        if first_problem is not None and location.offset > first_problem:
+            break
+        yield location
+    if first_problem is not None:
+        raise TFRecordError(problems[0].error)
 
 
 def read_record(location: RecordLocation) -> bytes:

@@ -28,6 +28,12 @@ from carl_pipeline.video.frame_store import FrameStore
 logger = logging.getLogger(__name__)
 
 
+def _plan(jobs, failures, params, warnings=()) -> ConversionPlan:
+    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures), params.executor,
+                          params.scheduler_address, verify_existing=params.verify_existing,
+                          warnings=tuple(warnings))
+
+
 def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> ConversionPlan:
     """List every video of the Pouring TFRecords as a conversion job.
 
@@ -39,8 +45,7 @@ def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> Co
         The plan the frame store runs: one job per record.
     """
     jobs, failures = plan_pouring(raw_folder, frame_size=params.frame_size, fps=params.fps, splits=params.splits)
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
-                          params.executor, params.scheduler_address)
+    return _plan(jobs, failures, params)
 
 
 def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams) -> ConversionPlan:
@@ -58,8 +63,7 @@ def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams
         skip_actions=params.skip_actions, frame_size=params.frame_size, fps=params.fps,
         label_length_tolerance=params.label_length_tolerance,
     )
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
-                          params.executor, params.scheduler_address)
+    return _plan(jobs, failures, params)
 
 
 def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> ConversionPlan:
@@ -78,8 +82,7 @@ def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> Co
         video_dir=params.video_dir, fps=params.fps, frame_size=params.frame_size,
         jpeg_quality=params.jpeg_quality, event_types=params.event_types,
     )
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
-                          params.executor, params.scheduler_address)
+    return _plan(jobs, failures, params)
 
 
 def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -92,8 +95,10 @@ def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, d
         The video index (one row per video), the per-frame labels (one row per frame, -1 where
         unlabelled) and the ingest report (counts per split, skipped and failed videos).
     """
-    video_index, frame_labels = build_video_index(frame_store)
     conversion = frame_store.read_report()
+    planned = conversion.get("planned")  # None: a report written before the index followed the plan
+    video_index, frame_labels = build_video_index(frame_store, planned)
+    left_out = sorted(set(frame_store.video_ids()) - set(video_index["video_id"])) if planned is not None else []
     report = {
         "videos": int(len(video_index)),
         "frames": int(video_index["num_frames"].sum()),
@@ -101,9 +106,16 @@ def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, d
         "converted_this_run": len(conversion["converted"]),
         "already_converted": len(conversion["skipped_existing"]),
         "failed": conversion["failed"],
+        "warnings": conversion.get("warnings", []),
+        # Packs in the store that this run did not plan (raw video deleted, split no longer asked
+        # for) or whose video now fails: kept on disk, left out of the index and of training.
+        "left_out_of_index": left_out,
     }
     if report["failed"]:
         logger.warning("%d videos were not converted; see the ingest report", len(report["failed"]))
+    if left_out:
+        logger.warning("%d converted videos are no longer in the raw data or the plan, and left out of the "
+                       "index: %s", len(left_out), ", ".join(left_out[:10]))
     return video_index, frame_labels, report
 
 
@@ -117,7 +129,6 @@ def plan_video_folder_conversion(raw_folder: Path, params: VideoFolderIngestPara
     Returns:
         The plan the frame store runs: one job per file; undecodable files are reported, not fatal.
     """
-    jobs, failures = plan_video_folder(raw_folder, fps=params.fps, frame_size=params.frame_size,
-                                       suffixes=params.suffixes, jpeg_quality=params.jpeg_quality)
-    return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures),
-                          params.executor, params.scheduler_address)
+    jobs, failures, warnings = plan_video_folder(raw_folder, fps=params.fps, frame_size=params.frame_size,
+                                                 suffixes=params.suffixes, jpeg_quality=params.jpeg_quality)
+    return _plan(jobs, failures, params, warnings)
