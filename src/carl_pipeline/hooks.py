@@ -32,6 +32,36 @@ _ARTIFACT_NODES = {"train_encoder", "evaluate_encoders", "plot_results", "render
                    "render_retrieval_video", "combine_taxonomy_metrics", "compare_methods", "plot_comparison"}
 
 
+class TrackingStoreError(RuntimeError):
+    """The MLflow store cannot be opened; the message names it and the switch that turns tracking off."""
+
+
+def check_tracking_store(uri: str) -> None:
+    """Stop before any node when a local SQLite tracking store exists but is not a readable
+    database (a half-copied or damaged ``mlruns/mlflow.db``).
+
+    Raises:
+        TrackingStoreError: naming the file and ``tracking.enabled: false``.
+    """
+    import sqlite3
+
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri[len("sqlite:///"):])
+    if not path.exists():
+        return  # MLflow creates it
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            connection.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise TrackingStoreError(
+            f"{path}: the MLflow tracking store cannot be opened ({error}); move it away to start a new "
+            f"one, or turn tracking off with tracking.enabled: false (conf/local/tracking.yml)") from None
+
+
 def metric_name(name: str) -> str:
     """A name MLflow accepts (letters, digits, ``_ - . / `` and spaces)."""
     return name.replace("@", "_at_")
@@ -91,15 +121,22 @@ class MlflowTrackingHook:
         if not self._settings.get("enabled") or rank != 0 or not functions & {_TRAINING, _EVALUATION}:
             self._mlflow = None
             return
+        check_tracking_store(self._settings["tracking_uri"])
         import mlflow
 
         if self._settings.get("store_folder"):
             Path(self._settings["store_folder"]).mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self._settings["tracking_uri"])
         experiment = self._settings.get("experiment") or "carl-pipeline"
-        if mlflow.get_experiment_by_name(experiment) is None:
-            mlflow.create_experiment(experiment, artifact_location=Path(self._settings["artifact_location"]).as_uri())
-        mlflow.set_experiment(experiment)
+        try:
+            if mlflow.get_experiment_by_name(experiment) is None:
+                mlflow.create_experiment(experiment, artifact_location=Path(self._settings["artifact_location"]).as_uri())
+            mlflow.set_experiment(experiment)
+        except Exception as error:  # noqa: BLE001 - MLflow raises its own types and SQLAlchemy's
+            raise TrackingStoreError(
+                f"the MLflow tracking store {self._settings['tracking_uri']} cannot be used "
+                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); repair or move it, "
+                f"or turn tracking off with tracking.enabled: false (conf/local/tracking.yml)") from None
         pipelines = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
         mlflow.start_run(run_name=f"{'+'.join(pipelines)} ({self._settings['env'] or 'local'})")
         mlflow.set_tags({"kedro.pipelines": ",".join(pipelines), "kedro.env": str(self._settings["env"]),

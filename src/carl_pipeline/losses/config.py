@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carl_pipeline.checks import check_ranges
 from carl_pipeline.losses.scl import NEGATIVES
 
 #: The training algorithms: CARL's and the baselines it is compared with.
@@ -56,8 +57,8 @@ class LossConfig:
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
-        if self.temperature <= 0 or self.variance <= 0:
-            raise ValueError(f"temperature and variance must be > 0, got {self.temperature}, {self.variance}")
+        check_ranges(self, {"temperature": "> 0", "variance": "> 0", "tcc_variance_lambda": ">= 0",
+                            "tcn_reg_lambda": ">= 0"})
         if self.negatives not in NEGATIVES:
             raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
         if self.tcc_cycle not in ("videos", "views"):

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from carl_pipeline.checks import check_ranges
 from carl_pipeline.models.backbone import RESNET_STAGES, build_resnet
 
 
@@ -64,8 +65,10 @@ class EncoderConfig:
             raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
         if self.transformer not in ("torch", "released"):
             raise ValueError(f"transformer must be 'torch' or 'released', got {self.transformer!r}")
-        if self.frames_per_batch < 1:
-            raise ValueError("frames_per_batch must be >= 1")
+        check_ranges(self, {"frames_per_batch": ">= 1", "fc_channels": ">= 1", "fc_layers": ">= 0",
+                            "dropout": "in [0, 1)", "hidden_size": ">= 1", "num_layers": ">= 0",
+                            "num_heads": ">= 1", "ff_size": ">= 1", "embedding_size": ">= 1",
+                            "projection_hidden": ">= 1", "projection_size": ">= 1", "train_length": ">= 1"})
 
     def to_dict(self) -> dict:
         return asdict(self)

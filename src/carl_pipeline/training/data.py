@@ -97,8 +97,9 @@ class TwoViewDataset(Dataset):
     def __init__(self, store_root: str, video_ids: Sequence[str], sampling: SamplingConfig,
                  augment: AugmentConfig, seed: int = 0, augment_in_loader: bool = True,
                  layout: str = "two_views", positive_window: int = 5,
-                 labels: dict[str, np.ndarray] | None = None, jpeg_on_device: bool = False):
-        self.store = FrameStore(store_root)
+                 labels: dict[str, np.ndarray] | None = None, jpeg_on_device: bool = False,
+                 verify: bool = True):
+        self.store = FrameStore(store_root, verify=verify)  # verify: each frame read against its checksum
         self.video_ids = list(video_ids)
         if not self.video_ids:
             raise ValueError(f"{store_root}: no training videos")

@@ -4,17 +4,21 @@ A run folder is keyed by a short hash of its identity, so a rerun with other set
 new run beside the old one (never resuming into it, never overwriting it), and a rerun with the
 same settings resumes where it stopped.
 
+Equal run ids mean equal weights: everything that changes the weights is in the identity.
+
 In the identity (a change starts a new run): the encoder architecture and its initial weights
 (``backbone_weights`` and a hash of any pretrained backbone state), the sampling, the
 augmentation, the loss, the optimiser settings (learning rate, weight decay, warm-up, clipping,
-batch size, precision, steps per epoch cap), the seed, the number of processes (the batch is per
-process), and the data: the training videos and their frame packs' contents (and, for the
-supervised reference, a hash of their labels).
+batch size, precision, steps per epoch cap), the number of epochs (the cosine schedule spans
+them: four epochs of a five-epoch run are not a four-epoch run, so asking for more epochs trains a
+new run, beside the old one), the seed, the number of processes (the batch is per process), and
+the data: the training videos and their frame packs' contents (every frame's checksum; and, for
+the supervised reference, a hash of their labels).
 
-Not in it (a change continues the same run): ``epochs`` (more epochs extend a finished run),
-``progress``, ``num_workers``, ``checkpoint_every``, ``device``, ``channels_last``,
-``compile_backend`` (speed, not results) and the encoder's
-``backbone_dir`` (where weights files are looked up, not which weights).
+Not in it (a change continues the same run): ``progress``, ``num_workers``,
+``checkpoint_every``, ``device``, ``channels_last``, ``compile_backend``, ``verify_frames``
+(speed and checks, not results) and the encoder's ``backbone_dir`` (where weights files are
+looked up, not which weights).
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ from carl_pipeline.models import EncoderConfig
 from carl_pipeline.video import FrameStore
 
 #: TrainConfig fields that do not change the weights a run ends with.
-NOT_IN_IDENTITY_TRAIN = ("epochs", "progress", "num_workers", "checkpoint_every", "device", "channels_last",
-                         "compile_backend")
+NOT_IN_IDENTITY_TRAIN = ("progress", "num_workers", "checkpoint_every", "device", "channels_last",
+                         "compile_backend", "verify_frames")
 #: EncoderConfig fields that do not change the weights a run ends with.
 NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
 #: EncoderConfig fields added after runs were first identified, with the value every earlier run
@@ -49,14 +53,16 @@ def _digest(value: Any) -> str:
 
 
 def data_fingerprint(store: FrameStore, video_ids: Sequence[str]) -> str:
-    """A hash of the training videos: their ids, frame counts, sizes and JPEG byte offsets (which
-    change whenever a frame's content does), read from the pack headers only."""
+    """A hash of the training videos' contents: their ids, frame counts, sizes, JPEG byte offsets
+    and every frame's checksum, read from the pack headers only (each frame read in training is
+    checked against that checksum, so the frames trained on are the ones fingerprinted)."""
     rows = []
     for video_id in sorted(video_ids):
-        header = store.open(video_id).header
+        pack = store.open(video_id)
+        header = pack.header
         offsets = np.asarray(header.offsets, dtype=np.int64)
         rows.append([video_id, int(header.num_frames), int(header.height), int(header.width),
-                     hashlib.sha1(offsets.tobytes()).hexdigest()])
+                     hashlib.sha1(offsets.tobytes()).hexdigest(), pack.content_digest()])
     return _digest(rows)
 
 

@@ -14,6 +14,7 @@ import logging
 import math
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,8 +24,10 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig
+from carl_pipeline.checks import check_ranges
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import world as distributed_world
+from carl_pipeline.locking import exclusive_lock
 from carl_pipeline.losses import (
     LossConfig,
     cycle_back_regression_loss,
@@ -51,7 +54,7 @@ from carl_pipeline.training.identity import (
     run_name,
     state_fingerprint,
 )
-from carl_pipeline.training.run_dir import RunDir
+from carl_pipeline.training.run_dir import RunDir, newest_intact_checkpoint
 from carl_pipeline.video import FrameStore
 from carl_pipeline.video.frame_store import write_json_atomic
 
@@ -78,12 +81,14 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N or mps (carl_pipeline.devices.resolve_device)
     channels_last: bool = False  # the backbone in channels_last memory format (GPUs)
     compile_backend: str | None = None  # torch.compile the backbone with this backend (e.g. inductor); None: off
+    verify_frames: bool = True  # check every frame read against its pack's checksum (about 1% of a CPU step)
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
-            raise ValueError("epochs, batch_size and checkpoint_every must be >= 1")
+        check_ranges(self, {"epochs": ">= 1", "batch_size": ">= 1", "checkpoint_every": ">= 1", "lr": "> 0",
+                            "weight_decay": ">= 0", "warmup_epochs": ">= 0", "grad_clip": "> 0",
+                            "num_workers": ">= 0", "max_steps_per_epoch": ">= 1"})
 
 
 def lr_schedule(total_steps: int, warmup_steps: int, base_lr: float) -> np.ndarray:
@@ -260,13 +265,19 @@ def train(
     dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader=not on_gpu,
                              jpeg_on_device=on_gpu,
                              layout=loss_config.clip_layout, positive_window=loss_config.tcn_positive_window,
-                             labels=labels)
+                             labels=labels, verify=config.verify_frames)
     # TCC with one clip per video cycles between the videos of a batch: a last batch of one video
     # has nothing to cycle through, so it is dropped.
     drop_last = loss_config.algorithm == "tcc" and loss_config.clip_layout == "one_view"
     if drop_last and (config.batch_size < 2 or len(dataset) < config.batch_size * world):
         raise ValueError(f"TCC cycles between the videos of a batch: {len(dataset)} training videos are too few for "
                          f"batches of {config.batch_size} per process on {world} process(es)")
+    if rank == 0 and len(dataset) < config.batch_size * world:
+        logger.warning("batch_size %d (x %d processes) is larger than the %d training videos: every step sees "
+                       "all of them, fewer than asked", config.batch_size, world, len(dataset))
+    if rank == 0 and augment.image_size < 32:
+        logger.warning("augment.image_size %d: inputs under 32 px leave the backbone almost nothing to see "
+                       "(ResNet downsamples 32x)", augment.image_size)
     steps_per_epoch = (len(dataset) // (config.batch_size * world) if drop_last
                        else math.ceil(len(dataset) / (config.batch_size * world)))
     if config.max_steps_per_epoch:
@@ -280,123 +291,127 @@ def train(
     run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
     run_dir = run_dir.child(run["name"])
     run["folder"] = str(run_dir.root)
-    if rank == 0:
-        write_json_atomic(run_dir.root / "identity.json", identity)
-    start_epoch, step, skipped, history = 0, 0, 0, []
-    latest = run_dir.latest()
-    if latest is not None:
-        state = read_checkpoint(torch.load(latest, map_location="cpu", weights_only=True), str(latest))
-        if state.run.get("id") != run["id"] or state.optimizer is None or state.rng is None:
-            raise ValueError(f"{latest}: not a resumable checkpoint of this run (id {state.run.get('id')}, "
-                             f"expected {run['id']}); move it away")
-        if state.epoch > config.epochs:
-            raise ValueError(f"{run_dir.root}: this run has trained {state.epoch} epochs, more than the "
-                             f"{config.epochs} asked for; ask for at least {state.epoch} (or change a setting "
-                             f"to start a new run)")
-        model.load_state_dict(state.model)
-        if learner.head is not None:
-            learner.head.load_state_dict(state.head)
-        optimizer.load_state_dict(state.optimizer)
-        scaler.load_state_dict(state.scaler)
-        set_rng_state(state.rng)
-        start_epoch, step, skipped, history = state.epoch, state.step, state.skipped_steps, list(state.history)
-        if rank == 0:
-            logger.info("run %s: resuming from %s (epoch %d of %d)", run["name"], latest, start_epoch, config.epochs)
-    elif rank == 0:
-        logger.info("run %s: a new run in %s", run["name"], run_dir.root)
-
-    trained_model = learner
-    if world > 1:
-        trained_model = torch.nn.parallel.DistributedDataParallel(
-            learner, device_ids=[device.index] if device.type == "cuda" else None,
-            # the projection head sits unused when the loss reads the embedding (TCC, TCN, supervised)
-            find_unused_parameters=not loss_config.projection or learner.head is not None)
-    writer = summary_writer(run_dir) if rank == 0 else None
-
-    def checkpoint(epoch: int, with_optimizer: bool) -> Checkpoint:
-        resume = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()} \
-            if with_optimizer else {}
-        if learner.head is not None:
-            resume["head"] = {k: v.detach().cpu() for k, v in learner.head.state_dict().items()}
-        return Checkpoint(model={k: v.detach().cpu() for k, v in model.state_dict().items()}, encoder=encoder.to_dict(),
-                          sampling=asdict(sampling), augment=asdict(augment), train=asdict(config),
-                          loss=asdict(loss_config), backbone_init=backbone_init or encoder.backbone_weights or "random init",
-                          epoch=epoch, step=step, skipped_steps=skipped, history=list(history), run=run, **resume)
-
-    def prepare(batch: dict) -> torch.Tensor:
-        """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device (JPEG bytes
-        on a GPU, frames the loader augmented on a CPU)."""
-        if "jpegs" in batch:
-            return decode_and_augment_on_device(batch, augment, device)
-        return batch["frames"].to(device, non_blocking=True)
-
-    # ------------------------------------------------------------------ epochs
-    for epoch in range(start_epoch, config.epochs):
-        trained_model.train()
+    # One writer per run folder: a second process training the same run waits here, then resumes
+    # the finished run (no more work) instead of training it a second time beside the first.
+    lock = exclusive_lock(run_dir.root, f"training run {run['name']}") if rank == 0 else nullcontext()
+    with lock:
         if world > 1:
-            sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
-            sampler.set_epoch(epoch)
-        else:
-            sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-        loader = DataLoader(dataset, batch_size=config.batch_size, sampler=EpochIndices(sampler, epoch),
-                            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
-                            drop_last=drop_last)
-        losses = []
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
-                   disable=not config.progress or rank != 0, leave=False)
-        waited_from = time.perf_counter()
-        for batch_number, (batch, frames) in enumerate(DevicePrefetcher(loader, prepare, device)):
-            if batch_number >= steps_per_epoch:
-                break
-            started = time.perf_counter()
-            data_seconds = started - waited_from  # the step waited this long for its batch
-            for group in optimizer.param_groups:
-                group["lr"] = float(schedule[min(step, len(schedule) - 1)])
-            batch = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len", "labels") if k in batch}
-            videos, views, num_steps = frames.shape[:3]
-
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                outputs = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1))
-            loss = compute_loss(outputs.float().unflatten(0, (videos, views)), batch, loss_config)
-
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
-            if torch.isfinite(loss) and torch.isfinite(grad_norm):
-                scaler.step(optimizer)
-                losses.append(loss.item())
-            else:  # a step that would poison the weights: skip it, count it, keep going
-                skipped += 1
-                logger.warning("step %d skipped: loss %s, grad norm %s", step, loss.item(), grad_norm.item())
-            scaler.update()
-
-            if writer is not None:
-                seconds = time.perf_counter() - started
-                writer.add_scalar("train/loss", loss.item(), step)
-                writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
-                writer.add_scalar("train/grad_norm", grad_norm.item(), step)
-                writer.add_scalar("train/frames_per_second", videos * views * num_steps * world / seconds, step)
-                writer.add_scalar("train/data_wait_seconds", data_seconds, step)
-                writer.add_scalar("train/skipped_steps", skipped, step)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            bar.update()
-            step += 1
-            waited_from = time.perf_counter()
-        bar.close()
-        history.append(float(np.mean(losses)) if losses else float("nan"))
+            torch.distributed.barrier()  # the other ranks read the checkpoints once rank 0 holds the run
         if rank == 0:
-            logger.info("epoch %d/%d: loss %.4f", epoch + 1, config.epochs, history[-1])
-            if writer is not None:
-                writer.add_scalar("train/epoch_loss", history[-1], epoch + 1)
-            if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
-                run_dir.save(checkpoint(epoch + 1, with_optimizer=True).to_dict(), epoch + 1)
+            write_json_atomic(run_dir.root / "identity.json", identity)
+        start_epoch, step, skipped, history = 0, 0, 0, []
+        latest, state = newest_intact_checkpoint(run_dir)
+        if state is not None:
+            if state.run.get("id") != run["id"] or state.optimizer is None or state.rng is None:
+                raise ValueError(f"{latest}: not a resumable checkpoint of this run (id {state.run.get('id')}, "
+                                 f"expected {run['id']}); move it away")
+            if state.epoch > config.epochs:  # only a run folder copied by hand: epochs are in the identity
+                raise ValueError(f"{run_dir.root}: this run has trained {state.epoch} epochs, more than the "
+                                 f"{config.epochs} asked for")
+            model.load_state_dict(state.model)
+            if learner.head is not None:
+                learner.head.load_state_dict(state.head)
+            optimizer.load_state_dict(state.optimizer)
+            scaler.load_state_dict(state.scaler)
+            set_rng_state(state.rng)
+            start_epoch, step, skipped, history = state.epoch, state.step, state.skipped_steps, list(state.history)
+            if rank == 0:
+                logger.info("run %s: resuming from %s (epoch %d of %d)", run["name"], latest, start_epoch, config.epochs)
+        elif rank == 0:
+            logger.info("run %s: a new run in %s", run["name"], run_dir.root)
 
-    if writer is not None:
-        writer.close()
-    if world > 1:
-        torch.distributed.barrier()
-    return checkpoint(config.epochs, with_optimizer=False)
+        trained_model = learner
+        if world > 1:
+            trained_model = torch.nn.parallel.DistributedDataParallel(
+                learner, device_ids=[device.index] if device.type == "cuda" else None,
+                # the projection head sits unused when the loss reads the embedding (TCC, TCN, supervised)
+                find_unused_parameters=not loss_config.projection or learner.head is not None)
+        writer = summary_writer(run_dir) if rank == 0 else None
+
+        def checkpoint(epoch: int, with_optimizer: bool) -> Checkpoint:
+            resume = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()} \
+                if with_optimizer else {}
+            if learner.head is not None:
+                resume["head"] = {k: v.detach().cpu() for k, v in learner.head.state_dict().items()}
+            return Checkpoint(model={k: v.detach().cpu() for k, v in model.state_dict().items()}, encoder=encoder.to_dict(),
+                              sampling=asdict(sampling), augment=asdict(augment), train=asdict(config),
+                              loss=asdict(loss_config), backbone_init=backbone_init or encoder.backbone_weights or "random init",
+                              epoch=epoch, step=step, skipped_steps=skipped, history=list(history), run=run, **resume)
+
+        def prepare(batch: dict) -> torch.Tensor:
+            """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device (JPEG bytes
+            on a GPU, frames the loader augmented on a CPU)."""
+            if "jpegs" in batch:
+                return decode_and_augment_on_device(batch, augment, device)
+            return batch["frames"].to(device, non_blocking=True)
+
+        # ------------------------------------------------------------------ epochs
+        for epoch in range(start_epoch, config.epochs):
+            trained_model.train()
+            if world > 1:
+                sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
+                sampler.set_epoch(epoch)
+            else:
+                sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+            loader = DataLoader(dataset, batch_size=config.batch_size, sampler=EpochIndices(sampler, epoch),
+                                num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
+                                drop_last=drop_last)
+            losses = []
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
+                       disable=not config.progress or rank != 0, leave=False)
+            waited_from = time.perf_counter()
+            for batch_number, (batch, frames) in enumerate(DevicePrefetcher(loader, prepare, device)):
+                if batch_number >= steps_per_epoch:
+                    break
+                started = time.perf_counter()
+                data_seconds = started - waited_from  # the step waited this long for its batch
+                for group in optimizer.param_groups:
+                    group["lr"] = float(schedule[min(step, len(schedule) - 1)])
+                batch = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len", "labels") if k in batch}
+                videos, views, num_steps = frames.shape[:3]
+
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                    outputs = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1))
+                loss = compute_loss(outputs.float().unflatten(0, (videos, views)), batch, loss_config)
+
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
+                if torch.isfinite(loss) and torch.isfinite(grad_norm):
+                    scaler.step(optimizer)
+                    losses.append(loss.item())
+                else:  # a step that would poison the weights: skip it, count it, keep going
+                    skipped += 1
+                    logger.warning("step %d skipped: loss %s, grad norm %s", step, loss.item(), grad_norm.item())
+                scaler.update()
+
+                if writer is not None:
+                    seconds = time.perf_counter() - started
+                    writer.add_scalar("train/loss", loss.item(), step)
+                    writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+                    writer.add_scalar("train/grad_norm", grad_norm.item(), step)
+                    writer.add_scalar("train/frames_per_second", videos * views * num_steps * world / seconds, step)
+                    writer.add_scalar("train/data_wait_seconds", data_seconds, step)
+                    writer.add_scalar("train/skipped_steps", skipped, step)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.update()
+                step += 1
+                waited_from = time.perf_counter()
+            bar.close()
+            history.append(float(np.mean(losses)) if losses else float("nan"))
+            if rank == 0:
+                logger.info("epoch %d/%d: loss %.4f", epoch + 1, config.epochs, history[-1])
+                if writer is not None:
+                    writer.add_scalar("train/epoch_loss", history[-1], epoch + 1)
+                if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
+                    run_dir.save(checkpoint(epoch + 1, with_optimizer=True).to_dict(), epoch + 1)
+
+        if writer is not None:
+            writer.close()
+        if world > 1:
+            torch.distributed.barrier()
+        return checkpoint(config.epochs, with_optimizer=False)
 
 
 def load_encoder(checkpoint: Checkpoint | dict[str, Any], device: str = "cpu") -> CARLEncoder:

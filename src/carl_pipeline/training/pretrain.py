@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig, augment_each
+from carl_pipeline.checks import check_ranges
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.losses import nt_xent_loss
 from carl_pipeline.models.encoder import check_input_norm, normalize_input
@@ -55,6 +56,7 @@ class PretrainConfig:
     def __post_init__(self):
         if self.epochs < 0 or self.frames_per_step < 2:
             raise ValueError(f"need epochs >= 0 and frames_per_step >= 2, got {self.epochs}, {self.frames_per_step}")
+        check_ranges(self, {"lr": "> 0", "weight_decay": ">= 0", "temperature": "> 0", "projection_size": ">= 1"})
 
 
 def _frame_batches(frames: list[tuple[str, int]], frames_per_step: int,

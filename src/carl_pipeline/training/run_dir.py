@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from carl_pipeline.atomic import atomic_path
+from carl_pipeline.atomic import atomic_path, sweep_stale_temporaries
+
+if TYPE_CHECKING:
+    from carl_pipeline.training.checkpoint import Checkpoint
+
+logger = logging.getLogger(__name__)
 
 _CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
 
@@ -56,7 +63,24 @@ class RunDir:
 
     def save(self, state: dict, epoch: int) -> Path:
         """Write the checkpoint after ``epoch`` epochs and drop all but the newest ``keep``."""
+        sweep_stale_temporaries(self.root / "checkpoints")  # what killed saves of earlier epochs left
         path = save_atomic(state, self.root / "checkpoints" / f"epoch_{epoch:04d}.pt")
         for _, old in self.checkpoints()[:-self.keep]:
             old.unlink(missing_ok=True)
         return path
+
+
+def newest_intact_checkpoint(run_dir: RunDir) -> tuple[Path | None, Checkpoint | None]:
+    """The newest epoch checkpoint of a run that loads, and its path; ``(None, None)`` when there
+    is none. A checkpoint that does not load (truncated, damaged) is named in a warning and the
+    next older one is tried."""
+    from carl_pipeline.training.checkpoint import read_checkpoint
+
+    for _, path in reversed(run_dir.checkpoints()):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            return path, read_checkpoint(state, str(path))
+        except Exception as error:  # noqa: BLE001 - torch raises several types for a damaged zip
+            logger.warning("%s does not load (%s: %s); trying the one before it", path, type(error).__name__,
+                           str(error).splitlines()[0] if str(error) else "")
+    return None, None

@@ -1,0 +1,42 @@
+"""Range checks for the numeric settings of the config classes, each error naming its field.
+
+The config classes are plain dataclasses (importable without Kedro); Kedro validates them at the
+node boundary through the pydantic models of ``carl_pipeline.params``, which report the block
+(``train.optim``) beside the message these checks raise (``lr must be > 0, got -0.1``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+_RULES: dict[str, Callable[[float], bool]] = {
+    "> 0": lambda v: v > 0,
+    ">= 0": lambda v: v >= 0,
+    ">= 1": lambda v: v >= 1,
+    "in [0, 1]": lambda v: 0 <= v <= 1,
+    "in [0, 1)": lambda v: 0 <= v < 1,
+}
+
+
+def check_ranges(config: Any, rules: dict[str, str], block: str | None = None) -> None:
+    """Raise ``ValueError`` naming the first field of ``config`` outside its rule.
+
+    Args:
+        config: a dataclass instance.
+        rules: ``{field: rule}``, a rule one of ``> 0``, ``>= 0``, ``>= 1``, ``in [0, 1]``,
+            ``in [0, 1)``; a field whose value is None is not checked (optional settings).
+        block: the name of the block, prefixed to the field in the message.
+    """
+    for name, rule in rules.items():
+        value = getattr(config, name)
+        if value is None or isinstance(value, bool):
+            continue
+        try:
+            ok = math.isfinite(float(value)) and _RULES[rule](value)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            field = f"{block}.{name}" if block else name
+            raise ValueError(f"{field} must be {rule}, got {value!r}")
