@@ -81,7 +81,7 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N or mps (carl_pipeline.devices.resolve_device)
     channels_last: bool = False  # the backbone in channels_last memory format (GPUs)
     compile_backend: str | None = None  # torch.compile the backbone with this backend (e.g. inductor); None: off
-    verify_frames: bool = True  # check every frame read against its pack's checksum (about 1% of a CPU step)
+    verify_frames: bool = True  # check every frame read against its pack's checksum (under 0.1% of a CPU step)
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
