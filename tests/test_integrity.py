@@ -70,6 +70,31 @@ def test_atomic_path__temporary_file_ends_in_tmp_and_names_its_writer(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["v.frames"]
 
 
+def test_killed_checkpoint_and_model_saves__their_temporaries_are_removed_by_the_next_save(tmp_path):
+    import torch
+    from kedro.io import Version
+
+    from carl_pipeline.datasets import TorchCheckpointDataset
+    from carl_pipeline.training import RunDir
+
+    dead = f"{_dead_pid()}@{_host()}"
+    run = RunDir(tmp_path / "run")
+    (run.root / "checkpoints").mkdir(parents=True)
+    stale_epoch = run.root / "checkpoints" / f".epoch_0003.pt.{dead}.k1ll3d.tmp"
+    stale_epoch.write_bytes(b"x" * 1000)
+    run.save({"w": torch.zeros(2)}, 4)
+    assert [p.name for p in (run.root / "checkpoints").iterdir()] == ["epoch_0004.pt"]
+
+    model_root = tmp_path / "carl.pt"
+    killed_version = model_root / "2026-12-01T10.00.00.000Z"
+    killed_version.mkdir(parents=True)
+    (killed_version / f".carl.pt.{dead}.k1ll3d.tmp").write_bytes(b"x" * 1000)
+    dataset = TorchCheckpointDataset(filepath=str(model_root), version=Version(None, "2026-12-01T11.00.00.000Z"))
+    dataset.save({"w": torch.ones(2)})
+    assert sorted(p.relative_to(model_root).as_posix() for p in model_root.rglob("*")) == [
+        "2026-12-01T11.00.00.000Z", "2026-12-01T11.00.00.000Z/carl.pt"]
+
+
 def test_catalog_tables__written_atomically_and_a_flipped_bit_is_an_error_naming_the_file(tmp_path):
     from kedro.io import DatasetError
 
