@@ -258,3 +258,19 @@ def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(proje
     # Many different videos: the others of each batch are SCL negatives too (Kinetics-style)
     model = torch.load(newest(project / "data/06_models/videos/carl.pt"), weights_only=True)
     assert model["loss"]["negatives"] == "batch_noself"
+
+    # The raw folder changes: one video replaced by a longer one under the same name, one deleted.
+    # The rerun converts the replaced one again, drops the deleted one from the index, and trains a
+    # new run on what the folder now holds instead of resuming the finished one.
+    frames, _ = render_action_video(_rng(9, 7), POURING, 30, 32, 32, pouring_props=True)
+    write_video(folder / "a.mp4", frames, 30)
+    (folder / "more" / "c.mkv").unlink()
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["videos"])
+    report = json.loads(newest(project / "data/08_reporting/videos/ingest_report.json").read_text())
+    assert report["converted_this_run"] == 1 and report["left_out_of_index"] == ["more__c"]
+    again = pd.read_parquet(project / "data/03_primary/videos/video_index.parquet")
+    assert sorted(again["video_id"]) == ["a", "b"]
+    assert again.set_index("video_id").num_frames["a"] > index.set_index("video_id").num_frames["a"]
+    retrained = torch.load(newest(project / "data/06_models/videos/carl.pt"), weights_only=True)
+    assert retrained["run"]["id"] != model["run"]["id"]
