@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carl_pipeline.atomic import _host, atomic_path
+from carl_pipeline.atomic import atomic_path, host_name
 from carl_pipeline.ingest import (
     ConversionPlan,
     plan_penn_action,
@@ -48,11 +48,11 @@ def test_stale_temporary_packs__complete_or_partial__are_neither_indexed_nor_fat
     jobs, _ = plan_pouring(raw_copy / "pouring")
     _, index, labels, _ = _ingest(jobs, store)
     pack = store.path_for(index.video_id[0])
-    complete = store.root / f".{pack.name}.{_dead_pid()}@{_host()}.abc123.tmp"
+    complete = store.root / f".{pack.name}.{_dead_pid()}@{host_name()}.abc123.tmp"
     shutil.copy(pack, complete)
     partial = store.root / f".{pack.stem}.x1y2z3.tmp.frames"  # what the writer before this naming left
     partial.write_bytes(pack.read_bytes()[:100])
-    live = store.root / f".{pack.name}.{os.getpid()}@{_host()}.live01.tmp"  # a write in progress
+    live = store.root / f".{pack.name}.{os.getpid()}@{host_name()}.live01.tmp"  # a write in progress
     live.write_bytes(b"half")
 
     report, again, again_labels, _ = _ingest(jobs, store)
@@ -77,7 +77,7 @@ def test_killed_checkpoint_and_model_saves__their_temporaries_are_removed_by_the
     from carl_pipeline.datasets import TorchCheckpointDataset
     from carl_pipeline.training import RunDir
 
-    dead = f"{_dead_pid()}@{_host()}"
+    dead = f"{_dead_pid()}@{host_name()}"
     run = RunDir(tmp_path / "run")
     (run.root / "checkpoints").mkdir(parents=True)
     stale_epoch = run.root / "checkpoints" / f".epoch_0003.pt.{dead}.k1ll3d.tmp"
@@ -380,11 +380,11 @@ def test_two_identical_training_runs_started_together_train_once(pouring_store, 
 def test_lock__a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     from carl_pipeline.locking import LockTimeout, exclusive_lock
 
-    (tmp_path / ".lock").write_text(json.dumps({"pid": _dead_pid(), "host": _host(), "what": "training"}))
+    (tmp_path / ".lock").write_text(json.dumps({"pid": _dead_pid(), "host": host_name(), "what": "training"}))
     with exclusive_lock(tmp_path, "test", timeout_s=5):
         assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
         # held by a live process (this one): another writer waits, then says who holds it
-        with pytest.raises(LockTimeout, match=rf"pid {os.getpid()} on {_host()}"):
+        with pytest.raises(LockTimeout, match=rf"pid {os.getpid()} on {host_name()}"):
             with exclusive_lock(tmp_path, "second", timeout_s=0.2, poll_s=0.05):
                 pass
     assert not (tmp_path / ".lock").exists()

@@ -36,7 +36,8 @@ def _umask() -> int:
     return mask
 
 
-def _host() -> str:
+def host_name() -> str:
+    """This machine's name as temporary files and locks record it (characters safe in file names)."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
 
 
@@ -63,7 +64,7 @@ def _abandoned(path: Path) -> bool:
     match = _TEMP.match(path.name)
     if match is None:  # the naming before pids were recorded: its writer cannot be asked
         return True
-    if match["host"] == _host():
+    if match["host"] == host_name():
         return not pid_alive(int(match["pid"]))
     try:
         return time.time() - path.stat().st_mtime > FOREIGN_TEMP_MAX_AGE_S
@@ -111,7 +112,7 @@ def atomic_path(path: str | os.PathLike, sweep: bool = True) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     if sweep:
         sweep_stale_temporaries(path.parent, path.name)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_host()}.", suffix=TEMP_SUFFIX,
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{host_name()}.", suffix=TEMP_SUFFIX,
                                     dir=path.parent)
     os.close(fd)
     os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; a normal write gives 0666 minus the umask

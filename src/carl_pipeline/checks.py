@@ -20,14 +20,13 @@ _RULES: dict[str, Callable[[float], bool]] = {
 }
 
 
-def check_ranges(config: Any, rules: dict[str, str], block: str | None = None) -> None:
+def check_ranges(config: Any, rules: dict[str, str]) -> None:
     """Raise ``ValueError`` naming the first field of ``config`` outside its rule.
 
     Args:
         config: a dataclass instance.
         rules: ``{field: rule}``, a rule one of ``> 0``, ``>= 0``, ``>= 1``, ``in [0, 1]``,
             ``in [0, 1)``; a field whose value is None is not checked (optional settings).
-        block: the name of the block, prefixed to the field in the message.
     """
     for name, rule in rules.items():
         value = getattr(config, name)
@@ -38,5 +37,4 @@ def check_ranges(config: Any, rules: dict[str, str], block: str | None = None) -
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            field = f"{block}.{name}" if block else name
-            raise ValueError(f"{field} must be {rule}, got {value!r}")
+            raise ValueError(f"{name} must be {rule}, got {value!r}")

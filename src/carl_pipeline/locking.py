@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from carl_pipeline.atomic import _host, pid_alive
+from carl_pipeline.atomic import host_name, pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _stale(path: Path, holder: dict) -> bool:
             return time.time() - path.stat().st_mtime > 5.0
         except FileNotFoundError:
             return False
-    if holder.get("host") == _host():
+    if holder.get("host") == host_name():
         return not pid_alive(int(holder.get("pid", -1)))
     try:
         return time.time() - path.stat().st_mtime > FOREIGN_LOCK_MAX_AGE_S
@@ -75,7 +75,7 @@ def exclusive_lock(folder: str | os.PathLike, what: str, timeout_s: float | None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
-    me = {"pid": os.getpid(), "host": _host(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"), "what": what}
+    me = {"pid": os.getpid(), "host": host_name(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"), "what": what}
     started, told = time.monotonic(), 0.0
     while True:
         try:

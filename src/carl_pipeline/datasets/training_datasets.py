@@ -91,13 +91,11 @@ class TorchCheckpointDataset(AbstractVersionedDataset[Checkpoint | dict, Checkpo
         save_atomic(data.to_dict() if isinstance(data, Checkpoint) else data, path)
 
     def _sweep(self, path: Path) -> None:
-        """Remove what killed saves left: temporary files (up to a model's size each) and, when
-        versioned, the version folders they leave empty (never one holding a model)."""
+        """Remove what killed saves of earlier versions left: temporary files (up to a model's size
+        each) and the version folders they leave empty (never one holding a model). An unversioned
+        file's temporaries lie beside it, where ``atomic_path`` sweeps them itself."""
         root = Path(self._filepath)
-        if self._version is None:
-            sweep_stale_temporaries(path.parent, path.name)
-            return
-        if not root.is_dir():
+        if self._version is None or not root.is_dir():
             return
         sweep_stale_temporaries(root, recursive=True)
         for folder in root.iterdir():

@@ -253,12 +253,12 @@ def standardise_jpegs(
     return out, height, width
 
 
-def _run_one(job: ConversionJob, store_root: str, remote: bool = False,
-             fingerprint: Mapping[str, Any] | None = None) -> tuple[str, str | None]:
+def _run_one(job: ConversionJob, store_root: str, fingerprint: Mapping[str, Any],
+             remote: bool = False) -> tuple[str, str | None]:
     """Convert one video and write its pack. Returns (video_id, error message or None).
 
     ``fingerprint``: what the pack records as made from (``run_conversion`` computes it with
-    the raw files' digests); the job's settings alone when not given.
+    the raw files' digests).
 
     ``remote``: running on a cluster worker; a file it cannot open is then reported with the
     worker's host name and what the cluster needs (the same paths on every worker)."""
@@ -276,7 +276,7 @@ def _run_one(job: ConversionJob, store_root: str, remote: bool = False,
                 "split": job.split,
                 "action": job.action,
                 "source": job.relative(job.source),
-                "fingerprint": dict(fingerprint) if fingerprint is not None else job.fingerprint(),
+                "fingerprint": dict(fingerprint),
             },
         )
         return job.video_id, None
@@ -375,12 +375,12 @@ def _run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport
         _run_on_dask(plan, todo, str(store.root.resolve()), record, bar, wanted)
     elif plan.num_workers <= 1:
         for job in todo:
-            record(job, _run_one(job, str(store.root), fingerprint=wanted[job.video_id])[1])
+            record(job, _run_one(job, str(store.root), wanted[job.video_id])[1])
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(plan.num_workers, mp_context=context) as pool:
-            futures = {pool.submit(_run_one, job, str(store.root), False, wanted[job.video_id]): job for job in todo}
+            futures = {pool.submit(_run_one, job, str(store.root), wanted[job.video_id]): job for job in todo}
             for future in as_completed(futures):
                 job = futures[future]
                 try:
@@ -419,7 +419,7 @@ def _run_on_dask(plan: ConversionPlan, todo: list[ConversionJob], store_root: st
         client = Client(cluster)
         logger.info("converting %d videos on a local Dask cluster of %d workers", len(todo), max(plan.num_workers, 1))
     try:
-        futures = {client.submit(_run_one, job, store_root, True, wanted[job.video_id], key=f"convert-{job.video_id}", pure=False): job
+        futures = {client.submit(_run_one, job, store_root, wanted[job.video_id], True, key=f"convert-{job.video_id}", pure=False): job
                    for job in todo}
         for future in dask_completed(futures):
             job = futures[future]

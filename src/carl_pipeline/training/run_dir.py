@@ -57,10 +57,6 @@ class RunDir:
                     found.append((int(match[1]), path))
         return sorted(found)
 
-    def latest(self) -> Path | None:
-        found = self.checkpoints()
-        return found[-1][1] if found else None
-
     def save(self, state: dict, epoch: int) -> Path:
         """Write the checkpoint after ``epoch`` epochs and drop all but the newest ``keep``."""
         sweep_stale_temporaries(self.root / "checkpoints")  # what killed saves of earlier epochs left

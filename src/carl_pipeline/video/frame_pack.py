@@ -29,6 +29,7 @@ wrong picture.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -223,8 +224,6 @@ class FramePack:
 
     def content_digest(self) -> str:
         """A digest of the pack's frames (from the checksums in its header; nothing else is read)."""
-        import hashlib
-
         values = self.header.checksums if self.header.checksums is not None else self.header.offsets
         return hashlib.sha1(np.asarray(values, dtype=np.int64).tobytes()).hexdigest()
 

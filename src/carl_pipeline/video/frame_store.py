@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ from carl_pipeline.video.frame_pack import (
     SUFFIX,
     FramePack,
     FramePackError,
-    read_header,
     write_frame_pack,
 )
 
@@ -62,17 +61,17 @@ class FrameStore:
         if not path.exists():
             return False
         try:
-            header, _ = read_header(path)
+            pack = FramePack(path, verify=False)
         except FramePackError as error:
             logger.warning("%s; it will be converted again", error)
             return False
-        if header.meta.get("video_id") != video_id:
+        if pack.header.meta.get("video_id") != video_id:
             return False
-        if fingerprint is not None and header.meta.get("fingerprint") != dict(fingerprint):
+        if fingerprint is not None and pack.header.meta.get("fingerprint") != dict(fingerprint):
             return False
         if verify:
             try:
-                FramePack(path).verify()
+                pack.verify()
             except FramePackError as error:
                 logger.warning("%s; it will be converted again", error)
                 return False
@@ -108,10 +107,13 @@ class FrameStore:
             return []
         return sorted(p for p in self.root.glob(f"*{SUFFIX}") if not p.name.startswith(".") and p.is_file())
 
-    def iter_packs(self) -> Iterator[FramePack]:
-        """Every readable pack in the folder, in file-name order (an unreadable one is logged by
-        name and passed over: a rerun of the ingestion converts it again)."""
+    def iter_packs(self, skip_files: Collection[str] = ()) -> Iterator[FramePack]:
+        """Every readable pack in the folder but those named in ``skip_files``, in file-name order
+        (an unreadable one is logged by name and passed over: a rerun of the ingestion converts it
+        again)."""
         for path in self.pack_paths():
+            if path.name in skip_files:
+                continue
             try:
                 yield FramePack(path, verify=self.verify)
             except FramePackError as error:

@@ -98,7 +98,10 @@ def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, d
     conversion = frame_store.read_report()
     planned = conversion.get("planned")  # None: a report written before the index followed the plan
     video_index, frame_labels = build_video_index(frame_store, planned)
-    left_out = sorted(set(frame_store.video_ids()) - set(video_index["video_id"])) if planned is not None else []
+    # Only the packs outside the index are opened again (their headers name their videos).
+    left_out = sorted(pack.header.meta["video_id"]
+                      for pack in frame_store.iter_packs(skip_files=set(video_index["frames_file"]))
+                      ) if planned is not None else []
     report = {
         "videos": int(len(video_index)),
         "frames": int(video_index["num_frames"].sum()),
