@@ -74,7 +74,8 @@ def test_scl_batch_noself__equals_the_released_all_pairs_computation(batch, num_
 
 
 def _tcc_transcription(embeddings, steps, seq_lens, temperature, variance_lambda):
-    """Released algos/tcc.py (``regression_mse_var``, l2 similarity, normalised indices), frame by
+    """Released algos/tcc.py (``regression_mse_var``, l2 similarity, normalised indices) with its
+    ``LABEL_SMOOTHING`` at 0 (every released config sets 0.1: test_released_variants.py), frame by
     frame over every ordered pair of distinct sequences."""
     batch, views, num_steps, dim = embeddings.shape
     z = embeddings.reshape(batch * views, num_steps, dim)
@@ -97,7 +98,7 @@ def _tcc_transcription(embeddings, steps, seq_lens, temperature, variance_lambda
 
 
 @pytest.mark.parametrize("views", [1, 2])
-def test_tcc__equals_the_released_cycle_back_regression(views):
+def test_tcc__equals_the_released_cycle_back_regression_without_label_smoothing(views):
     generator = torch.Generator().manual_seed(views)
     embeddings = torch.randn(3, views, 5, 4, generator=generator)
     steps = torch.sort(torch.randint(0, 30, (3, views, 5), generator=generator), dim=-1).values

@@ -5,6 +5,7 @@ classifier). No Kedro."""
 from carl_pipeline.losses.config import ALGORITHMS, LAYOUTS, LossConfig
 from carl_pipeline.losses.scl import (
     NEGATIVES,
+    SCL_TARGETS,
     gaussian_targets,
     sequence_contrastive_loss,
     timestamp_distance,
@@ -14,6 +15,6 @@ from carl_pipeline.losses.supervised import frame_classification_loss
 from carl_pipeline.losses.tcc import cycle_back_regression_loss
 from carl_pipeline.losses.tcn import time_contrastive_loss
 
-__all__ = ["ALGORITHMS", "LAYOUTS", "NEGATIVES", "LossConfig", "cycle_back_regression_loss", "frame_classification_loss",
-           "frame_contrastive_loss", "gaussian_targets", "nt_xent_loss", "sequence_contrastive_loss",
-           "time_contrastive_loss", "timestamp_distance"]
+__all__ = ["ALGORITHMS", "LAYOUTS", "NEGATIVES", "SCL_TARGETS", "LossConfig", "cycle_back_regression_loss",
+           "frame_classification_loss", "frame_contrastive_loss", "gaussian_targets", "nt_xent_loss",
+           "sequence_contrastive_loss", "time_contrastive_loss", "timestamp_distance"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from carl_pipeline.checks import check_ranges
-from carl_pipeline.losses.scl import NEGATIVES
+from carl_pipeline.losses.scl import NEGATIVES, SCL_TARGETS
 
 #: The training algorithms: CARL's and the baselines it is compared with.
 ALGORITHMS = ("scl", "tcc", "tcn", "simclr", "supervised")
@@ -27,7 +27,15 @@ class LossConfig:
             ``SCL.LABEL_VARIENCE``).
         negatives: SCL's negatives, released ``SCL.NEGATIVE_TYPE``: ``single_noself`` (the other
             view of the same video) or ``batch_noself`` (and every frame of the batch's other videos).
+        scl_target: SCL's Gaussian target: ``exact`` (the paper's formula, computed in log space:
+            every valid row keeps its target) or ``released`` (``algos/scl.py``: the Gaussian's
+            exponentials in the dtype the released code's logits have, float32, or float16 under
+            its ``USE_AMP``, so a row whose valid partners all lie beyond ~46 frames, ~19 under
+            fp16, underflows to zero and drops out of the loss).
         tcc_variance_lambda: TCC's weight of the log-variance term (released ``TCC.VARIANCE_LAMBDA`` 0.001).
+        tcc_label_smoothing: TCC's regression target is ``(1 - s) t_i + s x`` the mean of the other
+            valid frames' ``t`` (released ``TCC.LABEL_SMOOTHING`` 0.1 in every config; 0: ``t_i``,
+            the TCC paper's cycle-back regression).
         tcc_cycle: ``videos`` (one clip per video, cycled between different videos: TCC as
             published) or ``views`` (two augmented views per video, all cycled: the released
             code's ``SSL: true`` variant).
@@ -46,7 +54,9 @@ class LossConfig:
     temperature: float = 0.1
     variance: float = 10.0
     negatives: str = "single_noself"
+    scl_target: str = "exact"
     tcc_variance_lambda: float = 0.001
+    tcc_label_smoothing: float = 0.0
     tcc_cycle: str = "videos"
     tcn_positive_window: int = 5
     tcn_reg_lambda: float = 0.002
@@ -58,7 +68,9 @@ class LossConfig:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
         check_ranges(self, {"temperature": "> 0", "variance": "> 0", "tcc_variance_lambda": ">= 0",
-                            "tcn_reg_lambda": ">= 0"})
+                            "tcc_label_smoothing": "in [0, 1)", "tcn_reg_lambda": ">= 0"})
+        if self.scl_target not in SCL_TARGETS:
+            raise ValueError(f"scl_target must be one of {SCL_TARGETS}, got {self.scl_target!r}")
         if self.negatives not in NEGATIVES:
             raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
         if self.tcc_cycle not in ("videos", "views"):

@@ -41,21 +41,41 @@ def timestamp_distance(steps: torch.Tensor, seq_lens: torch.Tensor) -> torch.Ten
     return (s0 - steps[:, 1, None, :]).abs()
 
 
-def gaussian_targets(distance: torch.Tensor, valid_j: torch.Tensor, variance: float) -> torch.Tensor:
+#: How SCL's Gaussian target is computed (``LossConfig.scl_target``).
+SCL_TARGETS = ("exact", "released")
+
+
+def gaussian_targets(distance: torch.Tensor, valid_j: torch.Tensor, variance: float,
+                     released_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Target distribution over ``j``: ``exp(-d^2 / (2 variance))`` over valid ``j``, normalised.
 
-    Computed in log space, as a softmax of ``-d^2 / (2 variance)`` over the valid ``j``: the
-    exponentials themselves underflow to 0 in float32 once every valid partner is more than ~42
-    frames away (variance 10), which would leave the row without a target; the softmax gives the
-    same distribution without that loss.
+    Exact (``released_dtype`` None): a softmax of ``-d^2 / (2 variance)`` over the valid ``j``, in
+    log space, so every row with a valid ``j`` has its target, however far its partners lie.
+
+    As released (``released_dtype`` the dtype of the released code's logits): ``algos/scl.py``
+    takes the exponentials in float32, casts them to the logits' dtype (``type_as(logits)``:
+    float16 under ``torch.cuda.amp``, which every released config enables) and divides by their
+    row sum (float32; ``safe_div`` turns 0/0 into 0). A row whose valid partners all lie so far
+    that every exponential underflows (at variance 10: 46 frames or more in float32, 19 or more
+    in float16) gets an all-zero target and drops out of the loss, while still counted in the
+    loss's denominator.
 
     Args:
         distance: ``(B, T, T)`` timestamp distances.
         valid_j: ``(B, 1, T)`` bool, the valid frames of the predicted view.
+        released_dtype: None for the exact target; else the dtype to reproduce the released one in.
 
     Returns:
-        ``(B, T, T)``, each row sums to 1 (0 for a row with no valid ``j``).
+        ``(B, T, T)`` float32, each row sums to 1 (0 for a row with no valid ``j``, and as released
+        for a row that underflows).
     """
+    if released_dtype is not None:
+        weights = torch.exp(-distance.float().square() / (2 * variance)).masked_fill(~valid_j, 0.0)
+        weights = weights.to(released_dtype)  # the underflow happens here, as in type_as(logits)
+        total = weights.float().sum(-1, keepdim=True)
+        # (no clamp of the sum: a row of subnormal weights alone is still a distribution)
+        targets = torch.where(total > 0, weights.float() / total, 0.0)
+        return targets.to(released_dtype).float()  # the released label matrix has the logits' dtype
     log_weights = (-distance.square() / (2 * variance)).masked_fill(~valid_j, float("-inf"))
     any_valid = valid_j.any(-1, keepdim=True)
     # A row without valid j would be a softmax of -inf only (NaN): give it finite logits, then 0.
@@ -93,6 +113,8 @@ def sequence_contrastive_loss(
     temperature: float = 0.1,
     variance: float = 10.0,
     negatives: str = "single_noself",
+    target: str = "exact",
+    released_dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """CARL's sequence contrastive loss.
 
@@ -105,6 +127,11 @@ def sequence_contrastive_loss(
         variance: variance of the Gaussian target over timestamp distance (paper: 10).
         negatives: ``single_noself`` (only the other view of the same video) or ``batch_noself``
             (also every frame of the other videos); see the module docstring.
+        target: ``exact`` (the paper's Gaussian target, every valid row kept) or ``released``
+            (computed as ``algos/scl.py`` does, in float32 or the autocast dtype, so that rows
+            whose partners are all far away underflow and drop out); see ``gaussian_targets``.
+        released_dtype: with ``released``, the dtype the released code's logits would have: the
+            training's autocast dtype (float16 for the released ``USE_AMP``), float32 without.
 
     Returns:
         Scalar: the summed KL divergence of both directions over valid frames, divided by the
@@ -126,23 +153,27 @@ def sequence_contrastive_loss(
         raise ValueError(f"temperature and variance must be > 0, got {temperature}, {variance}")
     if negatives not in NEGATIVES:
         raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
+    if target not in SCL_TARGETS:
+        raise ValueError(f"target must be one of {SCL_TARGETS}, got {target!r}")
+    released_dtype = released_dtype if target == "released" else None
 
     z = F.normalize(embeddings.float(), dim=-1)  # cosine similarity, in float32 even under autocast
     valid = masks.bool()
     distance = timestamp_distance(steps, seq_lens)  # (B, T, T)
     valid0, valid1 = valid[:, 0], valid[:, 1]  # (B, T)
     if negatives == "batch_noself":
-        return _batch_noself(z, distance, valid, temperature, variance)
+        return _batch_noself(z, distance, valid, temperature, variance, released_dtype)
     logits = z[:, 0] @ z[:, 1].transpose(1, 2) / temperature  # (B, T, T): view-0 i vs view-1 j
-    loss = _direction_kl(logits, gaussian_targets(distance, valid1[:, None, :], variance),
+    loss = _direction_kl(logits, gaussian_targets(distance, valid1[:, None, :], variance, released_dtype),
                          valid0, valid1[:, None, :])
-    loss = loss + _direction_kl(logits.transpose(1, 2), gaussian_targets(distance.transpose(1, 2), valid0[:, None, :], variance),
+    loss = loss + _direction_kl(logits.transpose(1, 2),
+                                gaussian_targets(distance.transpose(1, 2), valid0[:, None, :], variance, released_dtype),
                                 valid1, valid0[:, None, :])
     return loss / valid.sum().clamp_min(1)
 
 
 def _batch_noself(z: torch.Tensor, distance: torch.Tensor, valid: torch.Tensor, temperature: float,
-                  variance: float) -> torch.Tensor:
+                  variance: float, released_dtype: torch.dtype | None = None) -> torch.Tensor:
     """SCL with the batch's other videos as negatives too.
 
     Args:
@@ -163,6 +194,7 @@ def _batch_noself(z: torch.Tensor, distance: torch.Tensor, valid: torch.Tensor, 
     log_prob01 = log_prob[videos, 0, :, videos, 1, :]  # (B, T, T): own video, view 0 -> view 1
     log_prob10 = log_prob[videos, 1, :, videos, 0, :]
     valid0, valid1 = valid[:, 0], valid[:, 1]
-    loss = _kl(log_prob01, gaussian_targets(distance, valid1[:, None, :], variance), valid0)
-    loss = loss + _kl(log_prob10, gaussian_targets(distance.transpose(1, 2), valid0[:, None, :], variance), valid1)
+    loss = _kl(log_prob01, gaussian_targets(distance, valid1[:, None, :], variance, released_dtype), valid0)
+    loss = loss + _kl(log_prob10, gaussian_targets(distance.transpose(1, 2), valid0[:, None, :], variance, released_dtype),
+                      valid1)
     return loss / valid.sum().clamp_min(1)

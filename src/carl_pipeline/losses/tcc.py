@@ -9,6 +9,11 @@ mean ``mu = sum_k beta_k t_k`` and variance ``sigma^2 = sum_k beta_k (t_k - mu)^
 ``(t_i - mu)^2 / sigma^2 + lambda * log(sigma^2)`` averaged over valid frames and over every
 ordered pair of distinct sequences in the batch.
 
+With ``label_smoothing`` s > 0 the regression target of frame i is ``(1 - s) t_i + s x`` the mean
+of ``t`` over u's other valid frames: CARL's released ``algos/tcc.py`` smooths the one-hot label
+of the cycle's start (``LABEL_SMOOTHING: 0.1`` in every released config) and regresses onto
+``sum_k label_k t_k``; without padding that is exactly this target.
+
 The paper writes the variance term ``lambda * log(sigma)``; both TCC's and CARL's released code
 (``algos/tcc.py``: ``variance_lambda * pred_time_log_var``) weight ``log(sigma^2)``, and so do we.
 
@@ -32,6 +37,7 @@ def cycle_back_regression_loss(
     temperature: float = 0.1,
     variance_lambda: float = 0.001,
     normalize_indices: bool = True,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """TCC's cycle-back regression loss with the variance term (TCC's defaults).
 
@@ -42,6 +48,8 @@ def cycle_back_regression_loss(
         masks: ``(B, V, T)``, 1 for valid frames.
         temperature: softmax temperature of both soft nearest neighbours (TCC: 0.1).
         variance_lambda: weight of ``log(sigma^2)`` (TCC: 0.001).
+        label_smoothing: weight of the other frames' mean time in the target (released: 0.1;
+            TCC paper: 0).
 
     Returns:
         Scalar loss.
@@ -55,6 +63,13 @@ def cycle_back_regression_loss(
     t = steps.float().reshape(batch * views, num_steps)
     if normalize_indices:
         t = t / seq_lens.float().reshape(batch * views, 1)
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    target = t
+    if label_smoothing:
+        # The mean over the other valid frames; a sequence with one valid frame has no others.
+        others = (torch.where(valid, t, 0.0).sum(-1, keepdim=True) - t) / (valid.sum(-1, keepdim=True) - 1).clamp_min(1)
+        target = (1 - label_smoothing) * t + label_smoothing * others
     n = z.shape[0]
     neg = torch.finfo(z.dtype).min
     # u -> v: (N_u, N_v, T_u, T_v) squared distances; alpha over v's valid frames.
@@ -67,6 +82,6 @@ def cycle_back_regression_loss(
     beta = torch.softmax((-d_back / scale).masked_fill(~valid[:, None, None, :], neg), dim=-1)
     mu = (beta * t[:, None, None, :]).sum(-1)  # (N_u, N_v, T_u)
     var = (beta * (t[:, None, None, :] - mu[..., None]).square()).sum(-1).clamp_min(1e-12)
-    per_frame = (t[:, None, :] - mu).square() / var + variance_lambda * torch.log(var)
+    per_frame = (target[:, None, :] - mu).square() / var + variance_lambda * torch.log(var)
     pair_mask = valid[:, None, :] & ~torch.eye(n, dtype=torch.bool, device=z.device)[..., None]
     return (per_frame * pair_mask).sum() / pair_mask.sum().clamp_min(1)

@@ -46,6 +46,12 @@ NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
 #: EncoderConfig fields added after runs were first identified, with the value every earlier run
 #: had: left out at that value, so that those runs keep their ids (and are found finished).
 ADDED_LATER_ENCODER = {"input_norm": "none"}
+#: The same for LossConfig's fields.
+ADDED_LATER_LOSS = {"tcc_label_smoothing": 0.0, "scl_target": "exact"}
+
+
+def _without_added_later(fields: Mapping[str, Any], added_later: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if not (k in added_later and added_later[k] == v)}
 
 
 def _digest(value: Any) -> str:
@@ -94,14 +100,13 @@ def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss:
                  labels: str | None = None) -> dict[str, Any]:
     """The settings that define a run (see the module docstring for what is left out)."""
     extra = {"labels": labels} if labels is not None else {}  # only runs that read labels have it
-    encoder_fields = {k: v for k, v in encoder.to_dict().items()
-                      if k not in NOT_IN_IDENTITY_ENCODER
-                      and not (k in ADDED_LATER_ENCODER and ADDED_LATER_ENCODER[k] == v)}
+    encoder_fields = _without_added_later(
+        {k: v for k, v in encoder.to_dict().items() if k not in NOT_IN_IDENTITY_ENCODER}, ADDED_LATER_ENCODER)
     return {**extra,
         "encoder": encoder_fields,
         "sampling": asdict(sampling),
         "augment": asdict(augment),
-        "loss": asdict(loss),
+        "loss": _without_added_later(asdict(loss), ADDED_LATER_LOSS),
         "train": {k: v for k, v in asdict(train).items() if k not in NOT_IN_IDENTITY_TRAIN},
         "data": data,
         "backbone_state": backbone_state,

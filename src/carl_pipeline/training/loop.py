@@ -121,8 +121,10 @@ def summary_writer(run_dir: RunDir):
     return SummaryWriter(str(run_dir.tensorboard))
 
 
-def compute_loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor], config: LossConfig) -> torch.Tensor:
-    """The configured algorithm's loss.
+def compute_loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor], config: LossConfig,
+                 amp_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The configured algorithm's loss (in float32; ``amp_dtype``, the forward pass's autocast
+    dtype, only sets the dtype of SCL's ``released`` target).
 
     Args:
         outputs: ``(B, V, T, D)``: the (projected) embeddings of every view, or for ``supervised``
@@ -133,9 +135,11 @@ def compute_loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor], config: 
     steps, masks, seq_len = batch["steps"], batch["masks"], batch["seq_len"]
     if config.algorithm == "scl":
         return sequence_contrastive_loss(outputs, steps, seq_len, masks, config.temperature, config.variance,
-                                         config.negatives)
+                                         config.negatives, target=config.scl_target,
+                                         released_dtype=amp_dtype or torch.float32)
     if config.algorithm == "tcc":
-        return cycle_back_regression_loss(outputs, steps, seq_len, masks, config.temperature, config.tcc_variance_lambda)
+        return cycle_back_regression_loss(outputs, steps, seq_len, masks, config.temperature, config.tcc_variance_lambda,
+                                          label_smoothing=config.tcc_label_smoothing)
     if config.algorithm == "tcn":
         return time_contrastive_loss(outputs[:, 0], masks[:, 0], config.tcn_reg_lambda)
     if config.algorithm == "simclr":
@@ -372,7 +376,7 @@ def train(
 
                 with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                     outputs = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1))
-                loss = compute_loss(outputs.float().unflatten(0, (videos, views)), batch, loss_config)
+                loss = compute_loss(outputs.float().unflatten(0, (videos, views)), batch, loss_config, amp_dtype)
 
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
