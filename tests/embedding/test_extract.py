@@ -39,7 +39,7 @@ def test_embeddings_table__one_row_per_frame_with_labels(store):
     embeddings = extract_embeddings(model, store, index["video_id"].tolist(), 32, device="cpu", progress=False)
     table = embeddings_table(embeddings, index, labels)
     assert len(table) == index["num_frames"].sum()
-    assert list(table.columns) == ["video_id", "split", "action", "frame_index", "phase", "embedding"]
+    assert list(table.columns) == ["video_id", "split", "action", "dataset_order", "frame_index", "phase", "embedding"]
     merged = table.merge(labels, on=["video_id", "frame_index"], suffixes=("", "_source"))
     assert len(merged) == len(table) and (merged["phase"] == merged["phase_source"]).all()
     assert table["video_id"].drop_duplicates().tolist() == index["video_id"].tolist()  # index order

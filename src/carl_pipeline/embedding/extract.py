@@ -81,8 +81,9 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
 
 def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFrame,
                      frame_labels: pd.DataFrame) -> pd.DataFrame:
-    """One row per frame: ``video_id``, ``split``, ``action``, ``frame_index``, the label columns
-    and ``embedding`` (a float32 array), in video-index order."""
+    """One row per frame: ``video_id``, ``split``, ``action``, ``dataset_order`` (where the index
+    has it), ``frame_index``, the label columns and ``embedding`` (a float32 array), in video-index
+    order."""
     rows = []
     index = video_index.set_index("video_id")
     labels = frame_labels.set_index(["video_id", "frame_index"]).sort_index()
@@ -96,9 +97,14 @@ def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFram
         table.insert(0, "video_id", video_id)
         table.insert(1, "split", index.loc[video_id, "split"])
         table.insert(2, "action", index.loc[video_id, "action"])
+        if "dataset_order" in index.columns:  # what subset_order 'dataset' sorts by
+            table.insert(3, "dataset_order", index.loc[video_id, "dataset_order"])
         table["embedding"] = list(values.astype(np.float32))
         rows.append(table)
-    return pd.concat(rows, ignore_index=True)
+    out = pd.concat(rows, ignore_index=True)
+    if "dataset_order" in out.columns:
+        out["dataset_order"] = out["dataset_order"].astype("Int64")
+    return out
 
 
 def per_video(table: pd.DataFrame, label: str, split: str | None = None, action: str | None = None

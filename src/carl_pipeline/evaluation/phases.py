@@ -8,6 +8,9 @@ import numpy as np
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import SVC
 
+#: The phase classifiers (``phase_classification``).
+CLASSIFIERS = ("logistic", "logistic_multinomial", "svm")
+
 
 def _labelled(embeddings: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.concatenate(embeddings), np.concatenate(labels)
@@ -23,11 +26,19 @@ def phase_classification(
     """Per-frame validation accuracy of a classifier trained on the first ``fraction`` of the
     training videos (at least one), for each fraction.
 
-    ``classifier``: ``"logistic"`` (multinomial logistic regression, CARL's released code) or
-    ``"svm"`` (RBF SVM with C = 1, TCC's).
+    ``classifier``:
+
+    - ``"logistic"``: scikit-learn's ``LogisticRegression`` (lbfgs, C = 1, ``max_iter`` 10,000): a
+      softmax over the phases, and for two phases the binary logistic regression;
+    - ``"logistic_multinomial"``: CARL's released fit, ``LogisticRegression(max_iter=100000,
+      solver='lbfgs', multi_class='multinomial')``, a softmax with one weight vector per phase also
+      for two phases. Its penalty then falls on two vectors whose difference is the binary one
+      (at the optimum ``w_1 = -w_0``), so it equals the binary fit with C = 2: that is how it is
+      fitted here, as scikit-learn no longer has ``multi_class``;
+    - ``"svm"``: an RBF SVM with C = 1 (TCC's).
     """
-    if classifier not in ("logistic", "svm"):
-        raise ValueError(f"classifier must be 'logistic' or 'svm', got {classifier!r}")
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
     x_val, y_val = _labelled(val_embeddings, val_labels)
     scores = {}
     for fraction in fractions:
@@ -36,10 +47,18 @@ def phase_classification(
         if len(np.unique(y)) < 2:  # one phase only: every frame gets it
             scores[fraction] = float(np.mean(y_val == y[0])) if len(y) else float("nan")
             continue
-        model = LogisticRegression(max_iter=10_000) if classifier == "logistic" else SVC(C=1.0, kernel="rbf")
+        model = _classifier(classifier, len(np.unique(y)))
         model.fit(x, y)
         scores[fraction] = float(model.score(x_val, y_val))
     return scores
+
+
+def _classifier(name: str, num_classes: int):
+    if name == "logistic":
+        return LogisticRegression(max_iter=10_000)
+    if name == "logistic_multinomial":
+        return LogisticRegression(max_iter=100_000, C=2.0 if num_classes == 2 else 1.0)
+    return SVC(C=1.0, kernel="rbf")
 
 
 def progression_targets(labels: np.ndarray, num_phases: int) -> np.ndarray:

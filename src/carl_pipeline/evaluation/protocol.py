@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,9 @@ from carl_pipeline.evaluation.alignment import (
     retrieval_ap,
 )
 from carl_pipeline.evaluation.finegym import finegym_accuracy
-from carl_pipeline.evaluation.phases import phase_classification, phase_progression
+from carl_pipeline.evaluation.phases import CLASSIFIERS, phase_classification, phase_progression
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,15 @@ class EvalConfig:
     train_split: str = "train"
     val_split: str = "val"
     fractions: tuple[float, ...] = (0.1, 0.5, 1.0)
-    classifier: str = "logistic"  # or "svm" (TCC's)
+    # logistic (scikit-learn's default fit: binary for two phases), logistic_multinomial (CARL's
+    # released fit) or svm (TCC's); see phase_classification
+    classifier: str = "logistic"
+    # Which training videos are the first 10% / 50%: video_id (sorted by id) or dataset (the
+    # order the released code reads the dataset in: the index's dataset_order column)
+    subset_order: str = "video_id"
+    # Frames labelled -1: keep (left out of classification only) or drop (left out of every task
+    # before it runs, as the released evaluate.py does)
+    unlabelled_frames: str = "keep"
     stride: int = 5  # Kendall's tau and retrieval: 5 Pouring, 2 Penn Action
     distance: str = "sqeuclidean"
     ks: tuple[int, ...] = (5, 10, 15)
@@ -43,17 +54,62 @@ class EvalConfig:
     def __post_init__(self):
         if self.task not in ("phases", "finegym"):
             raise ValueError(f"task must be 'phases' or 'finegym', got {self.task!r}")
-        if self.classifier not in ("logistic", "svm"):
-            raise ValueError(f"classifier must be 'logistic' or 'svm', got {self.classifier!r}")
+        if self.classifier not in CLASSIFIERS:
+            raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
+        if self.subset_order not in ("video_id", "dataset"):
+            raise ValueError(f"subset_order must be 'video_id' or 'dataset', got {self.subset_order!r}")
+        if self.unlabelled_frames not in ("keep", "drop"):
+            raise ValueError(f"unlabelled_frames must be 'keep' or 'drop', got {self.unlabelled_frames!r}")
+
+
+def dataset_ordered(table: pd.DataFrame, ids: list[str], *arrays: list) -> tuple[list, ...]:
+    """``ids`` and the per-video lists beside them, reordered by the table's ``dataset_order``
+    (each video's position in the order the released code reads its split). Videos without one
+    (the released Penn Action converter never writes some: see ``penn_action_dataset_order``)
+    come last, by id, with a warning naming them.
+
+    Raises:
+        ValueError: the table has no ``dataset_order`` column.
+    """
+    if "dataset_order" not in table.columns:
+        raise ValueError("subset_order 'dataset' needs the video index's dataset_order column, which this "
+                         "embeddings table lacks: run the dataset's ingestion again, or use subset_order video_id")
+    order = table.groupby("video_id", sort=False)["dataset_order"].first()
+    missing = sorted(v for v in ids if pd.isna(order.get(v)))
+    if missing:
+        logger.warning("subset_order 'dataset': %d videos have no position in the released reading order and come "
+                       "last: %s", len(missing), ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
+    last = len(ids) + len(order)
+
+    def key(i):
+        position = order.get(ids[i])
+        return (last, ids[i]) if pd.isna(position) else (int(position), ids[i])
+
+    permutation = sorted(range(len(ids)), key=key)
+    return tuple([values[i] for i in permutation] for values in (ids, *arrays))
+
+
+def labelled_only(embeddings: list[np.ndarray], labels: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each video's frames without those labelled -1 (released ``get_embeddings_dataset``:
+    ``embs[frame_label >= 0]`` before any task)."""
+    return [x[y >= 0] for x, y in zip(embeddings, labels, strict=True)], [y[y >= 0] for y in labels]
 
 
 def _phase_metrics(table: pd.DataFrame, config: EvalConfig, action: str | None) -> dict[str, float]:
-    _, train_x, train_y = per_video(table, config.label, config.train_split, action)
+    train_ids, train_x, train_y = per_video(table, config.label, config.train_split, action)
     _, val_x, val_y = per_video(table, config.label, config.val_split, action)
     if not train_x or not val_x:
         raise ValueError(f"action {action!r}: needs videos in both '{config.train_split}' and '{config.val_split}'")
+    if config.subset_order == "dataset":
+        train_ids, train_x, train_y = dataset_ordered(table, train_ids, train_x, train_y)
+    if config.unlabelled_frames == "drop":
+        train_x, train_y = labelled_only(train_x, train_y)
+        val_x, val_y = labelled_only(val_x, val_y)
     metrics = {f"classification@{f}": acc for f, acc in
                phase_classification(train_x, train_y, val_x, val_y, config.fractions, config.classifier).items()}
+    # (videos left without a frame count in the classification subsets, as released, and nowhere else)
+    train_x, train_y = [x for x in train_x if len(x)], [y for y in train_y if len(y)]
+    val_x, val_y = [x for x in val_x if len(x)], [y for y in val_y if len(y)]
     num_phases = int(max(np.max(y) for y in train_y + val_y)) + 1
     metrics["progression"] = phase_progression(train_x, train_y, val_x, val_y, num_phases) if num_phases > 1 else float("nan")
     metrics["kendalls_tau"] = kendalls_tau(val_x, config.stride, config.distance) if len(val_x) > 1 else float("nan")

@@ -11,8 +11,8 @@ from carl_pipeline.ingest.convert import (
 from carl_pipeline.ingest.finegym import plan_finegym
 from carl_pipeline.ingest.folder import plan_video_folder
 from carl_pipeline.ingest.index import build_video_index
-from carl_pipeline.ingest.penn_action import plan_penn_action
-from carl_pipeline.ingest.pouring import plan_pouring
+from carl_pipeline.ingest.penn_action import penn_action_dataset_order, plan_penn_action
+from carl_pipeline.ingest.pouring import plan_pouring, pouring_dataset_order
 
 __all__ = [
     "ConversionError",
@@ -21,9 +21,11 @@ __all__ = [
     "ConversionReport",
     "ConvertedVideo",
     "build_video_index",
+    "penn_action_dataset_order",
     "plan_finegym",
     "plan_penn_action",
     "plan_pouring",
     "plan_video_folder",
+    "pouring_dataset_order",
     "run_conversion",
 ]

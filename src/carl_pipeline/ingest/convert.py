@@ -128,6 +128,9 @@ class ConversionPlan:
     verify_existing: bool = True
     # What the planner noticed but converted anyway (e.g. two files that would have had one id).
     warnings: tuple[dict[str, str], ...] = ()
+    # Each video's position in its split in the order CARL's released code reads the dataset
+    # (what its 10% / 50% classification subsets take first); empty where there is none.
+    dataset_order: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -142,6 +145,7 @@ class ConversionReport:
     skipped_existing: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
+    dataset_order: dict[str, int] = field(default_factory=dict)
 
     @property
     def planned(self) -> list[str]:
@@ -155,6 +159,7 @@ class ConversionReport:
             "failed": sorted(self.failed, key=lambda f: f["video_id"]),
             "warnings": sorted(self.warnings, key=lambda f: f["video_id"]),
             "planned": self.planned,
+            "dataset_order": {v: int(self.dataset_order[v]) for v in self.planned if v in self.dataset_order},
         }
 
 
@@ -342,7 +347,7 @@ def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
 def _run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
     jobs, duplicate_failures = _drop_duplicate_ids(plan.jobs)
     report = ConversionReport(failed=[dict(f) for f in plan.failures] + duplicate_failures,
-                              warnings=[dict(w) for w in plan.warnings])
+                              warnings=[dict(w) for w in plan.warnings], dataset_order=dict(plan.dataset_order))
     for failure in report.failed:
         logger.warning("skipped video %s: %s", failure["video_id"], failure["error"])
     for warning in report.warnings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,10 +10,11 @@ import pandas as pd
 from carl_pipeline.video.frame_store import FrameStore
 
 INDEX_COLUMNS = ["video_id", "split", "num_frames", "fps", "height", "width", "action",
-                 "frames_file", "bytes", "source"]
+                 "frames_file", "bytes", "source", "dataset_order"]
 
 
-def build_video_index(store: FrameStore, video_ids: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_video_index(store: FrameStore, video_ids: Sequence[str] | None = None,
+                      dataset_order: Mapping[str, int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the packs' headers into the video index and the per-frame labels.
 
     Args:
@@ -43,6 +44,7 @@ def build_video_index(store: FrameStore, video_ids: Sequence[str] | None = None)
             "frames_file": pack.path.name,
             "bytes": pack.path.stat().st_size,
             "source": header.meta.get("source"),
+            "dataset_order": (dataset_order or {}).get(video_id),
         })
         table = {"video_id": np.full(header.num_frames, video_id, dtype=object),
                  "frame_index": np.arange(header.num_frames, dtype=np.int64)}
@@ -51,6 +53,7 @@ def build_video_index(store: FrameStore, video_ids: Sequence[str] | None = None)
     if not rows:
         raise ValueError(f"{store.root}: no converted video (see the ingest report for failures)")
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS).sort_values(["split", "video_id"], ignore_index=True)
+    index["dataset_order"] = index["dataset_order"].astype("Int64")  # null where the dataset has none
     labels = pd.concat(label_tables, ignore_index=True)
     label_columns = [c for c in labels.columns if c not in ("video_id", "frame_index")]
     labels[label_columns] = labels[label_columns].fillna(-1).astype(np.int64)

@@ -8,6 +8,7 @@ Only videos with a phase-label file are converted: the 13 actions with phases. A
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from carl_pipeline.ingest.convert import (
     ConvertedVideo,
     standardise_jpegs,
 )
+from carl_pipeline.video.tfrecord import interleaved_read_order
 
 
 def resample_labels(labels: np.ndarray, num_frames: int) -> np.ndarray:
@@ -135,3 +137,41 @@ def plan_penn_action(
         raise FileNotFoundError(
             f"{label_root}: no phase labels <split>/<action>/<id>.npy for splits {list(splits)}")
     return jobs, []
+
+
+def penn_action_dataset_order(root: str | os.PathLike, jobs: Sequence[PennActionVideoJob],
+                              videos_per_shard: int = 200) -> dict[str, int]:
+    """Each video's position in its split as CARL's released code reads Penn Action.
+
+    ``penn_action_to_tfrecords.py`` walks ``sorted(os.listdir(<root>/frames))`` with an index i
+    over every folder, keeps the videos of the split it converts (labelled, not strum_guitar or
+    jump_rope), and after a kept video whose ``(i + 1) % 200 == 0`` (or the last folder) writes
+    the videos kept so far to shard ``penn_action_<split>-<n>.tfrecord``. ``tfrecords_to_videos.py``
+    reads ``sorted(glob('penn_action_<split>*'))`` (so ``-10`` sorts before ``-2``) with
+    ``num_parallel_reads=60``: the shards' records round robin. Its ``action_to_indices`` keeps that
+    order within each action, and ``evaluation/classification.py`` trains on the first 10% / 50%.
+
+    Videos the released converter never writes get no position: those kept after the last shard
+    was written, when the last folder is not a video of the split (it drops them; so for one of
+    the two splits the last folders' videos are not in its ``.pkl``).
+
+    Returns:
+        ``{video_id: position}``, positions counted per split from 0.
+    """
+    frames_root = Path(root) / "frames"
+    folders = sorted(os.listdir(frames_root)) if frames_root.is_dir() else []
+    order = {}
+    for split in sorted({job.split for job in jobs}):
+        kept_ids = {job.video_id for job in jobs if job.split == split}
+        shards, current = [], []
+        for i, folder in enumerate(folders):
+            if folder not in kept_ids:
+                continue  # the released loop `continue`s before its shard check
+            current.append(folder)
+            if (i + 1) % videos_per_shard == 0 or i == len(folders) - 1:
+                shards.append(current)
+                current = []
+        names = sorted(range(len(shards)), key=lambda n: f"penn_action_{split}-{n}.tfrecord")
+        for position, video_id in enumerate(interleaved_read_order([shards[n] for n in names])):
+            order[video_id] = position
+    return order

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from carl_pipeline.ingest.convert import (
 from carl_pipeline.video.tfrecord import (
     RecordLocation,
     TFRecordError,
+    interleaved_read_order,
     parse_sequence_example,
     read_record,
     scan_records,
@@ -125,3 +127,26 @@ def plan_pouring(
                 record_digest=hashlib.blake2b(payload, digest_size=16).hexdigest(),
             ))
     return jobs, failures
+
+
+def pouring_dataset_order(jobs: Sequence[TFRecordVideoJob]) -> dict[str, int]:
+    """Each video's position in its split as CARL's released code reads Pouring.
+
+    ``tfrecords_to_videos.py`` reads ``sorted(glob('pouring_<split>*'))`` through
+    ``tf.data.TFRecordDataset(files, num_parallel_reads=60)`` and writes ``<split>.pkl`` in that
+    order; ``evaluation/classification.py`` trains its 10% / 50% classifiers on the first videos
+    of that list. So: the split's files sorted by name, records interleaved round robin.
+
+    Returns:
+        ``{video_id: position}``, positions counted per split from 0.
+    """
+    order = {}
+    for split in sorted({job.split for job in jobs}):
+        per_file: dict[str, list[TFRecordVideoJob]] = {}
+        for job in jobs:
+            if job.split == split:
+                per_file.setdefault(Path(job.source).name, []).append(job)
+        files = [sorted(records, key=lambda job: job.record_offset) for _, records in sorted(per_file.items())]
+        for position, job in enumerate(interleaved_read_order(files)):
+            order[job.video_id] = position
+    return order

@@ -12,10 +12,12 @@ import pandas as pd
 from carl_pipeline.ingest import (
     ConversionPlan,
     build_video_index,
+    penn_action_dataset_order,
     plan_finegym,
     plan_penn_action,
     plan_pouring,
     plan_video_folder,
+    pouring_dataset_order,
 )
 from carl_pipeline.params import (
     FineGymIngestParams,
@@ -28,10 +30,10 @@ from carl_pipeline.video.frame_store import FrameStore
 logger = logging.getLogger(__name__)
 
 
-def _plan(jobs, failures, params, warnings=()) -> ConversionPlan:
+def _plan(jobs, failures, params, warnings=(), dataset_order=None) -> ConversionPlan:
     return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures), params.executor,
                           params.scheduler_address, verify_existing=params.verify_existing,
-                          warnings=tuple(warnings))
+                          warnings=tuple(warnings), dataset_order=dataset_order or {})
 
 
 def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> ConversionPlan:
@@ -45,7 +47,7 @@ def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> Co
         The plan the frame store runs: one job per record.
     """
     jobs, failures = plan_pouring(raw_folder, frame_size=params.frame_size, fps=params.fps, splits=params.splits)
-    return _plan(jobs, failures, params)
+    return _plan(jobs, failures, params, dataset_order=pouring_dataset_order(jobs))
 
 
 def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams) -> ConversionPlan:
@@ -63,7 +65,7 @@ def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams
         skip_actions=params.skip_actions, frame_size=params.frame_size, fps=params.fps,
         label_length_tolerance=params.label_length_tolerance,
     )
-    return _plan(jobs, failures, params)
+    return _plan(jobs, failures, params, dataset_order=penn_action_dataset_order(raw_folder, jobs))
 
 
 def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> ConversionPlan:
@@ -97,7 +99,7 @@ def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, d
     """
     conversion = frame_store.read_report()
     planned = conversion.get("planned")  # None: a report written before the index followed the plan
-    video_index, frame_labels = build_video_index(frame_store, planned)
+    video_index, frame_labels = build_video_index(frame_store, planned, conversion.get("dataset_order"))
     # Only the packs outside the index are opened again (their headers name their videos).
     left_out = sorted(pack.header.meta["video_id"]
                       for pack in frame_store.iter_packs(skip_files=set(video_index["frames_file"]))
