@@ -116,7 +116,8 @@ def test_base_environment__the_demo_keeps_its_settings():
         # the project's definitions, with which the README's demo numbers were measured
         train, protocol = params[dataset]["train"], params[dataset]["evaluate"].protocol
         assert (train.loss.scl_target, train.loss.tcc_label_smoothing) == ("exact", 0.0), dataset
-        assert (protocol.classifier, protocol.subset_order, protocol.unlabelled_frames) == ("logistic", "video_id", "keep")
+        assert (protocol.classifier, protocol.subset_order, protocol.unlabelled_frames) == \
+            ("logistic_multinomial", "video_id", "keep")
 
 
 def test_parameters__the_clip_length_has_one_name():

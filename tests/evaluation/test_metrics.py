@@ -98,7 +98,7 @@ def test_progression_targets__zero_at_the_boundary():
     assert targets[1, 0] == 0 and targets[4, 1] == 0 and targets[0, 0] == pytest.approx(-1 / 6)
 
 
-@pytest.mark.parametrize("classifier", ["logistic", "svm"])
+@pytest.mark.parametrize("classifier", ["logistic_multinomial", "logistic", "svm"])
 def test_classification__separable_phases_are_classified(classifier):
     labels = [np.repeat([0, 1, 2], 10) for _ in range(6)]
     embeddings = [np.eye(3)[lab] + np.random.default_rng(i).normal(0, 0.05, (30, 3)) for i, lab in enumerate(labels)]

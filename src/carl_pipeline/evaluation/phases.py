@@ -21,7 +21,7 @@ def _labelled(embeddings: Sequence[np.ndarray], labels: Sequence[np.ndarray]) ->
 def phase_classification(
     train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray],
     val_embeddings: Sequence[np.ndarray], val_labels: Sequence[np.ndarray],
-    fractions: Sequence[float] = (0.1, 0.5, 1.0), classifier: str = "logistic",
+    fractions: Sequence[float] = (0.1, 0.5, 1.0), classifier: str = "logistic_multinomial",
 ) -> dict[float, float]:
     """Per-frame validation accuracy of a classifier trained on the first ``fraction`` of the
     training videos (at least one), for each fraction.

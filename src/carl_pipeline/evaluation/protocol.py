@@ -30,9 +30,9 @@ class EvalConfig:
     train_split: str = "train"
     val_split: str = "val"
     fractions: tuple[float, ...] = (0.1, 0.5, 1.0)
-    # logistic (scikit-learn's default fit: binary for two phases), logistic_multinomial (CARL's
-    # released fit) or svm (TCC's); see phase_classification
-    classifier: str = "logistic"
+    # logistic_multinomial (CARL's released fit), logistic (scikit-learn's default fit: binary for
+    # two phases) or svm (TCC's); see phase_classification
+    classifier: str = "logistic_multinomial"
     # Which training videos are the first 10% / 50%: video_id (sorted by id) or dataset (the
     # order the released code reads the dataset in: the index's dataset_order column)
     subset_order: str = "video_id"
