@@ -196,3 +196,24 @@ def test_alignment_breakdown__labels_have_ties_and_no_errors_relative_time_neith
     by_labels = alignment_breakdown(table, EvalConfig(stride=1), by_labels=True)
     assert by_time == pytest.approx({"concordant": 1.0, "discordant": 0.0, "tied": 0.0})
     assert by_labels["discordant"] == 0.0 and by_labels["tied"] > 0.01
+
+
+def test_trained_scores__this_versions_block_or_an_older_outputs():
+    from carl_pipeline.evaluation import trained_scores
+
+    assert trained_scores({"trained": {"ap@5": 0.7}, "untrained": {}}) == {"ap@5": 0.7}
+    assert trained_scores({"carl": {"ap@5": 0.6}, "untrained": {}}) == {"ap@5": 0.6}  # metrics.json before 2026-12-02
+    with pytest.raises(KeyError, match=r"they hold \['model', 'untrained'\]"):
+        trained_scores({"untrained": {}, "model": {}})
+
+
+def test_evaluation__importing_it_loads_no_model_code():
+    """The metrics read an embeddings table: importing them must not load the encoder (nor the
+    project's torch.nn modules), so that scoring embeddings made elsewhere needs no model."""
+    import subprocess
+    import sys
+
+    script = ("import sys; import carl_pipeline.evaluation, carl_pipeline.embedding.table; "
+              "loaded = [m for m in sys.modules if m.startswith(('carl_pipeline.models', 'carl_pipeline.training', "
+              "'carl_pipeline.embedding.extract', 'torchvision'))]; print(loaded); assert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

@@ -17,11 +17,7 @@ import pandas as pd
 import pytest
 
 from carl_pipeline.augment import AugmentConfig
-from carl_pipeline.embedding.extract import (
-    embeddings_table,
-    extract_embeddings,
-    untrained_checkpoint,
-)
+from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import EvalConfig, evaluate_table
 from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_pouring, run_conversion
 from carl_pipeline.losses import LossConfig

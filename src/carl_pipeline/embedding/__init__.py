@@ -1,12 +1,22 @@
-"""Frame embeddings of every video with a frozen encoder. No Kedro imports."""
+"""Frame embeddings of every video with a frozen encoder, and the table they are kept in. No
+Kedro imports.
 
-from carl_pipeline.embedding.extract import (
-    embed_video,
-    embeddings_table,
-    extract_embeddings,
-    one_video,
-    per_video,
-    untrained_checkpoint,
-)
+``carl_pipeline.embedding.table`` (the table and its per-video views) loads no model code; the
+extraction names load ``carl_pipeline.embedding.extract`` (and with it the models) on first use,
+so that ``import carl_pipeline.evaluation``, which reads tables, stays free of them.
+"""
+
+from carl_pipeline.embedding.table import embeddings_table, one_video, per_video
+
+_EXTRACTION = ("embed_video", "extract_embeddings", "untrained_checkpoint")
+
+
+def __getattr__(name: str):
+    if name in _EXTRACTION:
+        from carl_pipeline.embedding import extract
+
+        return getattr(extract, name)
+    raise AttributeError(f"module 'carl_pipeline.embedding' has no attribute {name!r}")
+
 
 __all__ = ["embed_video", "embeddings_table", "extract_embeddings", "one_video", "per_video", "untrained_checkpoint"]

@@ -14,13 +14,15 @@ from carl_pipeline.evaluation.phases import (
            progression_targets,
 )
 from carl_pipeline.evaluation.protocol import (
+           TRAINED,
            EvalConfig,
            alignment_breakdown,
            evaluate_table,
            label_alignment_tau,
            phase_coordinates,
            tau_ceiling,
+           trained_scores,
 )
 
-__all__ = ["EvalConfig", "alignment_breakdown", "alignment_pair_counts", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "kendalls_tau_ceiling", "train_linear_probe", "phase_classification", "phase_progression",
+__all__ = ["TRAINED", "trained_scores", "EvalConfig", "alignment_breakdown", "alignment_pair_counts", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "kendalls_tau_ceiling", "train_linear_probe", "phase_classification", "phase_progression",
            "label_alignment_tau", "phase_coordinates", "progression_targets", "retrieval_ap", "tau_ceiling"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from carl_pipeline.embedding.extract import per_video
+from carl_pipeline.embedding.table import per_video
 from carl_pipeline.evaluation.alignment import (
     alignment_pair_counts,
     kendalls_tau,
@@ -178,6 +180,24 @@ def alignment_breakdown(table: pd.DataFrame, config: EvalConfig, by_labels: bool
         parts.append(alignment_pair_counts(videos, config.stride, "sqeuclidean" if by_labels else config.distance))
     keys = ("concordant", "discordant", "tied")
     return {k: float(np.mean([p[k] for p in parts])) if parts else float("nan") for k in keys}
+
+
+#: The block of a metrics dict (``metrics.json``) holding the trained encoder's scores, whatever
+#: algorithm trained it; outputs written before 2026-12-02 named it ``carl``.
+TRAINED = "trained"
+_TRAINED_BEFORE = "carl"
+
+
+def trained_scores(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The trained encoder's scores of a metrics dict, of this version (``trained``) or older (``carl``).
+
+    Raises:
+        KeyError: neither block is there (naming what is).
+    """
+    for key in (TRAINED, _TRAINED_BEFORE):
+        if key in metrics:
+            return metrics[key]
+    raise KeyError(f"no trained encoder's scores ('{TRAINED}') in these metrics; they hold {sorted(metrics)}")
 
 
 def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from carl_pipeline.embedding.extract import one_video, per_video
+from carl_pipeline.embedding.table import one_video, per_video
 from carl_pipeline.evaluation.alignment import dtw_path
 from carl_pipeline.video.frame_store import FrameStore
 
