@@ -39,8 +39,9 @@ def pretrain_frame_backbone(frame_store: FrameStore, video_index: pd.DataFrame, 
     if params.pretrain.epochs:
         logger.info("pretraining %s on the frames of %d videos (SimCLR, %d epochs)", params.model.backbone,
                     len(video_ids), params.pretrain.epochs)
+    # On the device the encoder trains on (train.optim.device), not wherever "auto" points.
     return pretrain_backbone(str(frame_store.root), video_ids, params.model.backbone, params.augment, params.pretrain,
-                             input_norm=params.model.input_norm)
+                             device=params.optim.device, input_norm=params.model.input_norm)
 
 
 def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
