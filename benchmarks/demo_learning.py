@@ -108,17 +108,17 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
             table.to_parquet(save / f"embeddings_{name}.parquet")
     if "phase" in labels.columns:
         size = params["evaluate"].image_size or model.image_size
-        for name, checkpoint in (("carl", model), ("untrained", untrained)):
+        for name, checkpoint in (("trained", model), ("untrained", untrained)):
             metrics[name]["backbone_probe"] = backbone_probe(checkpoint, store, index, labels, size)
         if pretrained["state_dict"]:  # the backbone as pretraining left it, before CARL
             from carl_pipeline.models import CARLEncoder
 
             start = replace(untrained, model=CARLEncoder(params["train"].model, pretrained["state_dict"]).state_dict())
-            metrics["carl"]["pretrained_backbone_probe"] = backbone_probe(start, store, index, labels, size)
+            metrics["trained"]["pretrained_backbone_probe"] = backbone_probe(start, store, index, labels, size)
             metrics["untrained"]["pretrained_backbone_probe"] = metrics["untrained"]["backbone_probe"]
     return {"dataset": dataset, "set": assignments, "train_seconds": round(trained_seconds, 1),
             "final_loss": metrics["model"]["final_loss"],
-            "trained": {k: round(v, 3) for k, v in metrics["carl"].items()},
+            "trained": {k: round(v, 3) for k, v in metrics["trained"].items()},
             "untrained": {k: round(v, 3) for k, v in metrics["untrained"].items()},
             # Kendall's tau's frame pairs: in order, out of order (errors), tied (many-to-one)
             "alignment": {who: {k: round(v, 4) for k, v in parts.items()}

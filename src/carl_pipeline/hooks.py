@@ -3,7 +3,7 @@
 Recorded: the parameters of each namespace it trains or evaluates (flattened, e.g.
 ``pouring.train.optim.lr``), the training run's identity (``pouring.run``), the loss of every
 epoch (``pouring/train/loss``), the scores of the trained and the untrained encoder
-(``pouring/carl/classification_at_1.0``, ``pouring/untrained/...``; MLflow does not allow ``@``
+(``pouring/trained/classification_at_1.0``, ``pouring/untrained/...``; MLflow does not allow ``@``
 in a metric name) and, as artifacts, the model, ``metrics.json`` and the plots.
 
 Settings: ``conf/<env>/tracking.yml`` (``enabled``, ``tracking_uri``, ``experiment``); by default
@@ -169,9 +169,12 @@ class MlflowTrackingHook:
             for epoch, loss in enumerate(checkpoint.history, start=1):
                 self._mlflow.log_metric(f"{prefix}train/loss", loss, step=epoch)
         if function in (_EVALUATION, "combine_taxonomy_metrics"):
+            from carl_pipeline.evaluation import trained_scores
+
             metrics = next(iter(outputs.values()))
-            for encoder in ("carl", "untrained", "labels"):
-                for key, value in (metrics.get(encoder) or {}).items():
+            for encoder in ("trained", "untrained", "labels"):
+                scores = trained_scores(metrics) if encoder == "trained" else metrics.get(encoder) or {}
+                for key, value in scores.items():
                     if isinstance(value, int | float):
                         self._mlflow.log_metric(metric_name(f"{prefix}{encoder}/{key}"), float(value))
         if function in _ARTIFACT_NODES:

@@ -44,7 +44,7 @@ def test_compare__one_row_per_method_and_metric_and_each_method_its_own_outputs(
         own = json.loads(newest(reports / namespace / "metrics.json").read_text())
         assert own["model"]["algorithm"] == algorithm and own["untrained"] == comparison["scores"]["untrained"]
         assert comparison["scores"][{"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR",
-                                     "supervised": "supervised"}[algorithm]] == own["carl"]
+                                     "supervised": "supervised"}[algorithm]] == own["trained"]
         assert newest(reports / namespace / "retrieval.mp4").stat().st_size > 0
         model = torch.load(newest(project / f"data/06_models/{namespace}/carl.pt"), weights_only=True)
         assert model["loss"]["algorithm"] == algorithm and ("head" in model) == (algorithm == "supervised")
@@ -76,7 +76,7 @@ def test_compare_methods__refuses_methods_trained_on_another_encoder():
         return {"model": {}, "encoder": {"backbone": "resnet18", "embedding_size": size}}
 
     def metrics(algorithm):
-        return {"carl": {"ap@5": 0.5}, "untrained": {"ap@5": 0.4},
+        return {"trained": {"ap@5": 0.5}, "untrained": {"ap@5": 0.4},
                 "model": {"algorithm": algorithm, "epochs": 1, "final_loss": 1.0}}
 
     table = compare_methods(tcc_metrics=metrics("tcc"), tcc_model=model(16), scl_metrics=metrics("scl"), scl_model=model(16))

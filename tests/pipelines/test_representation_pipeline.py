@@ -38,14 +38,14 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     metrics = json.loads(newest(reports / "metrics.json").read_text())
     keys = {"classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
             "ap@5", "ap@10", "ap@15"}
-    assert set(metrics["carl"]) == set(metrics["untrained"]) == keys
+    assert set(metrics["trained"]) == set(metrics["untrained"]) == keys
     assert -1 <= metrics["labels"]["kendalls_tau"] <= 1  # tau of the labels' own alignment, the reference
-    for encoder in ("carl", "untrained", "labels"):
+    for encoder in ("trained", "untrained", "labels"):
         assert metrics[encoder]["kendalls_tau"] <= metrics["ceiling"]["kendalls_tau"] + 1e-9  # no alignment scores more
         assert sum(metrics["alignment"][encoder].values()) == pytest.approx(1.0)  # what each tau is made of
     assert metrics["alignment"]["labels"]["discordant"] == 0.0  # the labels never match out of order
     assert metrics["model"]["epochs"] == 2 and metrics["model"]["algorithm"] == "scl"
-    assert all(0 <= metrics["carl"][k] <= 1 for k in keys if k.startswith(("classification", "ap")))
+    assert all(0 <= metrics["trained"][k] <= 1 for k in keys if k.startswith(("classification", "ap")))
     for picture in ("embedding_projection.png", "similarity_matrix.png", "metrics.png"):
         assert newest(reports / picture).stat().st_size > 5000
     frames = decode_clip(newest(reports / "alignment.mp4"), as_jpeg=False).frames
@@ -114,12 +114,12 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     assert [r.data.tags["kedro.pipelines"] for r in runs] == ["pouring", "train_pouring", "train_pouring", "pouring"]
     assert all(r.info.status == "FINISHED" for r in runs)
-    assert "pouring/carl/ap_at_5" in runs[3].data.metrics
+    assert "pouring/trained/ap_at_5" in runs[3].data.metrics
     full, _, other_run, _ = runs
     assert full.data.params["pouring.train.optim.lr"] == "0.0003" and other_run.data.params["pouring.train.optim.lr"] == "0.001"
     assert full.data.params["pouring.run"] == checkpoint["run"]["name"]
     assert other_run.data.params["pouring.run"] == other["run"]["name"]
-    assert full.data.metrics["pouring/carl/classification_at_1.0"] == pytest.approx(metrics["carl"]["classification@1.0"])
+    assert full.data.metrics["pouring/trained/classification_at_1.0"] == pytest.approx(metrics["trained"]["classification@1.0"])
     assert "pouring/untrained/kendalls_tau" in full.data.metrics
     assert [m.step for m in client.get_metric_history(full.info.run_id, "pouring/train/loss")] == [1, 2]
     artifacts = {a.path for a in client.list_artifacts(full.info.run_id, "pouring")}
@@ -197,11 +197,11 @@ finegym_{t}:
     with KedroSession.create(project_path=project) as session:
         session.run(pipeline_names=["finegym"])
     metrics = json.loads(newest(project / "data/08_reporting/finegym/metrics.json").read_text())
-    assert set(metrics["carl"]) == set(metrics["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
+    assert set(metrics["trained"]) == set(metrics["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
     assert set(metrics["model"]) == {"gym99", "gym288"}
-    assert all(0 <= v <= 1 for v in metrics["carl"].values())
+    assert all(0 <= v <= 1 for v in metrics["trained"].values())
     for t in ("gym99", "gym288"):
-        assert set(json.loads(newest(project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())["carl"]) == {f"{t}_accuracy"}
+        assert set(json.loads(newest(project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())["trained"]) == {f"{t}_accuracy"}
         assert newest(project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
         assert torch.load(newest(project / f"data/06_models/finegym_{t}/carl.pt"), weights_only=True)["history"]
 

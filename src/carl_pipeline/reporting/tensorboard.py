@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from carl_pipeline.evaluation import trained_scores
 from carl_pipeline.nested import flatten
 from carl_pipeline.video import FrameStore
 
@@ -50,16 +51,17 @@ def projector_inputs(table: pd.DataFrame, store: FrameStore, label: str, split: 
 
 def log_evaluation(writer, metrics: Mapping[str, Any], checkpoint, table: pd.DataFrame | None,
                    store: FrameStore | None, label: str, split: str = "val") -> None:
-    """Scores as ``eval_carl/<metric>`` and ``eval_untrained/<metric>`` scalars at the model's
+    """Scores as ``eval_trained/<metric>`` and ``eval_untrained/<metric>`` scalars at the model's
     epoch, the run's settings with the trained scores (``add_hparams``), and the validation
     embeddings for the projector (``add_embedding``)."""
     step = metrics["model"]["epochs"]
-    for name in ("carl", "untrained"):
-        for key, value in metrics[name].items():
+    for name in ("trained", "untrained"):
+        for key, value in (trained_scores(metrics) if name == "trained" else metrics[name]).items():
             writer.add_scalar(f"eval_{name}/{key}", value, step)
     hparams = hparams_of(checkpoint)
     if hparams:
-        writer.add_hparams(hparams, {f"hparam/{k}": float(v) for k, v in metrics["carl"].items()}, run_name="hparams")
+        writer.add_hparams(hparams, {f"hparam/{k}": float(v) for k, v in trained_scores(metrics).items()},
+                           run_name="hparams")
     if table is not None and store is not None and label in table.columns and len(table):
         embeddings, metadata, thumbnails = projector_inputs(table, store, label, split)
         writer.add_embedding(embeddings, metadata=metadata, label_img=thumbnails, global_step=step,

@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+from carl_pipeline.evaluation import trained_scores
 from carl_pipeline.nested import merge
 from carl_pipeline.params import TrainChanges, TrainParams
 from carl_pipeline.reporting import comparison_figure
@@ -66,7 +67,7 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
             raise ValueError(f"{algorithm} trained another encoder than {reference} (differs in {differing}): "
                              f"the comparison needs the same encoder for every method")
         name = METHOD_NAMES.get(algorithm, algorithm)
-        scores[name] = dict(metrics["carl"])
+        scores[name] = dict(trained_scores(metrics))
         models[name] = {"algorithm": metrics["model"]["algorithm"], "run": metrics["model"].get("run"),
                         "epochs": metrics["model"]["epochs"], "final_loss": metrics["model"]["final_loss"]}
     metric_names = list(scores["untrained"])

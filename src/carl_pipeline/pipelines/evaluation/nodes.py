@@ -12,6 +12,7 @@ from carl_pipeline.evaluation import (
     evaluate_table,
     label_alignment_tau,
     tau_ceiling,
+    trained_scores,
 )
 from carl_pipeline.models.released import load_released_checkpoint
 from carl_pipeline.params import EvaluateParams, VideosReportParams
@@ -85,7 +86,7 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     """Score the trained and the untrained encoder with the same protocol.
 
     Returns:
-        ``{"carl": {metric: value}, "untrained": {metric: value}, "model": {...}}`` with metric
+        ``{"trained": {metric: value}, "untrained": {metric: value}, "model": {...}}`` with metric
         names such as ``classification@0.1``, ``progression``, ``kendalls_tau``, ``ap@5`` or
         ``gym99_accuracy``; phase tasks add ``"labels": {"kendalls_tau": ...}``, the tau of
         aligning the validation videos by their labels (``label_alignment_tau``), to read
@@ -105,12 +106,12 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
         reference = {
             "labels": {"kendalls_tau": label_alignment_tau(embeddings, params.protocol)},
             "ceiling": {"kendalls_tau": tau_ceiling(embeddings, params.protocol)},
-            "alignment": {"carl": alignment_breakdown(embeddings, params.protocol),
+            "alignment": {"trained": alignment_breakdown(embeddings, params.protocol),
                           "untrained": alignment_breakdown(embeddings_untrained, params.protocol),
                           "labels": alignment_breakdown(embeddings, params.protocol, by_labels=True)},
         }
     return {
-        "carl": trained, "untrained": untrained, **reference,
+        "trained": trained, "untrained": untrained, **reference,
         "model": {"algorithm": model.algorithm, "backbone": model.encoder["backbone"],
                   "backbone_weights": model.backbone_init or model.encoder.get("backbone_weights") or "random init",
                   "epochs": model.epoch, "final_loss": model.history[-1] if model.history else None,
@@ -127,7 +128,7 @@ def plot_results(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, m
     label = _plot_label(params)
     return (projection_figure(tables, label, params.protocol.val_split),
             similarity_figure(tables, label, params.protocol.val_split),
-            metrics_figure({"trained": metrics["carl"], "untrained": metrics["untrained"]}))
+            metrics_figure({"trained": trained_scores(metrics), "untrained": metrics["untrained"]}))
 
 
 def render_alignment_video(embeddings: pd.DataFrame, frame_store: FrameStore, params: EvaluateParams):
@@ -164,16 +165,16 @@ def log_metrics_to_tensorboard(metrics: dict[str, Any], model: Checkpoint, embed
 
 
 def combine_taxonomy_metrics(**metrics_by_taxonomy: dict[str, Any]) -> dict[str, Any]:
-    """FineGym's per-taxonomy reports in one: ``{"carl": {"gym99_accuracy": ..., "gym288_accuracy":
+    """FineGym's per-taxonomy reports in one: ``{"trained": {"gym99_accuracy": ..., "gym288_accuracy":
     ...}, "untrained": {...}, "model": {"gym99": {...}, "gym288": {...}}}`` (each taxonomy's
     encoder trained and scored on its own, as the released configs do).
 
     Args:
         metrics_by_taxonomy: each taxonomy's ``metrics`` dict, keyed by the taxonomy.
     """
-    combined: dict[str, Any] = {"carl": {}, "untrained": {}, "model": {}}
+    combined: dict[str, Any] = {"trained": {}, "untrained": {}, "model": {}}
     for taxonomy, metrics in sorted(metrics_by_taxonomy.items()):
-        combined["carl"].update(metrics["carl"])
+        combined["trained"].update(trained_scores(metrics))
         combined["untrained"].update(metrics["untrained"])
         combined["model"][taxonomy] = metrics["model"]
     return combined
