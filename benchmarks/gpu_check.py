@@ -26,18 +26,17 @@ from bench_loss import all_pairs_loss  # noqa: E402
 
 from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_params  # noqa: E402
 from carl_pipeline.losses import sequence_contrastive_loss  # noqa: E402
-from carl_pipeline.models import CARLEncoder, EncoderConfig  # noqa: E402
+from carl_pipeline.models import EncoderConfig  # noqa: E402
 from carl_pipeline.synthetic.actions import POURING  # noqa: E402
 from carl_pipeline.synthetic.generate import _rng, render_action_video  # noqa: E402
 from carl_pipeline.training import (  # noqa: E402
     RunDir,
     SamplingConfig,
     TrainConfig,
-    TwoViewDataset,
     collate,
     train,
 )
-from carl_pipeline.training.data import augment_batch_on_device  # noqa: E402
+from carl_pipeline.training.loop import setup_training, training_step  # noqa: E402
 from carl_pipeline.video import FrameStore, encode_jpeg  # noqa: E402
 
 
@@ -87,26 +86,22 @@ def prepare(argv, description: str):
     return args.smoke, device, out_dir, sizes, backbone, results
 
 
-def training_step(model, batches, augment, device, amp, grad_clip: float | None = None):
-    """One optimiser step of SCL training on the next of ``batches`` (uint8 views, augmented on
-    ``device``), as a callable for ``_median``."""
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+def timed_training_step(store: FrameStore, ids, encoder: EncoderConfig, sampling: SamplingConfig,
+                        augment: AugmentConfig, batch: int, device: torch.device):
+    """The training loop's own step (``carl_pipeline.training.loop.training_step``, after
+    ``Trainer.prepare``: the batch decoded and augmented on the device, the forward pass under
+    automatic mixed precision, SCL, backward, clipping, the non-finite guard) on the next of three
+    batches read beforehand, as a callable for ``_median``."""
+    torch.manual_seed(0)
+    config = TrainConfig(epochs=1, batch_size=batch, device=str(device), progress=False)
+    trainer = setup_training(str(store.root), list(ids), encoder, sampling, augment, config)
+    batches = [collate([trainer.dataset[((n * batch + i) % len(ids), n)] for i in range(batch)]) for n in range(3)]
     state = {"n": 0}
 
     def step():
         raw = batches[state["n"] % len(batches)]
         state["n"] += 1
-        views = augment_batch_on_device(raw, augment, device)
-        tensors = {k: raw[k].to(device) for k in ("steps", "masks", "seq_len")}
-        with torch.autocast(device.type, dtype=amp, enabled=device.type == "cuda"):
-            z = model(views.flatten(0, 1), tensors["masks"].flatten(0, 1), project=True)
-        loss = sequence_contrastive_loss(z.float().unflatten(0, views.shape[:2]), tensors["steps"], tensors["seq_len"],
-                                         tensors["masks"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
+        training_step(trainer, raw, trainer.prepare(raw))
 
     return step
 
@@ -136,13 +131,8 @@ def main(argv=None) -> None:
                                              "seconds": round(time.perf_counter() - start, 1)}
             print(json.dumps({f"train_{precision}": results[f"train_{precision}"]}), flush=True)
 
-        # 2. Throughput of one training step (batches prepared beforehand), bf16, and peak memory.
-        torch.manual_seed(0)
-        model = CARLEncoder(encoder).to(device).train()
-        dataset = TwoViewDataset(str(store.root), ids, sampling, augment, seed=0, augment_in_loader=False)
-        batches = [collate([dataset[((n * batch + i) % len(ids), n)] for i in range(batch)]) for n in range(3)]
-        amp = torch.bfloat16 if results["bf16"] else torch.float16
-        step = training_step(model, batches, augment, device, amp, grad_clip=10.0)
+        # 2. Throughput of the training loop's step (batches read beforehand), bf16, and peak memory.
+        step = timed_training_step(store, ids, encoder, sampling, augment, batch, device)
 
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()

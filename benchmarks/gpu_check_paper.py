@@ -20,17 +20,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from gpu_check import _median, make_store, prepare, training_step  # noqa: E402
+from gpu_check import _median, make_store, prepare, timed_training_step  # noqa: E402
 
 from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_params  # noqa: E402
-from carl_pipeline.models import CARLEncoder, EncoderConfig  # noqa: E402
+from carl_pipeline.models import EncoderConfig  # noqa: E402
 from carl_pipeline.models.released import load_released_checkpoint  # noqa: E402
 from carl_pipeline.training import (  # noqa: E402
     RunDir,
     SamplingConfig,
     TrainConfig,
-    TwoViewDataset,
-    collate,
     load_encoder,
     train,
 )
@@ -38,7 +36,7 @@ from carl_pipeline.training import (  # noqa: E402
 
 def main(argv=None) -> None:
     smoke, device, out_dir, (size, steps, batch, frames), backbone, results = prepare(argv, __doc__)
-    bf16 = results["bf16"]
+    amp = torch.bfloat16 if results["bf16"] else torch.float16  # the released checkpoint check (4.)
     released = EncoderConfig(backbone=backbone, freeze_through="layer3", frames_per_batch=40, train_length=steps,
                              transformer="released", num_layers=2)
     fast = dataclasses.replace(released, transformer="torch")
@@ -63,13 +61,9 @@ def main(argv=None) -> None:
                                                       "seconds": round(time.perf_counter() - start, 1)}
             print(json.dumps({f"train_released_{precision}": results[f"train_released_{precision}"]}), flush=True)
 
-        # 2. One training step, batches ready: released variants against the faster ones.
-        dataset = TwoViewDataset(str(store.root), ids, sampling, augment_fused, seed=0, augment_in_loader=False)
-        batches = [collate([dataset[((n * batch + i) % len(ids), n)] for i in range(batch)]) for n in range(3)]
-        amp = torch.bfloat16 if bf16 else torch.float16
+        # 2. The training loop's step, batches read beforehand: released variants against the faster ones.
         for name, encoder, augment in (("released", released, augment_released), ("fast", fast, augment_fused)):
-            torch.manual_seed(0)
-            step = training_step(CARLEncoder(encoder).to(device).train(), batches, augment, device, amp)
+            step = timed_training_step(store, ids, encoder, sampling, augment, batch, device)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             seconds = _median(step, 3 if smoke else 8, device)

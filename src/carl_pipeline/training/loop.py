@@ -1,4 +1,7 @@
-"""CARL's training loop: one function a reader can follow from top to bottom.
+"""CARL's training loop, in three parts a reader can follow: ``setup_training`` (model,
+optimiser, data, schedule), ``train_one_epoch`` (the steps of one epoch, logged) and
+``training_step`` (one optimiser step), which ``train`` runs with its run folder, resume and
+checkpoints.
 
 Adam with a warm-up then cosine learning-rate schedule (precomputed per step), gradient-norm
 clipping, mixed precision on CUDA (bf16 where supported, else fp16 with a gradient scaler) with a
@@ -15,7 +18,7 @@ import math
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -207,6 +210,231 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@dataclass
+class Trainer:
+    """What every step of one run shares (``setup_training`` builds it), and where the run stands.
+
+    ``module`` is what a step calls: the ``learner`` (encoder and, for the supervised reference,
+    its classifier), or its DistributedDataParallel wrapper under ``torchrun``.
+    """
+
+    encoder: EncoderConfig
+    sampling: SamplingConfig
+    augment: AugmentConfig
+    config: TrainConfig
+    loss_config: LossConfig
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    scaler: torch.amp.GradScaler
+    rank: int
+    world: int
+    model: CARLEncoder
+    learner: Learner
+    module: torch.nn.Module
+    parameters: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    dataset: TwoViewDataset
+    drop_last: bool
+    steps_per_epoch: int
+    schedule: np.ndarray  # learning rate per step
+    step: int = 0
+    skipped: int = 0
+    history: list[float] = field(default_factory=list)
+    writer: Any = None  # TensorBoard, on rank 0
+
+    def prepare(self, batch: dict) -> torch.Tensor:
+        """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device (JPEG bytes
+        decoded and augmented there on a GPU; frames the loader augmented on a CPU)."""
+        if "jpegs" in batch:
+            return decode_and_augment_on_device(batch, self.augment, self.device)
+        return batch["frames"].to(self.device, non_blocking=True)
+
+
+def _training_device(name: str) -> torch.device:
+    device = resolve_device(name)  # auto: this process's LOCAL_RANK GPU under torchrun
+    if device.type == "cuda":
+        if device.index is None:  # "cuda" means the current device; DDP and set_device need its index
+            device = torch.device("cuda", torch.cuda.current_device())
+        torch.cuda.set_device(device)
+    return device
+
+
+def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig, sampling: SamplingConfig,
+                   augment: AugmentConfig, config: TrainConfig, device: str | None = None,
+                   loss_config: LossConfig | None = None, backbone_state: dict[str, torch.Tensor] | None = None,
+                   labels: dict[str, np.ndarray] | None = None) -> Trainer:
+    """The model, optimiser, data and learning-rate schedule of a run, before any step (see
+    ``train`` for the arguments)."""
+    loss_config = loss_config or LossConfig()
+    rank, world, _ = distributed_world()
+    device = _training_device(device or config.device)
+    torch.manual_seed(config.seed + rank)
+    amp_dtype = _autocast_dtype(config.precision, device)
+    if loss_config.uses_labels and labels is None:
+        raise ValueError("the supervised reference trains on frame labels: pass labels")
+    labels = labels if loss_config.uses_labels else None
+    model = CARLEncoder(encoder, backbone_state).speed_up(config.channels_last, config.compile_backend)
+    learner = Learner(model, loss_config, _num_classes(labels, video_ids) if labels is not None else None).to(device)
+    if rank == 0:
+        logger.info("%s, %s on %s, precision %s", describe(model), loss_config.algorithm.upper(), device,
+                    amp_dtype or torch.float32)
+    parameters = [p for p in learner.parameters() if p.requires_grad]
+    # On a GPU the loader only reads JPEG bytes: the batch is decoded (nvJPEG) and augmented there,
+    # one step ahead on a side stream (DevicePrefetcher). On a CPU the loader does it all.
+    on_gpu = device.type == "cuda"
+    dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader=not on_gpu,
+                             jpeg_on_device=on_gpu, layout=loss_config.clip_layout,
+                             positive_window=loss_config.tcn_positive_window, labels=labels,
+                             verify=config.verify_frames)
+    # TCC with one clip per video cycles between the videos of a batch: a last batch of one video
+    # has nothing to cycle through, so it is dropped.
+    drop_last = loss_config.algorithm == "tcc" and loss_config.clip_layout == "one_view"
+    per_step = config.batch_size * world
+    if drop_last and (config.batch_size < 2 or len(dataset) < per_step):
+        raise ValueError(f"TCC cycles between the videos of a batch: {len(dataset)} training videos are too few for "
+                         f"batches of {config.batch_size} per process on {world} process(es)")
+    if rank == 0 and len(dataset) < per_step:
+        logger.warning("batch_size %d (x %d processes) is larger than the %d training videos: every step sees "
+                       "all of them, fewer than asked", config.batch_size, world, len(dataset))
+    if rank == 0 and augment.image_size < 32:
+        logger.warning("augment.image_size %d: inputs under 32 px leave the backbone almost nothing to see "
+                       "(ResNet downsamples 32x)", augment.image_size)
+    steps_per_epoch = len(dataset) // per_step if drop_last else math.ceil(len(dataset) / per_step)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    return Trainer(
+        encoder=encoder, sampling=sampling, augment=augment, config=config, loss_config=loss_config, device=device,
+        amp_dtype=amp_dtype, scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), rank=rank,
+        world=world, model=model, learner=learner, module=learner, parameters=parameters,
+        optimizer=torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay), dataset=dataset,
+        drop_last=drop_last, steps_per_epoch=steps_per_epoch,
+        schedule=lr_schedule(config.epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch), config.lr))
+
+
+def training_step(trainer: Trainer, batch: dict, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on a batch: forward under autocast, the loss in float32, backward,
+    gradient clipping, and the guard: a step whose loss or gradient norm is not finite is skipped
+    and counted (it would poison the weights). Advances ``trainer.step``.
+
+    Args:
+        batch: the loader's batch (``steps``, ``masks``, ``seq_len``, ``labels``: ``(B, V, T)``).
+        frames: ``trainer.prepare(batch)``, ``(B, V, T, 3, S, S)`` on the device.
+
+    Returns:
+        The loss and the gradient norm (0-d tensors).
+    """
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = float(trainer.schedule[min(trainer.step, len(trainer.schedule) - 1)])
+    batch = {k: batch[k].to(trainer.device) for k in ("steps", "masks", "seq_len", "labels") if k in batch}
+    videos, views = frames.shape[:2]
+    amp_dtype = trainer.amp_dtype
+    with torch.autocast(trainer.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        outputs = trainer.module(frames.flatten(0, 1), batch["masks"].flatten(0, 1))
+    loss = compute_loss(outputs.float().unflatten(0, (videos, views)), batch, trainer.loss_config, amp_dtype)
+    trainer.optimizer.zero_grad(set_to_none=True)
+    trainer.scaler.scale(loss).backward()
+    trainer.scaler.unscale_(trainer.optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(trainer.parameters, trainer.config.grad_clip)
+    if torch.isfinite(loss) and torch.isfinite(grad_norm):
+        trainer.scaler.step(trainer.optimizer)
+    else:
+        trainer.skipped += 1
+        logger.warning("step %d skipped: loss %s, grad norm %s", trainer.step, loss.item(), grad_norm.item())
+    trainer.scaler.update()
+    trainer.step += 1
+    return loss, grad_norm
+
+
+def epoch_batches(trainer: Trainer, epoch: int):
+    """The epoch's batches as ``(batch, frames)`` (``trainer.prepare``d one step ahead), in the
+    order every process and every resumed run draws them."""
+    config = trainer.config
+    if trainer.world > 1:
+        sampler = DistributedSampler(trainer.dataset, num_replicas=trainer.world, rank=trainer.rank, shuffle=True,
+                                     seed=config.seed)
+        sampler.set_epoch(epoch)
+    else:
+        sampler = RandomSampler(trainer.dataset, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+    loader = DataLoader(trainer.dataset, batch_size=config.batch_size, sampler=EpochIndices(sampler, epoch),
+                        num_workers=config.num_workers, collate_fn=collate,
+                        pin_memory=trainer.device.type == "cuda", drop_last=trainer.drop_last)
+    return DevicePrefetcher(loader, trainer.prepare, trainer.device)
+
+
+def train_one_epoch(trainer: Trainer, epoch: int) -> float:
+    """Every step of one epoch, with its progress bar and TensorBoard scalars; appends the mean
+    loss of the steps taken to ``trainer.history`` and returns it (NaN if every step was skipped)."""
+    trainer.module.train()
+    config, writer = trainer.config, trainer.writer
+    losses = []
+    bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
+               disable=not config.progress or trainer.rank != 0, leave=False)
+    waited_from = time.perf_counter()
+    for batch_number, (batch, frames) in enumerate(epoch_batches(trainer, epoch)):
+        if batch_number >= trainer.steps_per_epoch:
+            break
+        started = time.perf_counter()
+        data_seconds = started - waited_from  # the step waited this long for its batch
+        skipped_before = trainer.skipped
+        loss, grad_norm = training_step(trainer, batch, frames)
+        if trainer.skipped == skipped_before:
+            losses.append(loss.item())
+        if writer is not None:
+            step, seconds = trainer.step - 1, time.perf_counter() - started
+            writer.add_scalar("train/loss", loss.item(), step)
+            writer.add_scalar("train/lr", trainer.optimizer.param_groups[0]["lr"], step)
+            writer.add_scalar("train/grad_norm", grad_norm.item(), step)
+            writer.add_scalar("train/frames_per_second", frames.shape[:3].numel() * trainer.world / seconds, step)
+            writer.add_scalar("train/data_wait_seconds", data_seconds, step)
+            writer.add_scalar("train/skipped_steps", trainer.skipped, step)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.update()
+        waited_from = time.perf_counter()
+    bar.close()
+    trainer.history.append(float(np.mean(losses)) if losses else float("nan"))
+    return trainer.history[-1]
+
+
+def _checkpoint(trainer: Trainer, run: dict[str, Any], epoch: int, with_optimizer: bool,
+                backbone_init: str | None) -> Checkpoint:
+    """The run's state after ``epoch``; ``with_optimizer``: also what resuming needs."""
+    resume = {"optimizer": trainer.optimizer.state_dict(), "scaler": trainer.scaler.state_dict(), "rng": rng_state()} \
+        if with_optimizer else {}
+    if trainer.learner.head is not None:
+        resume["head"] = {k: v.detach().cpu() for k, v in trainer.learner.head.state_dict().items()}
+    return Checkpoint(model={k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+                      encoder=trainer.encoder.to_dict(), sampling=asdict(trainer.sampling),
+                      augment=asdict(trainer.augment), train=asdict(trainer.config), loss=asdict(trainer.loss_config),
+                      backbone_init=backbone_init or trainer.encoder.backbone_weights or "random init", epoch=epoch,
+                      step=trainer.step, skipped_steps=trainer.skipped, history=list(trainer.history), run=run, **resume)
+
+
+def _resume(trainer: Trainer, run: dict[str, Any], run_dir: RunDir) -> int:
+    """Load the newest intact checkpoint of the run folder (weights, optimiser, scaler, every
+    random state, progress) into ``trainer``; returns the epoch to start from (0: a new run)."""
+    latest, state = newest_intact_checkpoint(run_dir)
+    if state is None:
+        if trainer.rank == 0:
+            logger.info("run %s: a new run in %s", run["name"], run_dir.root)
+        return 0
+    if state.run.get("id") != run["id"] or state.optimizer is None or state.rng is None:
+        raise ValueError(f"{latest}: not a resumable checkpoint of this run (id {state.run.get('id')}, "
+                         f"expected {run['id']}); move it away")
+    if state.epoch > trainer.config.epochs:  # only a run folder copied by hand: epochs are in the identity
+        raise ValueError(f"{run_dir.root}: this run has trained {state.epoch} epochs, more than the "
+                         f"{trainer.config.epochs} asked for")
+    trainer.model.load_state_dict(state.model)
+    if trainer.learner.head is not None:
+        trainer.learner.head.load_state_dict(state.head)
+    trainer.optimizer.load_state_dict(state.optimizer)
+    trainer.scaler.load_state_dict(state.scaler)
+    set_rng_state(state.rng)
+    trainer.step, trainer.skipped, trainer.history = state.step, state.skipped_steps, list(state.history)
+    if trainer.rank == 0:
+        logger.info("run %s: resuming from %s (epoch %d of %d)", run["name"], latest, state.epoch, trainer.config.epochs)
+    return state.epoch
+
+
 def train(
     store_root: str,
     video_ids: list[str],
@@ -222,7 +450,7 @@ def train(
     labels: dict[str, np.ndarray] | None = None,
 ) -> Checkpoint:
     """Train a CARL encoder (or a baseline's: ``loss_config.algorithm``) on the given videos of a
-    frame store.
+    frame store: ``setup_training``, then ``train_one_epoch`` per epoch, checkpoints between.
 
     ``backbone_state`` (ResNet weights, torchvision names) is where the backbone starts, after
     ``encoder.backbone_weights``; ``backbone_init`` says in the checkpoint what it was.
@@ -233,189 +461,49 @@ def train(
     ``<algorithm>-lr<lr>-seed<seed>-<run id>``, keyed by everything that changes the result
     (``carl_pipeline.training.identity``). A rerun with the same identity resumes from that
     folder's last checkpoint (with every random state restored, so an interrupted run ends with
-    the same weights as an uninterrupted one) and does no more work when it is finished; more
-    epochs extend it; any other change starts a new run and leaves the old one as it was.
+    the same weights as an uninterrupted one) and does no more work when it is finished; any
+    other change (more epochs included) starts a new run and leaves the old one as it was.
 
     Returns:
         The final ``Checkpoint`` (weights on the CPU, the settings, the loss per epoch, and
         ``run``: ``id``, ``name``, ``folder`` and the ``identity``).
     """
-    # ------------------------------------------------------------------ setup
-    loss_config = loss_config or LossConfig()
-    rank, world, local_rank = distributed_world()
-    device = resolve_device(device or config.device)  # auto: this process's LOCAL_RANK GPU under torchrun
-    if device.type == "cuda":
-        if device.index is None:  # "cuda" means the current device; DDP and set_device need its index
-            device = torch.device("cuda", torch.cuda.current_device())
-        torch.cuda.set_device(device)
-    torch.manual_seed(config.seed + rank)
-    amp_dtype = _autocast_dtype(config.precision, device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-
-    if loss_config.uses_labels and labels is None:
-        raise ValueError("the supervised reference trains on frame labels: pass labels")
-    labels = labels if loss_config.uses_labels else None
-    model = CARLEncoder(encoder, backbone_state).speed_up(config.channels_last, config.compile_backend)
-    learner = Learner(model, loss_config, _num_classes(labels, video_ids) if labels is not None else None).to(device)
-    if rank == 0:
-        logger.info("%s, %s on %s, precision %s", describe(model), loss_config.algorithm.upper(), device,
-                    amp_dtype or torch.float32)
-    parameters = [p for p in learner.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
-
-    # On a GPU the loader only reads JPEG bytes: the batch is decoded (nvJPEG) and augmented there,
-    # one step ahead on a side stream (DevicePrefetcher). On a CPU the loader does it all.
-    on_gpu = device.type == "cuda"
-    dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader=not on_gpu,
-                             jpeg_on_device=on_gpu,
-                             layout=loss_config.clip_layout, positive_window=loss_config.tcn_positive_window,
-                             labels=labels, verify=config.verify_frames)
-    # TCC with one clip per video cycles between the videos of a batch: a last batch of one video
-    # has nothing to cycle through, so it is dropped.
-    drop_last = loss_config.algorithm == "tcc" and loss_config.clip_layout == "one_view"
-    if drop_last and (config.batch_size < 2 or len(dataset) < config.batch_size * world):
-        raise ValueError(f"TCC cycles between the videos of a batch: {len(dataset)} training videos are too few for "
-                         f"batches of {config.batch_size} per process on {world} process(es)")
-    if rank == 0 and len(dataset) < config.batch_size * world:
-        logger.warning("batch_size %d (x %d processes) is larger than the %d training videos: every step sees "
-                       "all of them, fewer than asked", config.batch_size, world, len(dataset))
-    if rank == 0 and augment.image_size < 32:
-        logger.warning("augment.image_size %d: inputs under 32 px leave the backbone almost nothing to see "
-                       "(ResNet downsamples 32x)", augment.image_size)
-    steps_per_epoch = (len(dataset) // (config.batch_size * world) if drop_last
-                       else math.ceil(len(dataset) / (config.batch_size * world)))
-    if config.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
-    schedule = lr_schedule(config.epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch), config.lr)
-
-    # ------------------------------------------------------------------ run identity, resume
-    identity = run_identity(encoder, sampling, augment, loss_config, config,
-                            data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state), world,
-                            labels=labels_fingerprint(labels, video_ids))
+    trainer = setup_training(store_root, video_ids, encoder, sampling, augment, config, device, loss_config,
+                             backbone_state, labels)
+    labels = labels if trainer.loss_config.uses_labels else None
+    identity = run_identity(encoder, sampling, augment, trainer.loss_config, config,
+                            data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state),
+                            trainer.world, labels=labels_fingerprint(labels, video_ids))
     run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
     run_dir = run_dir.child(run["name"])
     run["folder"] = str(run_dir.root)
+    rank0 = trainer.rank == 0  # only rank 0 writes: the run folder, its checkpoints and logs
     # One writer per run folder: a second process training the same run waits here, then resumes
     # the finished run (no more work) instead of training it a second time beside the first.
-    lock = exclusive_lock(run_dir.root, f"training run {run['name']}") if rank == 0 else nullcontext()
-    with lock:
-        if world > 1:
+    with exclusive_lock(run_dir.root, f"training run {run['name']}") if rank0 else nullcontext():
+        if trainer.world > 1:
             torch.distributed.barrier()  # the other ranks read the checkpoints once rank 0 holds the run
-        if rank == 0:
+        if rank0:
             write_json_atomic(run_dir.root / "identity.json", identity)
-        start_epoch, step, skipped, history = 0, 0, 0, []
-        latest, state = newest_intact_checkpoint(run_dir)
-        if state is not None:
-            if state.run.get("id") != run["id"] or state.optimizer is None or state.rng is None:
-                raise ValueError(f"{latest}: not a resumable checkpoint of this run (id {state.run.get('id')}, "
-                                 f"expected {run['id']}); move it away")
-            if state.epoch > config.epochs:  # only a run folder copied by hand: epochs are in the identity
-                raise ValueError(f"{run_dir.root}: this run has trained {state.epoch} epochs, more than the "
-                                 f"{config.epochs} asked for")
-            model.load_state_dict(state.model)
-            if learner.head is not None:
-                learner.head.load_state_dict(state.head)
-            optimizer.load_state_dict(state.optimizer)
-            scaler.load_state_dict(state.scaler)
-            set_rng_state(state.rng)
-            start_epoch, step, skipped, history = state.epoch, state.step, state.skipped_steps, list(state.history)
-            if rank == 0:
-                logger.info("run %s: resuming from %s (epoch %d of %d)", run["name"], latest, start_epoch, config.epochs)
-        elif rank == 0:
-            logger.info("run %s: a new run in %s", run["name"], run_dir.root)
-
-        trained_model = learner
-        if world > 1:
-            trained_model = torch.nn.parallel.DistributedDataParallel(
-                learner, device_ids=[device.index] if device.type == "cuda" else None,
+        start_epoch = _resume(trainer, run, run_dir)
+        if trainer.world > 1:
+            trainer.module = torch.nn.parallel.DistributedDataParallel(
+                trainer.learner, device_ids=[trainer.device.index] if trainer.device.type == "cuda" else None,
                 # the projection head sits unused when the loss reads the embedding (TCC, TCN, supervised)
-                find_unused_parameters=not loss_config.projection or learner.head is not None)
-        writer = summary_writer(run_dir) if rank == 0 else None
-
-        def checkpoint(epoch: int, with_optimizer: bool) -> Checkpoint:
-            resume = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()} \
-                if with_optimizer else {}
-            if learner.head is not None:
-                resume["head"] = {k: v.detach().cpu() for k, v in learner.head.state_dict().items()}
-            return Checkpoint(model={k: v.detach().cpu() for k, v in model.state_dict().items()}, encoder=encoder.to_dict(),
-                              sampling=asdict(sampling), augment=asdict(augment), train=asdict(config),
-                              loss=asdict(loss_config), backbone_init=backbone_init or encoder.backbone_weights or "random init",
-                              epoch=epoch, step=step, skipped_steps=skipped, history=list(history), run=run, **resume)
-
-        def prepare(batch: dict) -> torch.Tensor:
-            """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device (JPEG bytes
-            on a GPU, frames the loader augmented on a CPU)."""
-            if "jpegs" in batch:
-                return decode_and_augment_on_device(batch, augment, device)
-            return batch["frames"].to(device, non_blocking=True)
-
-        # ------------------------------------------------------------------ epochs
+                find_unused_parameters=not trainer.loss_config.projection or trainer.learner.head is not None)
+        trainer.writer = summary_writer(run_dir) if rank0 else None
         for epoch in range(start_epoch, config.epochs):
-            trained_model.train()
-            if world > 1:
-                sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
-                sampler.set_epoch(epoch)
-            else:
-                sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-            loader = DataLoader(dataset, batch_size=config.batch_size, sampler=EpochIndices(sampler, epoch),
-                                num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
-                                drop_last=drop_last)
-            losses = []
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
-                       disable=not config.progress or rank != 0, leave=False)
-            waited_from = time.perf_counter()
-            for batch_number, (batch, frames) in enumerate(DevicePrefetcher(loader, prepare, device)):
-                if batch_number >= steps_per_epoch:
-                    break
-                started = time.perf_counter()
-                data_seconds = started - waited_from  # the step waited this long for its batch
-                for group in optimizer.param_groups:
-                    group["lr"] = float(schedule[min(step, len(schedule) - 1)])
-                batch = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len", "labels") if k in batch}
-                videos, views, num_steps = frames.shape[:3]
-
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                    outputs = trained_model(frames.flatten(0, 1), batch["masks"].flatten(0, 1))
-                loss = compute_loss(outputs.float().unflatten(0, (videos, views)), batch, loss_config, amp_dtype)
-
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
-                if torch.isfinite(loss) and torch.isfinite(grad_norm):
-                    scaler.step(optimizer)
-                    losses.append(loss.item())
-                else:  # a step that would poison the weights: skip it, count it, keep going
-                    skipped += 1
-                    logger.warning("step %d skipped: loss %s, grad norm %s", step, loss.item(), grad_norm.item())
-                scaler.update()
-
-                if writer is not None:
-                    seconds = time.perf_counter() - started
-                    writer.add_scalar("train/loss", loss.item(), step)
-                    writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
-                    writer.add_scalar("train/grad_norm", grad_norm.item(), step)
-                    writer.add_scalar("train/frames_per_second", videos * views * num_steps * world / seconds, step)
-                    writer.add_scalar("train/data_wait_seconds", data_seconds, step)
-                    writer.add_scalar("train/skipped_steps", skipped, step)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-                bar.update()
-                step += 1
-                waited_from = time.perf_counter()
-            bar.close()
-            history.append(float(np.mean(losses)) if losses else float("nan"))
-            if rank == 0:
-                logger.info("epoch %d/%d: loss %.4f", epoch + 1, config.epochs, history[-1])
-                if writer is not None:
-                    writer.add_scalar("train/epoch_loss", history[-1], epoch + 1)
+            loss = train_one_epoch(trainer, epoch)
+            if rank0:
+                logger.info("epoch %d/%d: loss %.4f", epoch + 1, config.epochs, loss)
+                trainer.writer.add_scalar("train/epoch_loss", loss, epoch + 1)
                 if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
-                    run_dir.save(checkpoint(epoch + 1, with_optimizer=True).to_dict(), epoch + 1)
-
-        if writer is not None:
-            writer.close()
-        if world > 1:
+                    run_dir.save(_checkpoint(trainer, run, epoch + 1, True, backbone_init).to_dict(), epoch + 1)
+        if trainer.writer is not None:
+            trainer.writer.close()
+        if trainer.world > 1:
             torch.distributed.barrier()
-        return checkpoint(config.epochs, with_optimizer=False)
+        return _checkpoint(trainer, run, config.epochs, False, backbone_init)
 
 
 def load_encoder(checkpoint: Checkpoint | dict[str, Any], device: str = "cpu") -> CARLEncoder:
