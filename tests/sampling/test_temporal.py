@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -115,3 +117,39 @@ def test_time_augment__pouring_windows_start_at_the_first_frame():
 def test_time_augment__unknown_window_names_the_choices():
     with pytest.raises(ValueError, match="window must be one of"):
         time_augment(10, 4, window="sparse")
+
+
+def _shifted_rule(num_frames, num_steps, generator, sampling_region=1.5, consistent_offset=0.2):
+    """The demo's ``shifted`` window as its docstring states it, drawn in the same order (ratio,
+    offset, subset; view 0 then view 1): a block of ``ceil(U(1, region) x S)`` positions at an
+    offset in ``[S - block, 0]`` (the block covers the whole video and may overhang either end);
+    view 1's offset within ``int((1 - c) x min(S, T))`` of view 0's, or the nearest allowed one;
+    ``min(S, T)`` sorted positions of the block, padded with S."""
+    valid = min(num_frames, num_steps)
+    shift = int((1 - consistent_offset) * valid)
+    views, first = [], None
+    for _ in range(2):
+        ratio = 1.0 + (sampling_region - 1.0) * torch.rand((), generator=generator).item()
+        block = math.ceil(ratio * num_frames)
+        allowed = range(num_frames - block, 1) if first is None else \
+            [o for o in range(num_frames - block, 1) if abs(o - first) <= shift]
+        if not allowed:
+            allowed = [min(max(first, num_frames - block), 0)]
+        offset = allowed[0] + int(torch.randint(0, len(allowed), (), generator=generator))
+        chosen = sorted((offset + torch.randperm(block, generator=generator)[:valid]).tolist())
+        views.append(chosen + [num_frames] * (num_steps - valid))
+        first = offset if first is None else first
+    return views
+
+
+@pytest.mark.parametrize("num_frames,num_steps", [(200, 64), (120, 32), (40, 32), (30, 48)])
+def test_time_augment_shifted__gives_exactly_the_rules_frames(num_frames, num_steps):
+    """Frame by frame, not within a tolerance: the second view's window starts within
+    int(0.8 x min(S, T)) frames of the first's (51 frames for 64 steps, never the 151 a loose
+    bound allows)."""
+    for seed in range(40):
+        views = time_augment(num_frames, num_steps, window="shifted", generator=torch.Generator().manual_seed(seed))
+        expected = _shifted_rule(num_frames, num_steps, torch.Generator().manual_seed(seed))
+        if any(all(s < 0 or s >= num_frames for s in view) for view in expected):
+            continue  # a view wholly in the padding gets one random frame instead (tiny videos only)
+        assert views.steps.tolist() == expected, seed
