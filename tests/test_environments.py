@@ -199,3 +199,15 @@ def test_gpu_sweep__its_dataset_settings_are_the_configured_ones():
         protocol = sweep._merge(settings["evaluate"]["protocol"], sweep.DATASETS[dataset]["protocol"])
         loaded_protocol = dataclasses.asdict(params[dataset]["evaluate"].protocol)  # an EvalConfig
         assert {k: list(v) if isinstance(v, tuple) else v for k, v in loaded_protocol.items() if k in protocol} == protocol, dataset
+
+
+@pytest.mark.parametrize("env", [None, *ENVIRONMENTS])
+def test_compare_blocks__are_the_algorithm_tables_defaults(env):
+    """What conf says a baseline changes is what its row of the algorithm table says (the row is
+    what a baseline without a conf block gets): one definition, checked."""
+    from carl_pipeline.losses import get_algorithm
+
+    params = _context(env).params
+    for dataset in ("pouring", "penn_action"):
+        for algorithm, block in params[dataset]["compare"].items():
+            assert block.as_changes() == dict(get_algorithm(algorithm).baseline_changes), (dataset, algorithm)

@@ -2,7 +2,14 @@
 cycle-back regression, TCN's n-pairs, SimCLR's NT-Xent on frames, a supervised frame
 classifier). No Kedro."""
 
-from carl_pipeline.losses.config import ALGORITHMS, LAYOUTS, LossConfig
+from carl_pipeline.losses.algorithms import (
+    LAYOUTS,
+    Algorithm,
+    algorithm_names,
+    get_algorithm,
+    register,
+)
+from carl_pipeline.losses.config import LossConfig
 from carl_pipeline.losses.scl import (
     NEGATIVES,
     SCL_TARGETS,
@@ -15,6 +22,6 @@ from carl_pipeline.losses.supervised import frame_classification_loss
 from carl_pipeline.losses.tcc import cycle_back_regression_loss
 from carl_pipeline.losses.tcn import time_contrastive_loss
 
-__all__ = ["ALGORITHMS", "LAYOUTS", "NEGATIVES", "SCL_TARGETS", "LossConfig", "cycle_back_regression_loss",
+__all__ = ["LAYOUTS", "Algorithm", "algorithm_names", "get_algorithm", "register", "NEGATIVES", "SCL_TARGETS", "LossConfig", "cycle_back_regression_loss",
            "frame_classification_loss", "frame_contrastive_loss", "gaussian_targets", "nt_xent_loss",
            "sequence_contrastive_loss", "time_contrastive_loss", "timestamp_distance"]

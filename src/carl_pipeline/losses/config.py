@@ -5,12 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from carl_pipeline.checks import check_ranges
+from carl_pipeline.losses.algorithms import Algorithm, get_algorithm
 from carl_pipeline.losses.scl import NEGATIVES, SCL_TARGETS
-
-#: The training algorithms: CARL's and the baselines it is compared with.
-ALGORITHMS = ("scl", "tcc", "tcn", "simclr", "supervised")
-#: How the frames of one training sample are drawn, per algorithm (see ``LossConfig.clip_layout``).
-LAYOUTS = ("two_views", "one_view", "same_frames", "anchor_positive")
 
 
 @dataclass(frozen=True)
@@ -18,9 +14,10 @@ class LossConfig:
     """Which loss trains the encoder, and its settings (defaults: the paper's SCL).
 
     Attributes:
-        algorithm: ``scl`` (CARL's sequence contrastive loss), ``tcc`` (cycle-back regression),
-            ``tcn`` (time-contrastive n-pairs), ``simclr`` (NT-Xent on frames) or ``supervised``
-            (a per-frame classifier on the labels: the reference, not self-supervised).
+        algorithm: a row of ``carl_pipeline.losses.algorithms``: ``scl`` (CARL's sequence
+            contrastive loss), ``tcc`` (cycle-back regression), ``tcn`` (time-contrastive
+            n-pairs), ``simclr`` (NT-Xent on frames), ``supervised`` (a per-frame classifier on
+            the labels: the reference, not self-supervised), or one registered since.
         temperature: softmax temperature of SCL (paper 0.1, released ``SCL.SOFTMAX_TEMPERATURE``),
             TCC (released ``TCC.SOFTMAX_TEMPERATURE`` 0.1) and SimCLR's NT-Xent.
         variance: variance of SCL's Gaussian target over timestamp distance (paper 10, released
@@ -65,8 +62,7 @@ class LossConfig:
     label: str = "phase"
 
     def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        get_algorithm(self.algorithm)  # a registered one (carl_pipeline.losses.algorithms)
         check_ranges(self, {"temperature": "> 0", "variance": "> 0", "tcc_variance_lambda": ">= 0",
                             "tcc_label_smoothing": "in [0, 1)", "tcn_reg_lambda": ">= 0"})
         if self.scl_target not in SCL_TARGETS:
@@ -79,16 +75,18 @@ class LossConfig:
             raise ValueError(f"tcn_positive_window must be >= 1, got {self.tcn_positive_window}")
 
     @property
+    def spec(self) -> Algorithm:
+        """The algorithm's row of the table (``carl_pipeline.losses.algorithms``)."""
+        return get_algorithm(self.algorithm)
+
+    @property
     def clip_layout(self) -> str:
-        """What one training sample holds: ``two_views`` (two clips of one video, each sampled and
-        augmented on its own: SCL, TCC's view variant), ``one_view`` (one clip: TCC as published,
-        supervised), ``same_frames`` (one clip augmented twice: SimCLR) or ``anchor_positive``
-        (one clip of anchors interleaved with their positives: TCN)."""
-        if self.algorithm == "scl" or (self.algorithm == "tcc" and self.tcc_cycle == "views"):
-            return "two_views"
-        return {"tcc": "one_view", "supervised": "one_view", "simclr": "same_frames", "tcn": "anchor_positive"}[
-            self.algorithm]
+        """What one training sample holds (``carl_pipeline.losses.algorithms.LAYOUTS``): for SCL
+        and TCC's view variant two clips of one video, each sampled and augmented on its own; for
+        TCC as published and the supervised reference one clip; for SimCLR one clip augmented
+        twice; for TCN anchors interleaved with their positives."""
+        return self.spec.clip_layout(self)
 
     @property
     def uses_labels(self) -> bool:
-        return self.algorithm == "supervised"
+        return self.spec.uses_labels

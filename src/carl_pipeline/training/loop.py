@@ -31,14 +31,7 @@ from carl_pipeline.checks import check_ranges
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import world as distributed_world
 from carl_pipeline.locking import exclusive_lock
-from carl_pipeline.losses import (
-    LossConfig,
-    cycle_back_regression_loss,
-    frame_classification_loss,
-    frame_contrastive_loss,
-    sequence_contrastive_loss,
-    time_contrastive_loss,
-)
+from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
 from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
 from carl_pipeline.training.data import (
@@ -126,28 +119,17 @@ def summary_writer(run_dir: RunDir):
 
 def compute_loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor], config: LossConfig,
                  amp_dtype: torch.dtype | None = None) -> torch.Tensor:
-    """The configured algorithm's loss (in float32; ``amp_dtype``, the forward pass's autocast
-    dtype, only sets the dtype of SCL's ``released`` target).
+    """The configured algorithm's loss (its row of ``carl_pipeline.losses.algorithms``), in float32;
+    ``amp_dtype``, the forward pass's autocast dtype, only sets the dtype of SCL's ``released``
+    target.
 
     Args:
-        outputs: ``(B, V, T, D)``: the (projected) embeddings of every view, or for ``supervised``
-            the class logits ``(B, 1, T, C)``.
-        batch: ``steps``, ``masks`` ``(B, V, T)``, ``seq_len`` ``(B, V)`` and, for ``supervised``,
-            ``labels`` ``(B, V, T)``.
+        outputs: ``(B, V, T, D)``: the (projected) embeddings of every view, or for an algorithm
+            that uses labels the class logits ``(B, 1, T, C)``.
+        batch: ``steps``, ``masks`` ``(B, V, T)``, ``seq_len`` ``(B, V)`` and, for an algorithm
+            that uses labels, ``labels`` ``(B, V, T)``.
     """
-    steps, masks, seq_len = batch["steps"], batch["masks"], batch["seq_len"]
-    if config.algorithm == "scl":
-        return sequence_contrastive_loss(outputs, steps, seq_len, masks, config.temperature, config.variance,
-                                         config.negatives, target=config.scl_target,
-                                         released_dtype=amp_dtype or torch.float32)
-    if config.algorithm == "tcc":
-        return cycle_back_regression_loss(outputs, steps, seq_len, masks, config.temperature, config.tcc_variance_lambda,
-                                          label_smoothing=config.tcc_label_smoothing)
-    if config.algorithm == "tcn":
-        return time_contrastive_loss(outputs[:, 0], masks[:, 0], config.tcn_reg_lambda)
-    if config.algorithm == "simclr":
-        return frame_contrastive_loss(outputs, masks, config.temperature)
-    return frame_classification_loss(outputs.flatten(0, 1), batch["labels"].flatten(0, 1), masks.flatten(0, 1))
+    return config.spec.loss(outputs, batch, config, amp_dtype)
 
 
 class Learner(torch.nn.Module):
@@ -286,13 +268,14 @@ def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig
                              jpeg_on_device=on_gpu, layout=loss_config.clip_layout,
                              positive_window=loss_config.tcn_positive_window, labels=labels,
                              verify=config.verify_frames)
-    # TCC with one clip per video cycles between the videos of a batch: a last batch of one video
-    # has nothing to cycle through, so it is dropped.
-    drop_last = loss_config.algorithm == "tcc" and loss_config.clip_layout == "one_view"
+    # An algorithm that needs several sequences in a batch (TCC with one clip per video cycles
+    # between its videos) drops a last batch too small for it.
+    needed = loss_config.spec.sequences_per_batch(loss_config)
+    drop_last = needed > 1
     per_step = config.batch_size * world
-    if drop_last and (config.batch_size < 2 or len(dataset) < per_step):
-        raise ValueError(f"TCC cycles between the videos of a batch: {len(dataset)} training videos are too few for "
-                         f"batches of {config.batch_size} per process on {world} process(es)")
+    if drop_last and (config.batch_size < needed or len(dataset) < per_step):
+        raise ValueError(f"{loss_config.spec.display_name} needs {needed} videos in a batch: {len(dataset)} training "
+                         f"videos are too few for batches of {config.batch_size} per process on {world} process(es)")
     if rank == 0 and len(dataset) < per_step:
         logger.warning("batch_size %d (x %d processes) is larger than the %d training videos: every step sees "
                        "all of them, fewer than asked", config.batch_size, world, len(dataset))

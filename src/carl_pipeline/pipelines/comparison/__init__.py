@@ -1,5 +1,5 @@
 """CARL against its baselines: each method trained and scored like CARL, then one table."""
 
-from carl_pipeline.pipelines.comparison.pipeline import BASELINES, create_pipeline
+from carl_pipeline.pipelines.comparison.pipeline import baselines, create_pipeline
 
-__all__ = ["BASELINES", "create_pipeline"]
+__all__ = ["baselines", "create_pipeline"]

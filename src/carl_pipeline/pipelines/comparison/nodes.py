@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from carl_pipeline.evaluation import trained_scores
+from carl_pipeline.losses import algorithm_names, get_algorithm
 from carl_pipeline.nested import merge
 from carl_pipeline.params import TrainChanges, TrainParams
 from carl_pipeline.reporting import comparison_figure
@@ -11,8 +12,12 @@ from carl_pipeline.training import read_checkpoint
 
 logger = logging.getLogger(__name__)
 
-#: How each algorithm is named in the table (the untrained encoder is the reference row).
-METHOD_NAMES = {"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR", "supervised": "supervised"}
+def default_changes(algorithm: str) -> TrainChanges:
+    """What a baseline changes in the ``train`` block when the parameters give no
+    ``<dataset>.compare.<algorithm>``: its row's ``baseline_changes``
+    (``carl_pipeline.losses.algorithms``), at least its ``loss.algorithm``."""
+    return TrainChanges.model_validate(dict(get_algorithm(algorithm).baseline_changes)
+                                       or {"loss": {"algorithm": algorithm}})
 
 
 def baseline_settings(train: TrainParams, changes: TrainChanges) -> TrainParams:
@@ -22,7 +27,7 @@ def baseline_settings(train: TrainParams, changes: TrainChanges) -> TrainParams:
     Args:
         train: the dataset's ``train`` block (what CARL trains with).
         changes: nested keys of that block to change, e.g. ``{"loss": {"algorithm": "tcc"}}``
-            (``<dataset>.compare.<algorithm>``).
+            (``<dataset>.compare.<algorithm>``, or ``default_changes``).
 
     Raises:
         ValueError: a change names a key the training settings do not have (from validation).
@@ -40,7 +45,7 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
     Args:
         inputs: ``<algorithm>_metrics`` (each method's ``metrics``) and ``<algorithm>_model``
             (its checkpoint, read to check that every method trained the same encoder) for each
-            compared algorithm; rows follow ``METHOD_NAMES`` (CARL first), whose untrained row
+            compared algorithm; rows follow the algorithm table (CARL first), whose untrained row
             is the table's.
 
     Returns:
@@ -53,7 +58,7 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
             compare losses), naming them.
     """
     algorithms = [key.removesuffix("_metrics") for key in inputs if key.endswith("_metrics")]
-    order = list(METHOD_NAMES)  # CARL first, then the baselines in the paper's order
+    order = list(algorithm_names())  # CARL first, then the baselines in the table's order
     algorithms.sort(key=lambda a: order.index(a) if a in order else len(order))
     reference = algorithms[0]
     encoder = _architecture(inputs[f"{reference}_model"])
@@ -66,7 +71,7 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
             differing = sorted(k for k in encoder if encoder[k] != architecture.get(k))
             raise ValueError(f"{algorithm} trained another encoder than {reference} (differs in {differing}): "
                              f"the comparison needs the same encoder for every method")
-        name = METHOD_NAMES.get(algorithm, algorithm)
+        name = get_algorithm(algorithm).display_name
         scores[name] = dict(trained_scores(metrics))
         models[name] = {"algorithm": metrics["model"]["algorithm"], "run": metrics["model"].get("run"),
                         "epochs": metrics["model"]["epochs"], "final_loss": metrics["model"]["final_loss"]}

@@ -10,6 +10,7 @@ untrained reference's embeddings from ``<dataset>``.
 
 from kedro.pipeline import Node, Pipeline
 
+from carl_pipeline.losses import algorithm_names
 from carl_pipeline.pipelines import evaluation, training
 from carl_pipeline.pipelines.comparison.nodes import (
     baseline_settings,
@@ -18,8 +19,12 @@ from carl_pipeline.pipelines.comparison.nodes import (
 )
 from carl_pipeline.pipelines.namespaces import PROCESSED
 
-#: The baselines compared with CARL, in the table's order (the parameters say what each changes).
-BASELINES = ("tcc", "tcn", "simclr", "supervised")
+
+def baselines() -> tuple[str, ...]:
+    """The baselines compared with CARL: every registered algorithm but CARL's, in the table's
+    order (``carl_pipeline.losses.algorithms``; ``<dataset>.compare.<algorithm>`` says what each
+    changes)."""
+    return tuple(a for a in algorithm_names() if a != "scl")
 
 
 def create_baseline_pipeline(dataset: str, algorithm: str, source: str | None = None) -> Pipeline:
@@ -37,12 +42,13 @@ def create_baseline_pipeline(dataset: str, algorithm: str, source: str | None = 
     return Pipeline(template, namespace=f"{dataset}_{algorithm}", inputs=inputs, parameters=parameters)
 
 
-def create_pipeline(dataset: str, baselines: tuple[str, ...] = BASELINES, source: str | None = None) -> Pipeline:
+def create_pipeline(dataset: str, compared: tuple[str, ...] | None = None, source: str | None = None) -> Pipeline:
     """CARL in ``<dataset>`` and every baseline in ``<dataset>_<algorithm>``, then
     ``<dataset>.comparison`` (``comparison.json``) and ``<dataset>.comparison_plot``."""
-    methods = ("scl",) + tuple(baselines)
+    compared = baselines() if compared is None else tuple(compared)
+    methods = ("scl",) + compared
     carl = training.create_pipeline(dataset, source) + evaluation.create_pipeline(dataset, source)
-    others = sum((create_baseline_pipeline(dataset, a, source) for a in baselines), Pipeline([]))
+    others = sum((create_baseline_pipeline(dataset, a, source) for a in compared), Pipeline([]))
     namespaces = {a: dataset if a == "scl" else f"{dataset}_{a}" for a in methods}
     table = Pipeline([
         Node(compare_methods, inputs={f"{a}_{what}": f"{a}_{what}" for a in methods for what in ("metrics", "model")},
