@@ -28,9 +28,9 @@ from PIL import ImageFilter
 from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
 from carl_pipeline.sampling import time_augment
-from carl_pipeline.synthetic import generate_pouring, write_video
+from carl_pipeline.synthetic import generate_pouring
 from carl_pipeline.training import SamplingConfig, TwoViewDataset
-from carl_pipeline.video import FrameStore, decode_clip
+from carl_pipeline.video import FrameStore, decode_clip, write_video
 
 
 def _baseline_view(video: torch.Tensor, size: int, blur_p: float = 0.5) -> torch.Tensor:

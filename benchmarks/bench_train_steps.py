@@ -30,9 +30,11 @@ from bench_loss import all_pairs_loss  # noqa: E402
 from carl_pipeline.losses import sequence_contrastive_loss  # noqa: E402
 from carl_pipeline.models import CARLEncoder  # noqa: E402
 from carl_pipeline.params import TrainParams  # noqa: E402
-from carl_pipeline.synthetic import write_video  # noqa: E402
 from carl_pipeline.training import TwoViewDataset, collate  # noqa: E402
-from carl_pipeline.video import FrameStore  # noqa: E402
+from carl_pipeline.video import (
+    FrameStore,  # noqa: E402
+    write_video,  # noqa: E402
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -231,9 +231,9 @@ def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(proje
     """A folder of unlabelled videos (two formats, another frame rate, one broken file)."""
     import numpy as np
 
-    from carl_pipeline.synthetic import write_video
     from carl_pipeline.synthetic.actions import POURING
     from carl_pipeline.synthetic.generate import _rng, render_action_video
+    from carl_pipeline.video import write_video
 
     folder = project / "data/01_raw/videos"
     (folder / "more").mkdir(parents=True)

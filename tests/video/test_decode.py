@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from carl_pipeline.synthetic import write_video
+from carl_pipeline.video import write_video
 from carl_pipeline.video.decode import VideoDecodeError, decode_clip
 
 

@@ -31,7 +31,7 @@ class VideoFileDataset(AbstractVersionedDataset[np.ndarray, np.ndarray]):
         self._fps, self.metadata = fps, metadata
 
     def _save(self, data: np.ndarray) -> None:
-        from carl_pipeline.synthetic import write_video
+        from carl_pipeline.video import write_video
 
         frames = np.asarray(data)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:

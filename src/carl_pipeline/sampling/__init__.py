@@ -1,5 +1,6 @@
 """Temporal sampling of two views per video (pure tensor functions, explicit generators)."""
 
+from carl_pipeline.sampling.config import SamplingConfig
 from carl_pipeline.sampling.temporal import (
     SAMPLERS,
     ViewSteps,
@@ -8,4 +9,4 @@ from carl_pipeline.sampling.temporal import (
     time_augment,
 )
 
-__all__ = ["SAMPLERS", "ViewSteps", "make_sampler", "offset_uniform", "time_augment"]
+__all__ = ["SAMPLERS", "SamplingConfig", "ViewSteps", "make_sampler", "offset_uniform", "time_augment"]

@@ -5,7 +5,6 @@ from carl_pipeline.synthetic.generate import (
     generate_finegym,
     generate_penn_action,
     generate_pouring,
-    write_video,
 )
 
-__all__ = ["generate_all", "generate_finegym", "generate_penn_action", "generate_pouring", "write_video"]
+__all__ = ["generate_all", "generate_finegym", "generate_penn_action", "generate_pouring"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from carl_pipeline.models import EncoderConfig
+from carl_pipeline.models import CARLEncoder, EncoderConfig
 
 #: Version of the on-disk layout. 1: the run (``run``: id, name, folder, identity) and the random
 #: states of a resumable checkpoint (``rng``). Files without ``schema_version`` are version 0.
@@ -97,3 +97,12 @@ def read_checkpoint(obj: Checkpoint | Mapping[str, Any], source: str = "checkpoi
     if isinstance(obj, Checkpoint):
         return obj
     return Checkpoint.from_dict(obj, source)
+
+
+def load_encoder(checkpoint: Checkpoint | dict[str, Any], device: str = "cpu") -> CARLEncoder:
+    """Rebuild the trained encoder from a checkpoint (a ``Checkpoint`` or its dict form; the
+    weights are in it, so the backbone file is not read again)."""
+    checkpoint = read_checkpoint(checkpoint)
+    model = CARLEncoder(checkpoint.encoder_config())
+    model.load_state_dict(checkpoint.model)
+    return model.to(device).eval()

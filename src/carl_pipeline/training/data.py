@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_params
-from carl_pipeline.sampling import make_sampler
-from carl_pipeline.sampling.temporal import WINDOWS, ViewSteps
+from carl_pipeline.sampling import SamplingConfig, make_sampler
+from carl_pipeline.sampling.temporal import ViewSteps
 from carl_pipeline.video.frame_store import FrameStore
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How frames are chosen per view (defaults: the paper's, Pouring).
-
-    ``num_steps`` is the clip length T, the one setting of it: the encoder's ``train_length`` (the
-    span its position encoding is scaled to) is taken from it. ``window`` is the block
-    ``time_augment`` draws from: ``video`` (Pouring, Penn Action), ``clip`` (FineGym) or
-    ``shifted`` (the demo's variant); see ``carl_pipeline.sampling.time_augment``.
-    """
-
-    strategy: str = "time_augment"
-    num_steps: int = 240  # T: 240 Pouring and FineGym, 80 Penn Action
-    sampling_region: float = 1.5
-    consistent_offset: float = 0.2
-    window: str = "video"
-
-    def __post_init__(self):
-        if self.window not in WINDOWS:
-            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
-        if self.num_steps < 1:
-            raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")
 
 
 def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:

@@ -33,7 +33,7 @@ from carl_pipeline.distributed import world as distributed_world
 from carl_pipeline.locking import exclusive_lock
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
-from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
+from carl_pipeline.training.checkpoint import Checkpoint, load_encoder, read_checkpoint
 from carl_pipeline.training.data import (
     DevicePrefetcher,
     EpochIndices,
@@ -51,6 +51,8 @@ from carl_pipeline.training.identity import (
     state_fingerprint,
 )
 from carl_pipeline.training.run_dir import RunDir, newest_intact_checkpoint
+from carl_pipeline.training.schedule import lr_schedule
+from carl_pipeline.training.tensorboard_log import summary_writer
 from carl_pipeline.video import FrameStore
 from carl_pipeline.video.frame_store import write_json_atomic
 
@@ -87,34 +89,12 @@ class TrainConfig:
                             "num_workers": ">= 0", "max_steps_per_epoch": ">= 1"})
 
 
-def lr_schedule(total_steps: int, warmup_steps: int, base_lr: float) -> np.ndarray:
-    """Learning rate at every step: linear warm-up from 0, then cosine decay to 0."""
-    steps = np.arange(total_steps, dtype=np.float64)
-    warm = base_lr * (steps + 1) / max(warmup_steps, 1)
-    progress = (steps - warmup_steps) / max(total_steps - warmup_steps, 1)
-    cosine = 0.5 * base_lr * (1 + np.cos(np.pi * np.clip(progress, 0, 1)))
-    return np.where(steps < warmup_steps, warm, cosine)
-
-
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" else torch.float16
-
-
-def summary_writer(run_dir: RunDir):
-    """A TensorBoard writer that never imports TensorFlow: TensorBoard uses TensorFlow when it is
-    installed, and TensorFlow beside torchvision crashes the process (see video/tfrecord.py).
-    An importable ``tensorboard.compat.notf`` is TensorBoard's own switch to its stub API."""
-    import sys
-    import types
-
-    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(run_dir.tensorboard))
 
 
 def compute_loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor], config: LossConfig,
@@ -489,10 +469,3 @@ def train(
         return _checkpoint(trainer, run, config.epochs, False, backbone_init)
 
 
-def load_encoder(checkpoint: Checkpoint | dict[str, Any], device: str = "cpu") -> CARLEncoder:
-    """Rebuild the trained encoder from a checkpoint (a ``Checkpoint`` or its dict form; the
-    weights are in it, so the backbone file is not read again)."""
-    checkpoint = read_checkpoint(checkpoint)
-    model = CARLEncoder(checkpoint.encoder_config())
-    model.load_state_dict(checkpoint.model)
-    return model.to(device).eval()

@@ -24,7 +24,7 @@ from carl_pipeline.checks import check_ranges
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.losses import nt_xent_loss
 from carl_pipeline.models.encoder import check_input_norm, normalize_input
-from carl_pipeline.training.loop import lr_schedule
+from carl_pipeline.training.schedule import lr_schedule
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)

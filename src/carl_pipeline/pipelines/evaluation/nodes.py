@@ -26,7 +26,7 @@ from carl_pipeline.reporting import (
 )
 from carl_pipeline.reporting.tensorboard import log_evaluation
 from carl_pipeline.training import Checkpoint, RunDir, load_encoder, read_checkpoint
-from carl_pipeline.training.loop import summary_writer
+from carl_pipeline.training.tensorboard_log import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
