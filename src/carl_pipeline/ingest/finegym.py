@@ -96,6 +96,40 @@ def _span(timestamps, where: str) -> tuple[float, float]:
     return start, end
 
 
+#: The element lists of the FineGym v1.0 release, per taxonomy and split.
+DEFAULT_ELEMENT_LISTS = {
+    "gym99": {"train": "gym99_train_element_v1.0.txt", "val": "gym99_val_element.txt"},
+    "gym288": {"train": "gym288_train_element_v1.0.txt", "val": "gym288_val_element.txt"},
+}
+
+
+def _read_annotations(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: FineGym annotation file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+
+def _read_element_lists(root: Path, element_lists: Mapping[str, Mapping[str, str]]
+                        ) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+    """``(taxonomy -> segment key -> class, segment key -> split)``; a segment's split comes from
+    the Gym99 lists where it is in them, else from Gym288's."""
+    classes: dict[str, dict[str, int]] = {}
+    split_of: dict[str, str] = {}
+    for taxonomy in ("gym288", "gym99"):
+        classes[taxonomy] = {}
+        for split, name in element_lists[taxonomy].items():
+            path = root / name
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: {taxonomy} {split} element list not found")
+            listed = read_element_list(path)
+            classes[taxonomy].update(listed)
+            split_of.update(dict.fromkeys(listed, split))
+    return classes, split_of
+
+
 def plan_finegym(
     root: str | os.PathLike,
     *,
@@ -122,46 +156,21 @@ def plan_finegym(
     """
     root = Path(root)
     annotation_path = root / annotation_file
-    if not annotation_path.is_file():
-        raise FileNotFoundError(f"{annotation_path}: FineGym annotation file not found")
-    try:
-        annotations = json.loads(annotation_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{annotation_path}: not valid JSON ({error})") from error
-    element_lists = element_lists or {
-        "gym99": {"train": "gym99_train_element_v1.0.txt", "val": "gym99_val_element.txt"},
-        "gym288": {"train": "gym288_train_element_v1.0.txt", "val": "gym288_val_element.txt"},
-    }
-    classes: dict[str, dict[str, int]] = {}  # taxonomy -> segment key -> class
-    split_of: dict[str, str] = {}  # segment key -> split (from the Gym99 lists, else Gym288)
-    for taxonomy in ("gym288", "gym99"):
-        classes[taxonomy] = {}
-        for split, name in element_lists[taxonomy].items():
-            path = root / name
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: {taxonomy} {split} element list not found")
-            listed = read_element_list(path)
-            classes[taxonomy].update(listed)
-            split_of.update(dict.fromkeys(listed, split))
-
+    annotations = _read_annotations(annotation_path)
+    classes, split_of = _read_element_lists(root, element_lists or DEFAULT_ELEMENT_LISTS)
     video_root = root / video_dir
     jobs, failures = [], []
     for youtube_id, events in sorted(annotations.items()):
         video_path = _find_video(video_root, youtube_id)
         for event_key, event in sorted((events or {}).items()):
-            event_id = f"{youtube_id}_{event_key}"
             if event_types is not None and event.get("event") not in event_types:
                 continue
-            labelled = []
-            splits = set()
-            for segment_key, segment in sorted((event.get("segments") or {}).items()):
-                key = f"{event_id}_{segment_key}"
-                if key not in split_of:
-                    continue
-                splits.add(split_of[key])
-                labelled.append((key, segment))
+            event_id = f"{youtube_id}_{event_key}"
+            labelled = [(f"{event_id}_{k}", segment) for k, segment in sorted((event.get("segments") or {}).items())
+                        if f"{event_id}_{k}" in split_of]
             if not labelled:
                 continue  # no element label in either list: nothing to learn or score
+            splits = {split_of[key] for key, _ in labelled}
             where = f"{annotation_path} [{youtube_id}][{event_key}]"
             if video_path is None:
                 failures.append({"video_id": event_id, "source": str(video_root / youtube_id),
@@ -173,16 +182,15 @@ def plan_finegym(
                 continue
             try:
                 event_start, event_end = _span(event.get("timestamps"), where)
-                segments = []
-                for key, segment in labelled:
-                    start, end = _span(segment.get("timestamps"), f"{where}[{key}]")
-                    segments.append((start, end, classes["gym99"].get(key, -1), classes["gym288"].get(key, -1)))
+                segments = tuple((*_span(segment.get("timestamps"), f"{where}[{key}]"),
+                                  classes["gym99"].get(key, -1), classes["gym288"].get(key, -1))
+                                 for key, segment in labelled)
             except ValueError as error:
                 failures.append({"video_id": event_id, "source": str(annotation_path), "error": str(error)})
                 continue
             jobs.append(FineGymEventJob(
                 video_id=event_id, source=str(video_path), split=splits.pop(), action=str(event.get("event")),
-                event_start=event_start, event_end=event_end, segments=tuple(segments), fps=float(fps),
+                event_start=event_start, event_end=event_end, segments=segments, fps=float(fps),
                 frame_size=(int(frame_size[0]), int(frame_size[1])), jpeg_quality=int(jpeg_quality),
                 raw_root=str(root),
             ))

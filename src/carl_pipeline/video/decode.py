@@ -43,6 +43,52 @@ def _target_size(src_height: int, src_width: int, size: tuple[int, int] | None) 
     return height, width
 
 
+def _resampled(container, stream, start: float, end: float | None, fps: float | None, source_fps: float,
+               encode: Callable) -> tuple[list, list[float]]:
+    """The frames of ``[start, end)`` (``encode``d) and their times relative to ``start``: every
+    source frame when ``fps`` is None, else the frame a viewer sees at each target time."""
+    frames: list = []  # what encode returns: JPEG bytes or arrays
+    times: list[float] = []
+    step = 1.0 / fps if fps else None
+    emitted = 0  # number of target times already filled
+    # The last decoded frame, its time and (once needed) its output: it is what a viewer sees at
+    # every target time until the next frame arrives. Conversion waits until a frame is emitted,
+    # so frames dropped by a lower target rate cost no conversion or JPEG encode.
+    held: list | None = None
+
+    def emit_held() -> None:
+        nonlocal emitted
+        if held[2] is None:
+            held[2] = encode(held[0])
+        frames.append(held[2])
+        times.append(emitted * step)
+        emitted += 1
+
+    if start > 0:
+        container.seek(int(start / stream.time_base), stream=stream, backward=True)
+    for index, frame in enumerate(container.decode(stream)):
+        time = frame.time if frame.time is not None else index / source_fps
+        if end is not None and time >= end:
+            break
+        if step is None:
+            if time >= start - 1e-6:
+                frames.append(encode(frame))
+                times.append(time - start)
+            continue
+        while held is not None and start + emitted * step < time - 1e-6:
+            emit_held()
+        held = [frame, time, None]
+    if step is not None and held is not None:
+        # Past the last decoded frame: hold it for its own duration, not beyond (a range past the
+        # end of the video must not fill up with copies of its last frame).
+        stop = held[1] + 1.0 / source_fps
+        if end is not None:
+            stop = min(stop, end)
+        while start + emitted * step < stop - 1e-6:
+            emit_held()
+    return frames, times
+
+
 def decode_clip(
     path: str | os.PathLike,
     *,
@@ -87,8 +133,6 @@ def decode_clip(
     except (av.error.FFmpegError, OSError) as error:
         raise VideoDecodeError(f"{path}: cannot open as a video ({error})") from error
 
-    frames: list = []  # JPEG bytes or arrays, by as_jpeg
-    times: list[float] = []
     with container:
         if not container.streams.video:
             raise VideoDecodeError(f"{path}: no video stream")
@@ -96,50 +140,15 @@ def decode_clip(
         stream.thread_type = "AUTO"
         source_fps = float(stream.average_rate or stream.guessed_rate or 25.0)
         height, width = _target_size(stream.codec_context.height, stream.codec_context.width, size)
-        step = 1.0 / fps if fps else None
-        emitted = 0  # number of target times already filled
-        # The last decoded frame, its time and (once needed) its output: it is what a viewer sees
-        # at every target time until the next frame arrives. Conversion waits until a frame is
-        # emitted, so frames dropped by a lower target rate cost no conversion or JPEG encode.
-        held: list | None = None
 
-        def encode(frame) -> bytes:
+        def encode(frame):
             array = frame.to_ndarray(format="rgb24", width=width, height=height)
             if transform is not None:
                 array = transform(array)
             return encode_jpeg(array, quality=jpeg_quality) if as_jpeg else array
 
-        def emit_held() -> None:
-            nonlocal emitted
-            if held[2] is None:
-                held[2] = encode(held[0])
-            frames.append(held[2])
-            times.append(emitted * step)
-            emitted += 1
-
         try:
-            if start > 0:
-                container.seek(int(start / stream.time_base), stream=stream, backward=True)
-            for index, frame in enumerate(container.decode(stream)):
-                time = frame.time if frame.time is not None else index / source_fps
-                if end is not None and time >= end:
-                    break
-                if step is None:
-                    if time >= start - 1e-6:
-                        frames.append(encode(frame))
-                        times.append(time - start)
-                    continue
-                while held is not None and start + emitted * step < time - 1e-6:
-                    emit_held()
-                held = [frame, time, None]
-            if step is not None and held is not None:
-                # Past the last decoded frame: hold it for its own duration, not beyond (a range
-                # past the end of the video must not fill up with copies of its last frame).
-                stop = held[1] + 1.0 / source_fps
-                if end is not None:
-                    stop = min(stop, end)
-                while start + emitted * step < stop - 1e-6:
-                    emit_held()
+            frames, times = _resampled(container, stream, start, end, fps, source_fps, encode)
         except av.error.FFmpegError as error:
             raise VideoDecodeError(f"{path}: decoding failed ({error})") from error
 
