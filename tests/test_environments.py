@@ -176,16 +176,14 @@ def test_environment__tracking_settings_load(env):
 
 
 def test_gpu_sweep__its_dataset_settings_are_the_configured_ones():
-    """benchmarks/demo_sweep_gpu.py runs without Kedro, so it restates each dataset's settings; a
+    """experiments/demo_sweep_gpu.py runs without Kedro, so it restates each dataset's settings; a
     change in conf/base that it missed would sweep around settings the demo no longer has."""
     import dataclasses
-    import importlib.util
 
     import yaml
 
-    spec = importlib.util.spec_from_file_location("demo_sweep_gpu", PROJECT_ROOT / "benchmarks/demo_sweep_gpu.py")
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
+    from experiments import demo_sweep_gpu as sweep
+
     settings = yaml.safe_load((PROJECT_ROOT / "conf/base/globals.yml").read_text())
     params = _context(None).params
     for dataset in ("pouring", "penn_action"):

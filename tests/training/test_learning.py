@@ -10,8 +10,6 @@ about 85 s on a 2-core CPU. At this size the margins are +0.08 on classification
 AP@5 and +0.22 on progression (the demo's, at 96 px and 20 validation videos: +0.24, +0.25, +0.18).
 """
 
-import importlib.util
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -72,12 +70,10 @@ def test_carl_training__beats_the_untrained_encoder_on_unseen_pouring_videos(uns
 
 @pytest.fixture(scope="module")
 def random_colour_hammer(tmp_path_factory):
-    """``benchmarks/unseen_action.py``'s hammering action, every colour uniform at random (a faint
+    """``experiments/unseen_action.py``'s hammering action, every colour uniform at random (a faint
     figure on a background of nearly its grey, in many videos), written as TFRecords and ingested."""
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "unseen_action.py"
-    spec = importlib.util.spec_from_file_location("unseen_action", script)
-    unseen_action = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(unseen_action)
+    from experiments import unseen_action
+
     ingested = unseen_action.write(tmp_path_factory.mktemp("hammer"), "random", 11, {"train": 16, "val": 10}, SIZE, (40, 64))
     store = FrameStore(ingested / "frames")
     return store, pd.read_parquet(ingested / "video_index.parquet"), pd.read_parquet(ingested / "frame_labels.parquet")

@@ -86,7 +86,7 @@ def phase_progression(
     distances to every phase boundary (``progression_targets``), averaged over boundaries.
 
     ``regressor``: a callable making a fresh scikit-learn regressor (the protocol's, as released:
-    least squares); other ones are for diagnostics (``benchmarks/progression_regression.py``)."""
+    least squares); other ones are for diagnostics (``experiments/progression_regression.py``)."""
     if num_phases < 2:
         raise ValueError("phase progression needs at least two phases")
     x = np.concatenate(train_embeddings)

@@ -152,7 +152,7 @@ def label_alignment_tau(table: pd.DataFrame, config: EvalConfig) -> float:
     video than in another even the perfect alignment loses points, while an embedding of the
     frame's relative time alone (an untrained transformer's position encoding) maps frames
     linearly and loses fewer. On the demo's Pouring videos the labels score 0.97 and relative
-    time 0.99 (benchmarks/RESULTS.md).
+    time 0.99 (experiments/LOG.md).
     """
     taus = [kendalls_tau([phase_coordinates(y) for y in val_y], config.stride, "sqeuclidean")
             for _, val_y in _validation_videos(table, config)]

@@ -114,7 +114,7 @@ def generate_penn_action(
 
     ``counts``: videos per split and action (default 16 train, 12 val). The progression score is
     an unregularised linear regression per action (as released): fitted on 6 training videos it
-    interpolated their frames and scored noise on the validation videos (benchmarks/RESULTS.md).
+    interpolated their frames and scored noise on the validation videos (experiments/LOG.md).
     A video's content depends on its action, split and number only, so larger counts add videos
     and keep the others' frames (their ids shift)."""
     out_dir = Path(out_dir)

@@ -63,7 +63,7 @@ def random_appearance(
     96 px frame (limbs 3 px wide), a ResNet-18 trained from scratch *with the phase labels* did
     not generalise from 16 videos to new ones (val accuracy 0.19-0.30, chance 0.26, after 200
     steps), so no self-supervised method could learn the phases from it within the demo's
-    budget (benchmarks/RESULTS.md, issue 9).
+    budget (experiments/LOG.md, issue 9).
     """
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     top, bottom = rng.uniform(150, 245, size=(2, 3))

@@ -4,10 +4,10 @@ Trains an encoder with the demo's parameters (``conf/base``) changed by ``--set 
 (dotted keys under the dataset's block, e.g. ``train.optim.epochs=10``), in a fresh run folder
 (never resuming an earlier experiment), embeds every frame with it and with the same
 architecture untrained, scores both with the dataset's protocol, and prints both side by side
-with their difference, plus one JSON line for ``benchmarks/RESULTS.md``.
+with their difference, plus one JSON line for ``experiments/LOG.md``.
 
 Needs the ingested demo data (``kedro run --pipelines=ingest_<dataset>``).
-Run: ``python benchmarks/demo_learning.py --dataset pouring --set train.sampling.window=video``.
+Run: ``python experiments/demo_learning.py --dataset pouring --set train.sampling.window=video``.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ the training videos' per-frame phase labels, with the training augmentation, and
 accuracy on the validation videos every 50 steps. If *this* stays near the most frequent phase's
 rate, no self-supervised method will learn transferable phase features from the same videos at the
 same budget: the data (or the input size) is the problem, not the loss. This is how issue 9's
-cause was found (benchmarks/RESULTS.md).
+cause was found (experiments/LOG.md).
 
 Reads an ingested dataset folder (``frames/``, ``video_index.parquet``, ``frame_labels.parquet``),
 by default the demo's Pouring.
-Run: ``python benchmarks/demo_learnability.py --data data/03_primary/pouring --steps 200``.
+Run: ``python experiments/demo_learnability.py --data data/03_primary/pouring --steps 200``.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ TFRecord layout, then ingests it with the project's own ingestion into a folder 
 Two looks: ``contrast`` (any hues, the figure at least 0.35 apart from the background in
 lightness) and ``random`` (every colour uniform in 0..255, as the demo's data was before issue 9).
 
-Run: ``python benchmarks/unseen_action.py --out /tmp/hammer --style contrast`` then
-``python benchmarks/demo_learning.py --data /tmp/hammer/ingested``.
+Run: ``python experiments/unseen_action.py --out /tmp/hammer --style contrast`` then
+``python experiments/demo_learning.py --data /tmp/hammer/ingested``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ on fewer training videos, with ridge instead of least squares, and with validati
 to the fit (cross-validated over ``--folds`` folds of the validation videos, scored on the
 held-out ones). A diagnostic only: the protocol's number is ``metrics.json``'s.
 
-Run: ``python benchmarks/progression_regression.py --dataset penn_action``.
+Run: ``python experiments/progression_regression.py --dataset penn_action``.
 """
 
 from __future__ import annotations

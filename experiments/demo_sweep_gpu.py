@@ -8,13 +8,13 @@ folder with ``--data``) and scores the trained encoder against the same architec
 as ``demo_learning.py`` does on the CPU, without Kedro or pydantic, so it runs on a bare GPU
 machine::
 
-    PYTHONPATH=src python benchmarks/demo_sweep_gpu.py --sweep metrics --shard 0/4 &  # ... 3/4
+    PYTHONPATH=src python experiments/demo_sweep_gpu.py --sweep metrics --shard 0/4 &  # ... 3/4
 
 ``--shard I/N`` runs every N-th experiment: the demo's models are small, so several processes
 share one GPU. ``--data pouring=/tmp/hammer/ingested --tag _hammer`` runs Pouring's experiments
 on an unseen action (``unseen_action.py``). GPU numbers differ from the CPU's in the last digits
 (another device, other kernels); read them for direction. Results, written after each
-experiment: ``$OUT/demo_sweep_<sweep><tag>_<shard>.json`` (or ``benchmarks/out/``).
+experiment: ``$OUT/demo_sweep_<sweep><tag>_<shard>.json`` (or ``experiments/out/``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ DATASETS: dict[str, dict] = {
 
 # Named sweeps: experiment name -> (dataset, change to its train block).
 SWEEPS: dict[str, dict[str, tuple[str, dict]]] = {
-    # The first sweep, on the old demo data (RESULTS.md, demo_sweep_h200.json).
+    # The first sweep, on the old demo data (LOG.md, results/demo_sweep_h200.json).
     "first": {name: ("pouring_shared", change) for name, change in {
         "demo": {},
         "lr1e-4": {"optim": {"lr": 1e-4}},
