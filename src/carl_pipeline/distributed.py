@@ -28,6 +28,13 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def writes() -> bool:
+    """Whether this process writes files: under ``torchrun`` only rank 0 does (the catalog's
+    saves, a run's folder, checkpoints and logs); the other ranks compute the same results and
+    keep them in memory. The one place the rule is written."""
+    return rank() == 0
+
+
 def shard(items: Sequence[T], rank: int, size: int) -> list[T]:
     """The items rank ``rank`` of ``size`` takes: every ``size``-th, from its rank on."""
     return list(items[rank::size])

@@ -164,8 +164,8 @@ class MlflowTrackingHook:
             from carl_pipeline.training.checkpoint import read_checkpoint
 
             checkpoint = read_checkpoint(next(iter(outputs.values())))
-            run = checkpoint.run
-            self._log_params({f"{namespace}.run": run.get("name"), f"{namespace}.run_folder": run.get("folder")})
+            run = checkpoint.run_record
+            self._log_params({f"{namespace}.run": run.name, f"{namespace}.run_folder": run.folder})
             for epoch, loss in enumerate(checkpoint.history, start=1):
                 self._mlflow.log_metric(f"{prefix}train/loss", loss, step=epoch)
         if function in (_EVALUATION, "combine_taxonomy_metrics"):

@@ -173,10 +173,10 @@ class TrainChanges(_Block):
         return {k: v for k, v in self.model_dump().items() if v not in ({}, None)}
 
 
-class EvaluateParams(_Block):
-    """Embedding extraction, the evaluation protocol and the reports."""
+class EmbeddingSettings(_Block):
+    """What every pipeline that embeds videos and shows them shares: the datasets' evaluation
+    (``<dataset>.evaluate``) and the own-videos report (``videos.report``)."""
 
-    protocol: EvalConfig
     # How a stored frame becomes the square input: resize_crop, squash or native_crop (see
     # carl_pipeline.augment.eval_transform, the one place that says which dataset uses which).
     framing: str = "resize_crop"
@@ -184,33 +184,31 @@ class EvaluateParams(_Block):
     image_size: int | None = None
     # Where frames are embedded: auto (CUDA when present), cpu, cuda, cuda:N or mps.
     device: str = "auto"
+    # Two videos to align in the alignment video; null: the first two (validation) videos.
+    alignment_pair: tuple[str, str] | None = None
+    alignment_height: int = Field(160, ge=16)
+    # Neighbours shown per query frame in the retrieval video or sheet.
+    retrieval_neighbours: int = Field(5, ge=1)
+    progress: bool = True
+
+
+class EvaluateParams(EmbeddingSettings):
+    """Embedding extraction, the evaluation protocol and the reports of a dataset."""
+
+    protocol: EvalConfig
     untrained_seed: int = 0
     # A checkpoint released by CARL's authors, scored by the evaluate_released_<dataset> pipeline.
     checkpoint: str | None = None
     # Its training clip length T (scales the position encoding); null: from the file's cfg, else 240.
     checkpoint_train_length: int | None = Field(None, ge=1)
-    # Two videos to align in the alignment video; null: the first two validation videos.
-    alignment_pair: tuple[str, str] | None = None
-    alignment_height: int = Field(160, ge=16)
-    # Retrieval video: neighbours shown per query frame, and the frame stride of queries and
-    # candidates (released evaluate_finegym.py: K 5, time_stride 10).
-    retrieval_neighbours: int = Field(5, ge=1)
+    # Retrieval video: the frame stride of queries and candidates (released evaluate_finegym.py:
+    # K 5, time_stride 10).
     retrieval_stride: int = Field(10, ge=1)
-    progress: bool = True
 
 
-class VideosReportParams(_Block):
+class VideosReportParams(EmbeddingSettings):
     """What the ``videos`` pipeline shows: an alignment video and a retrieval sheet."""
 
-    framing: str = "resize_crop"
-    # Input side for extraction; null: the training image size.
-    image_size: int | None = None
-    # Where frames are embedded: auto (CUDA when present), cpu, cuda, cuda:N or mps.
-    device: str = "auto"
-    # Two video ids to align (null: the first two videos).
-    alignment_pair: tuple[str, str] | None = None
-    alignment_height: int = Field(160, ge=16)
     # Retrieval sheet: query frames taken evenly from the first video, neighbours shown per query.
     retrieval_queries: int = Field(6, ge=1)
     retrieval_neighbours: int = Field(4, ge=1)
-    progress: bool = True

@@ -13,7 +13,7 @@ from typing import Any
 from kedro.framework.context.catalog_mixins import CatalogCommandsMixin
 from kedro.io import DataCatalog
 
-from carl_pipeline.distributed import rank
+from carl_pipeline.distributed import writes
 
 
 class RankZeroCatalog(DataCatalog, CatalogCommandsMixin):  # the order compose_classes uses
@@ -25,13 +25,13 @@ class RankZeroCatalog(DataCatalog, CatalogCommandsMixin):  # the order compose_c
         return self._kept_by_this_rank
 
     def save(self, ds_name: str, data: Any) -> None:
-        if rank() != 0:
+        if not writes():
             self._kept()[ds_name] = data
             return
         super().save(ds_name, data)
 
     def load(self, ds_name: str, version: str | None = None) -> Any:
         kept = self._kept()
-        if rank() != 0 and ds_name in kept and version is None:
+        if not writes() and ds_name in kept and version is None:
             return kept[ds_name]
         return super().load(ds_name, version)

@@ -22,7 +22,7 @@ def hparams_of(checkpoint) -> dict[str, float | int | str | bool]:
     (``train.lr``, ``loss.algorithm``, ``augment.image_size``, ...)."""
     from carl_pipeline.training.checkpoint import read_checkpoint
 
-    identity = read_checkpoint(checkpoint).run.get("identity") or {}
+    identity = read_checkpoint(checkpoint).run_record.identity or {}
     return {key: value if isinstance(value, bool | int | float | str) else str(value)
             for key, value in flatten(identity).items() if value is not None}
 

@@ -10,15 +10,44 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from carl_pipeline.models import CARLEncoder, EncoderConfig
+from carl_pipeline.training.run_dir import RunDir
 
 #: Version of the on-disk layout. 1: the run (``run``: id, name, folder, identity) and the random
 #: states of a resumable checkpoint (``rng``). Files without ``schema_version`` are version 0.
 SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The training run that made a checkpoint's weights, as the checkpoint stores it (``run``):
+    ``id`` (eight hex digits of its identity), ``name`` (its folder's name), ``folder`` (where it
+    trained) and ``identity`` (the settings that define it). All None for a released or untrained
+    checkpoint, which no run here made."""
+
+    id: str | None = None
+    name: str | None = None
+    folder: str | None = None
+    identity: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, run: Mapping[str, Any] | None) -> RunRecord:
+        run = run or {}
+        return cls(id=run.get("id"), name=run.get("name"), folder=run.get("folder"), identity=run.get("identity"))
+
+
+def run_folder(record: RunRecord, runs_root: RunDir) -> RunDir:
+    """The ``RunDir`` a checkpoint's run trained in: its stored folder when it is there, else the
+    folder of that name under ``runs_root`` (a project moved since), else ``runs_root`` itself
+    (a checkpoint that no run here made)."""
+    if record.folder and Path(record.folder).is_dir():
+        return RunDir(record.folder)
+    return runs_root.child(record.name) if record.name else runs_root
 
 
 @dataclass
@@ -53,6 +82,11 @@ class Checkpoint:
     # the encoder and not part of it; None for the self-supervised algorithms.
     head: dict[str, torch.Tensor] | None = None
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def run_record(self) -> RunRecord:
+        """``run`` read through attributes."""
+        return RunRecord.from_dict(self.run)
 
     def to_dict(self) -> dict[str, Any]:
         """The on-disk form (the resume-only parts left out when absent)."""

@@ -30,6 +30,7 @@ from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.checks import check_ranges
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import world as distributed_world
+from carl_pipeline.distributed import writes
 from carl_pipeline.locking import exclusive_lock
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
@@ -380,8 +381,8 @@ def _resume(trainer: Trainer, run: dict[str, Any], run_dir: RunDir) -> int:
         if trainer.rank == 0:
             logger.info("run %s: a new run in %s", run["name"], run_dir.root)
         return 0
-    if state.run.get("id") != run["id"] or state.optimizer is None or state.rng is None:
-        raise ValueError(f"{latest}: not a resumable checkpoint of this run (id {state.run.get('id')}, "
+    if state.run_record.id != run["id"] or state.optimizer is None or state.rng is None:
+        raise ValueError(f"{latest}: not a resumable checkpoint of this run (id {state.run_record.id}, "
                          f"expected {run['id']}); move it away")
     if state.epoch > trainer.config.epochs:  # only a run folder copied by hand: epochs are in the identity
         raise ValueError(f"{run_dir.root}: this run has trained {state.epoch} epochs, more than the "
@@ -440,7 +441,7 @@ def train(
     run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
     run_dir = run_dir.child(run["name"])
     run["folder"] = str(run_dir.root)
-    rank0 = trainer.rank == 0  # only rank 0 writes: the run folder, its checkpoints and logs
+    rank0 = writes()  # the run folder, its checkpoints and logs
     # One writer per run folder: a second process training the same run waits here, then resumes
     # the finished run (no more work) instead of training it a second time beside the first.
     with exclusive_lock(run_dir.root, f"training run {run['name']}") if rank0 else nullcontext():

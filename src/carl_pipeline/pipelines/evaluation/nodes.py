@@ -5,7 +5,7 @@ from typing import Any
 
 import pandas as pd
 
-from carl_pipeline.distributed import rank
+from carl_pipeline.distributed import writes
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import (
     alignment_breakdown,
@@ -25,7 +25,7 @@ from carl_pipeline.reporting import (
     similarity_figure,
 )
 from carl_pipeline.reporting.tensorboard import log_evaluation
-from carl_pipeline.training import Checkpoint, RunDir, load_encoder, read_checkpoint
+from carl_pipeline.training import Checkpoint, RunDir, load_encoder, read_checkpoint, run_folder
 from carl_pipeline.training.tensorboard_log import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -116,7 +116,7 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
                   "backbone_weights": model.backbone_init or model.encoder.get("backbone_weights") or "random init",
                   "epochs": model.epoch, "final_loss": model.history[-1] if model.history else None,
                   # the training run that made these weights (none for a released checkpoint)
-                  "run": model.run.get("name"), "run_folder": model.run.get("folder")},
+                  "run": model.run_record.name, "run_folder": model.run_record.folder},
     }
 
 
@@ -154,10 +154,9 @@ def log_metrics_to_tensorboard(metrics: dict[str, Any], model: Checkpoint, embed
     """Write the scores of both encoders, the run's settings (HParams) and the validation frames'
     embeddings with thumbnails and labels (Projector) to the TensorBoard logs of the run that
     made the model (the runs' root for a checkpoint that no run here made)."""
-    if rank() != 0:  # under torchrun, rank 0 writes the logs
+    if not writes():
         return
-    run = read_checkpoint(model).run.get("name")
-    writer = summary_writer(training_run.child(run) if run else training_run)
+    writer = summary_writer(run_folder(read_checkpoint(model).run_record, training_run))
     try:
         log_evaluation(writer, metrics, model, embeddings, frame_store, _plot_label(params), params.protocol.val_split)
     finally:
