@@ -44,10 +44,11 @@ def phase_classification(
     for fraction in fractions:
         used = max(1, int(fraction * len(train_embeddings)))
         x, y = _labelled(train_embeddings[:used], train_labels[:used])
-        if len(np.unique(y)) < 2:  # one phase only: every frame gets it
+        num_classes = len(np.unique(y))
+        if num_classes < 2:  # one phase only: every frame gets it
             scores[fraction] = float(np.mean(y_val == y[0])) if len(y) else float("nan")
             continue
-        model = _classifier(classifier, len(np.unique(y)))
+        model = _classifier(classifier, num_classes)
         model.fit(x, y)
         scores[fraction] = float(model.score(x_val, y_val))
     return scores

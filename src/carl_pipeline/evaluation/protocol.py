@@ -81,11 +81,9 @@ def dataset_ordered(table: pd.DataFrame, ids: list[str], *arrays: list) -> tuple
     if missing:
         logger.warning("subset_order 'dataset': %d videos have no position in the released reading order and come "
                        "last: %s", len(missing), ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
-    last = len(ids) + len(order)
-
-    def key(i):
+    def key(i):  # ordered videos by position, then the others by id
         position = order.get(ids[i])
-        return (last, ids[i]) if pd.isna(position) else (int(position), ids[i])
+        return (1, 0, ids[i]) if pd.isna(position) else (0, int(position), ids[i])
 
     permutation = sorted(range(len(ids)), key=key)
     return tuple([values[i] for i in permutation] for values in (ids, *arrays))

@@ -71,10 +71,10 @@ def gaussian_targets(distance: torch.Tensor, valid_j: torch.Tensor, variance: fl
     """
     if released_dtype is not None:
         weights = torch.exp(-distance.float().square() / (2 * variance)).masked_fill(~valid_j, 0.0)
-        weights = weights.to(released_dtype)  # the underflow happens here, as in type_as(logits)
-        total = weights.float().sum(-1, keepdim=True)
+        weights = weights.to(released_dtype).float()  # the underflow happens here, as in type_as(logits)
+        total = weights.sum(-1, keepdim=True)
         # (no clamp of the sum: a row of subnormal weights alone is still a distribution)
-        targets = torch.where(total > 0, weights.float() / total, 0.0)
+        targets = torch.where(total > 0, weights / total, 0.0)
         return targets.to(released_dtype).float()  # the released label matrix has the logits' dtype
     log_weights = (-distance.square() / (2 * variance)).masked_fill(~valid_j, float("-inf"))
     any_valid = valid_j.any(-1, keepdim=True)
