@@ -30,9 +30,9 @@ from carl_pipeline.models import EncoderConfig  # noqa: E402
 from carl_pipeline.synthetic.actions import POURING  # noqa: E402
 from carl_pipeline.synthetic.generate import _rng, render_action_video  # noqa: E402
 from carl_pipeline.training import (  # noqa: E402
+    OptimConfig,
     RunDir,
     SamplingConfig,
-    TrainConfig,
     collate,
     train,
 )
@@ -93,7 +93,7 @@ def timed_training_step(store: FrameStore, ids, encoder: EncoderConfig, sampling
     automatic mixed precision, SCL, backward, clipping, the non-finite guard) on the next of three
     batches read beforehand, as a callable for ``_median``."""
     torch.manual_seed(0)
-    config = TrainConfig(epochs=1, batch_size=batch, device=str(device), progress=False)
+    config = OptimConfig(epochs=1, batch_size=batch, device=str(device), progress=False)
     trainer = setup_training(str(store.root), list(ids), encoder, sampling, augment, config)
     batches = [collate([trainer.dataset[((n * batch + i) % len(ids), n)] for i in range(batch)]) for n in range(3)]
     state = {"n": 0}
@@ -122,7 +122,7 @@ def main(argv=None) -> None:
         # 1. The real training loop, paper architecture, automatic mixed precision (bf16 on an
         #    H100), augmentation on the GPU; then fp16 with the gradient scaler.
         for precision in ("auto", "fp16"):
-            config = TrainConfig(epochs=2, batch_size=batch, max_steps_per_epoch=2, precision=precision,
+            config = OptimConfig(epochs=2, batch_size=batch, max_steps_per_epoch=2, precision=precision,
                                  checkpoint_every=1, num_workers=4, progress=False)
             start = time.perf_counter()
             checkpoint = train(str(store.root), ids, encoder, sampling, augment, config, RunDir(tmp / f"run_{precision}"),

@@ -26,9 +26,9 @@ from carl_pipeline.augment import AugmentConfig, apply_view_params, sample_view_
 from carl_pipeline.models import EncoderConfig  # noqa: E402
 from carl_pipeline.models.released import load_released_checkpoint  # noqa: E402
 from carl_pipeline.training import (  # noqa: E402
+    OptimConfig,
     RunDir,
     SamplingConfig,
-    TrainConfig,
     load_encoder,
     train,
 )
@@ -51,7 +51,7 @@ def main(argv=None) -> None:
 
         # 1. The training loop with the released variants, bf16 (auto) and fp16 with the scaler.
         for precision in ("auto", "fp16"):
-            config = TrainConfig(epochs=2, batch_size=batch, max_steps_per_epoch=2, precision=precision,
+            config = OptimConfig(epochs=2, batch_size=batch, max_steps_per_epoch=2, precision=precision,
                                  checkpoint_every=1, num_workers=4, progress=False, warmup_epochs=0.0)
             start = time.perf_counter()
             checkpoint = train(str(store.root), ids, released, sampling, augment_released, config,

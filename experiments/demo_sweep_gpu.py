@@ -37,10 +37,10 @@ from carl_pipeline.evaluation import EvalConfig, alignment_breakdown, evaluate_t
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.training import (
+    OptimConfig,
     PretrainConfig,
     RunDir,
     SamplingConfig,
-    TrainConfig,
     load_encoder,
     pretrain_backbone,
     train,
@@ -180,7 +180,7 @@ def run(name: str, dataset: str, change: dict, data_dir: Path, settings: dict, w
     sampling = SamplingConfig(**train_block["sampling"])
     encoder = EncoderConfig(**{**train_block["model"], "train_length": sampling.num_steps})
     augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in train_block["augment"].items()})
-    optim = TrainConfig(**{**train_block["optim"], "progress": False, "precision": "fp32"})
+    optim = OptimConfig(**{**train_block["optim"], "progress": False, "precision": "fp32"})
     loss = LossConfig(**train_block["loss"])
     pretrain = PretrainConfig(**{**train_block["pretrain"], "progress": False})
     ids = index.loc[index["split"].isin(train_block["splits"]), "video_id"].tolist()

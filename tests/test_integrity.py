@@ -319,7 +319,7 @@ def test_tracking__a_corrupt_store_stops_the_run_before_any_node_naming_it_and_t
 def test_training__settings_that_are_legal_but_almost_surely_a_mistake_are_warned(pouring_store, tmp_path, caplog):
     from carl_pipeline.augment import AugmentConfig
     from carl_pipeline.models import EncoderConfig
-    from carl_pipeline.training import RunDir, SamplingConfig, TrainConfig, train
+    from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, train
 
     encoder = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
                             ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
@@ -327,7 +327,7 @@ def test_training__settings_that_are_legal_but_almost_surely_a_mistake_are_warne
     ids = pouring_store.video_ids()
     with caplog.at_level("WARNING"):
         train(str(pouring_store.root), ids, encoder, SamplingConfig(num_steps=8), AugmentConfig(image_size=16),
-              TrainConfig(epochs=1, batch_size=len(ids) + 3, progress=False), RunDir(tmp_path / "runs"), device="cpu")
+              OptimConfig(epochs=1, batch_size=len(ids) + 3, progress=False), RunDir(tmp_path / "runs"), device="cpu")
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert f"batch_size {len(ids) + 3}" in messages and f"larger than the {len(ids)} training videos" in messages
     assert "augment.image_size 16: inputs under 32 px" in messages
@@ -339,7 +339,7 @@ _TRAIN_ONE = textwrap.dedent("""
     import logging, sys, torch
     from carl_pipeline.augment import AugmentConfig
     from carl_pipeline.models import EncoderConfig
-    from carl_pipeline.training import RunDir, SamplingConfig, TrainConfig, train
+    from carl_pipeline.training import RunDir, SamplingConfig, OptimConfig, train
     from carl_pipeline.video import FrameStore
 
     messages = []
@@ -353,7 +353,7 @@ _TRAIN_ONE = textwrap.dedent("""
                             num_heads=4, ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16,
                             projection_size=16, train_length=8, dropout=0.0)
     checkpoint = train(store, FrameStore(store).video_ids(), encoder, SamplingConfig(num_steps=8),
-                       AugmentConfig(image_size=32), TrainConfig(epochs=2, batch_size=2, progress=False),
+                       AugmentConfig(image_size=32), OptimConfig(epochs=2, batch_size=2, progress=False),
                        RunDir(runs), device="cpu")
     torch.save({"model": checkpoint.model, "messages": messages}, out)
 """)

@@ -15,7 +15,7 @@ from carl_pipeline.augment import FRAMINGS, AugmentConfig
 from carl_pipeline.evaluation import EvalConfig
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
-from carl_pipeline.training import PretrainConfig, SamplingConfig, TrainConfig
+from carl_pipeline.training import OptimConfig, PretrainConfig, SamplingConfig
 
 
 class _Block(BaseModel):
@@ -129,7 +129,7 @@ class TrainParams(_Block):
     sampling: SamplingConfig
     augment: AugmentConfig
     loss: LossConfig
-    optim: TrainConfig
+    optim: OptimConfig
     # Self-supervised frame pretraining of the backbone before CARL (epochs 0: none).
     pretrain: PretrainConfig = PretrainConfig()
     splits: tuple[str, ...] = ("train",)

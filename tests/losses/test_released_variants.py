@@ -198,10 +198,10 @@ def test_released_variants__runs_trained_before_them_keep_their_ids():
     was; the released variants are other runs."""
     from carl_pipeline.augment import AugmentConfig
     from carl_pipeline.models import EncoderConfig
-    from carl_pipeline.training import SamplingConfig, TrainConfig
+    from carl_pipeline.training import OptimConfig, SamplingConfig
 
     def identity(loss):
-        return run_identity(EncoderConfig(), SamplingConfig(), AugmentConfig(), loss, TrainConfig(), data="d")
+        return run_identity(EncoderConfig(), SamplingConfig(), AugmentConfig(), loss, OptimConfig(), data="d")
 
     assert "scl_target" not in identity(LossConfig())["loss"] and "tcc_label_smoothing" not in identity(LossConfig())["loss"]
     assert identity(LossConfig(scl_target="released"))["loss"]["scl_target"] == "released"

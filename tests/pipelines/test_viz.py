@@ -58,7 +58,7 @@ def test_kedro_viz_build__previews_what_a_run_made(tiny_raw, tmp_path, monkeypat
     kind, summary = previews["data/06_models/pouring/carl.pt"]
     summary = json.loads(summary) if isinstance(summary, str) else summary
     assert kind == "JSONPreview" and summary["epoch"] == 2 and len(summary["loss_per_epoch"]) == 2
-    assert summary["run"].startswith("scl-") and summary["train"]["batch_size"] == 2
+    assert summary["run"].startswith("scl-") and summary["optim"]["batch_size"] == 2
     kind, frames = previews["data/08_reporting/pouring/alignment.mp4"]
     assert kind == "ImagePreview" and base64.b64decode(frames).startswith(b"\x89PNG")
     assert previews["data/08_reporting/pouring/metrics.json"][0] == "JSONPreview"

@@ -21,7 +21,7 @@ from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_pouring
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.synthetic import generate_pouring
-from carl_pipeline.training import RunDir, SamplingConfig, TrainConfig, load_encoder, train
+from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, load_encoder, train
 from carl_pipeline.video import FrameStore
 
 SIZE = 64
@@ -54,7 +54,7 @@ def _train_and_score(store, index, labels, epochs: int, run_dir) -> tuple[dict, 
     architecture untrained: ``(trained, untrained, trained minus untrained)``."""
     training_ids = list(index.loc[index["split"] == "train", "video_id"])
     checkpoint = train(str(store.root), training_ids, ENCODER, SamplingConfig(num_steps=STEPS, window="shifted"),
-                       AugmentConfig(image_size=SIZE), TrainConfig(epochs=epochs, batch_size=2, lr=3e-4, progress=False),
+                       AugmentConfig(image_size=SIZE), OptimConfig(epochs=epochs, batch_size=2, lr=3e-4, progress=False),
                        RunDir(run_dir), device="cpu", loss_config=LossConfig())
     trained = _scores(checkpoint, store, index, labels)
     untrained = _scores(untrained_checkpoint(checkpoint), store, index, labels)

@@ -11,9 +11,9 @@ from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training import (
     SCHEMA_VERSION,
     Checkpoint,
+    OptimConfig,
     RunDir,
     SamplingConfig,
-    TrainConfig,
     TwoViewDataset,
     collate,
     load_encoder,
@@ -60,7 +60,7 @@ def test_training__a_few_steps_reduce_the_loss(store, tmp_path, algorithm, setti
     ids = store.video_ids()
     # A narrow target (variance 1) on these short clips: with the paper's variance of 10 the
     # target over 8 frames is almost uniform and an untrained model already matches it.
-    config = TrainConfig(epochs=10, batch_size=2, lr=1e-3, warmup_epochs=0, checkpoint_every=100,
+    config = OptimConfig(epochs=10, batch_size=2, lr=1e-3, warmup_epochs=0, checkpoint_every=100,
                          progress=False, seed=0)
     loss = LossConfig(algorithm=algorithm, variance=1.0, **settings)
     labels = _phase_labels(store, ids) if loss.uses_labels else None
@@ -88,18 +88,18 @@ def _checkpoint_files(folder):
 def test_training__rerun_resumes_only_its_own_run_and_other_settings_start_a_new_one(store, tmp_path):
     ids = store.video_ids()
     runs = RunDir(tmp_path / "runs")
-    config = TrainConfig(epochs=2, batch_size=2, checkpoint_every=1, progress=False)
+    config = OptimConfig(epochs=2, batch_size=2, checkpoint_every=1, progress=False)
     first = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
     first_folder = tmp_path / "runs" / first.run["name"]
     assert first.run["folder"] == str(first_folder) and [e for e, _ in RunDir(first_folder).checkpoints()] == [1, 2]
-    assert json.loads((first_folder / "identity.json").read_text())["train"]["lr"] == config.lr
+    assert json.loads((first_folder / "identity.json").read_text())["optim"]["lr"] == config.lr
     before = _checkpoint_files(first_folder)
 
     # Another learning rate, another seed: each trains a run of its own, recording what made it.
-    for changed in (TrainConfig(**{**asdict(config), "lr": 1e-3}), TrainConfig(**{**asdict(config), "seed": 7})):
+    for changed in (OptimConfig(**{**asdict(config), "lr": 1e-3}), OptimConfig(**{**asdict(config), "seed": 7})):
         other = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, changed, runs, device="cpu")
         assert other.run["id"] != first.run["id"] and len(other.history) == 2
-        assert other.train["lr"] == changed.lr and other.train["seed"] == changed.seed
+        assert other.optim["lr"] == changed.lr and other.optim["seed"] == changed.seed
         assert other.history != first.history
         assert any(not torch.equal(other.model[k], first.model[k]) for k in first.model)
     # ... and another loss, another architecture.
@@ -117,14 +117,14 @@ def test_training__rerun_resumes_only_its_own_run_and_other_settings_start_a_new
     assert again.run["id"] == first.run["id"] and again.history == first.history
     assert again.step == first.step and _checkpoint_files(first_folder) == before
     # Settings that do not change the result do not split runs.
-    cosmetic = TrainConfig(**{**asdict(config), "checkpoint_every": 5, "num_workers": 0, "device": "cpu"})
+    cosmetic = OptimConfig(**{**asdict(config), "checkpoint_every": 5, "num_workers": 0, "device": "cpu"})
     assert train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, cosmetic, runs, device="cpu").run["id"] == \
         first.run["id"]
 
     # Equal run ids mean equal weights: "2 epochs, then ask for 3" and "3 from scratch" are one
     # run (the cosine schedule spans the epochs, so the 2-epoch run is not a prefix of it), and the
     # 2-epoch run is still there, untouched.
-    longer = TrainConfig(**{**asdict(config), "epochs": 3})
+    longer = OptimConfig(**{**asdict(config), "epochs": 3})
     extended = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, longer, runs, device="cpu")
     assert extended.run["id"] != first.run["id"] and len(extended.history) == 3
     scratch_runs = RunDir(tmp_path / "scratch_runs")
@@ -138,7 +138,7 @@ def test_run_identity__input_norm_is_another_run_and_earlier_runs_keep_their_ids
     from carl_pipeline.training.identity import run_id, run_identity
 
     def identity(encoder):
-        return run_identity(encoder, SAMPLING, AUGMENT, LossConfig(), TrainConfig(), data="fingerprint")
+        return run_identity(encoder, SAMPLING, AUGMENT, LossConfig(), OptimConfig(), data="fingerprint")
 
     plain = identity(ENCODER)
     framed = identity(EncoderConfig(**{**ENCODER.to_dict(), "input_norm": "frame"}))
@@ -147,9 +147,21 @@ def test_run_identity__input_norm_is_another_run_and_earlier_runs_keep_their_ids
     assert plain["encoder"] == {k: v for k, v in ENCODER.to_dict().items() if k not in ("backbone_dir", "input_norm")}
 
 
+def test_run_identity__the_optimiser_block_is_optim_everywhere_and_run_ids_did_not_move():
+    """conf's name (``train.optim``) is the identity's and the checkpoint's; the id of a run at the
+    defaults is the one it had when the block was still called ``train`` there (697bbb94, computed
+    at d1faf87), so runs trained before are found and resumed, not trained again."""
+    from carl_pipeline.training.identity import run_id, run_identity, run_name
+
+    identity = run_identity(EncoderConfig(), SamplingConfig(), AugmentConfig(), LossConfig(), OptimConfig(), data="d")
+    assert "optim" in identity and "train" not in identity
+    assert run_id(identity) == "697bbb94" and run_name(identity) == "scl-lr0.0001-seed0-697bbb94"
+    assert run_id({**identity, "optim": {**identity["optim"], "lr": 1e-3}}) != "697bbb94"
+
+
 def test_training__other_training_data_is_another_run(store, tmp_path):
     ids = store.video_ids()
-    config = TrainConfig(epochs=1, batch_size=2, progress=False)
+    config = OptimConfig(epochs=1, batch_size=2, progress=False)
     runs = RunDir(tmp_path / "runs")
     every = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
     fewer = train(str(store.root), ids[:-1], ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
@@ -162,7 +174,7 @@ def test_training__a_run_stopped_after_2_of_4_epochs_and_resumed_ends_with_the_s
     Python's), not reseed it, for the weights to come out the same."""
     ids = store.video_ids()
     encoder = EncoderConfig(**{**ENCODER.to_dict(), "dropout": 0.3})
-    config = TrainConfig(epochs=4, batch_size=2, checkpoint_every=1, progress=False)
+    config = OptimConfig(epochs=4, batch_size=2, checkpoint_every=1, progress=False)
     whole = train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, RunDir(tmp_path / "whole", keep=4),
                   device="cpu")
     interrupted = RunDir(tmp_path / "interrupted", keep=4)
@@ -180,10 +192,10 @@ def test_training__a_run_stopped_after_2_of_4_epochs_and_resumed_ends_with_the_s
 
 def test_training__a_truncated_newest_checkpoint_is_named_and_the_older_one_resumed(store, tmp_path, caplog):
     ids = store.video_ids()
-    config = TrainConfig(epochs=3, batch_size=2, checkpoint_every=1, progress=False)
+    config = OptimConfig(epochs=3, batch_size=2, checkpoint_every=1, progress=False)
     whole = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "whole"), device="cpu")
     runs = RunDir(tmp_path / "interrupted", keep=3)
-    train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, TrainConfig(**{**asdict(config), "epochs": 3}), runs,
+    train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, OptimConfig(**{**asdict(config), "epochs": 3}), runs,
           device="cpu")
     folder = runs.child(whole.run["name"])
     (_, third), = [(e, p) for e, p in folder.checkpoints() if e == 3]
@@ -197,7 +209,7 @@ def test_training__a_truncated_newest_checkpoint_is_named_and_the_older_one_resu
 
 def test_training__same_seed_same_weights(store, tmp_path):
     ids = store.video_ids()
-    config = TrainConfig(epochs=1, batch_size=2, progress=False, seed=5)
+    config = OptimConfig(epochs=1, batch_size=2, progress=False, seed=5)
     a = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "a"), device="cpu")
     b = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "b"), device="cpu")
     for key in a.model:
@@ -268,7 +280,7 @@ def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_fr
 
     # CARL trains from it (the pipeline's path: the state, BatchNorm's 0-dim counters included,
     # is part of the run's identity), and another pretraining is another run.
-    runs, config = RunDir(tmp_path / "runs"), TrainConfig(epochs=1, batch_size=2, progress=False)
+    runs, config = RunDir(tmp_path / "runs"), OptimConfig(epochs=1, batch_size=2, progress=False)
     from_pretrained = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu",
                             backbone_state=result["state_dict"])
     torch.testing.assert_close(from_pretrained.model["frozen.0.0.weight"], result["state_dict"]["conv1.weight"])
@@ -281,15 +293,17 @@ def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_fr
 
 def test_checkpoint__typed_with_a_schema_version_read_through_one_function(store, tmp_path):
     ids = store.video_ids()
-    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, TrainConfig(epochs=1, batch_size=2, progress=False),
+    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, OptimConfig(epochs=1, batch_size=2, progress=False),
                        RunDir(tmp_path / "runs"), device="cpu")
     assert isinstance(checkpoint, Checkpoint) and checkpoint.schema_version == SCHEMA_VERSION
     on_disk = checkpoint.to_dict()
     assert "optimizer" not in on_disk and on_disk["run"]["id"] == checkpoint.run["id"]
     assert read_checkpoint(on_disk).history == checkpoint.history and read_checkpoint(checkpoint) is checkpoint
     # A file from before the schema (no version, no run) still reads; a newer one is refused by name.
-    old = {k: v for k, v in on_disk.items() if k not in ("schema_version", "run")}
+    old = {k: v for k, v in on_disk.items() if k not in ("schema_version", "run", "optim")}
+    old["train"] = on_disk["optim"]  # the optimiser block's name before schema version 2
     assert read_checkpoint(old).run == {} and load_encoder(old).config == ENCODER
+    assert read_checkpoint(old).optim == on_disk["optim"] and read_checkpoint({**old, "schema_version": 1}).optim["lr"] > 0
     with pytest.raises(ValueError, match=r"carl\.pt: schema version 99 is newer"):
         read_checkpoint({**on_disk, "schema_version": 99}, "carl.pt")
     with pytest.raises(ValueError, match="not a CARL encoder checkpoint"):

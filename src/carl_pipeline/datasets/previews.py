@@ -37,5 +37,5 @@ def checkpoint_summary(checkpoint: Any) -> dict[str, Any]:
         "run": run.get("name"), "epoch": checkpoint.get("epoch"), "backbone_init": checkpoint.get("backbone_init"),
         "untrained": bool(checkpoint.get("untrained", False)),
         "loss_per_epoch": [round(float(x), 4) for x in checkpoint.get("history", [])],
-        **{key: checkpoint[key] for key in ("encoder", "sampling", "augment", "loss", "train") if key in checkpoint},
+        **{key: checkpoint[key] for key in ("encoder", "sampling", "augment", "loss", "optim") if key in checkpoint},
     }

@@ -19,8 +19,10 @@ from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training.run_dir import RunDir
 
 #: Version of the on-disk layout. 1: the run (``run``: id, name, folder, identity) and the random
-#: states of a resumable checkpoint (``rng``). Files without ``schema_version`` are version 0.
-SCHEMA_VERSION = 1
+#: states of a resumable checkpoint (``rng``). 2: the optimiser block is ``optim``, as in conf
+#: (it was ``train``; older files are read with it renamed). Files without ``schema_version`` are
+#: version 0.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ class Checkpoint:
     """A CARL encoder checkpoint.
 
     ``model``: the encoder's state dict (CPU tensors); ``encoder``, ``sampling``, ``augment``,
-    ``train``, ``loss``: the settings, as plain dicts of their config classes; ``run``: the
-    training run that made it (``id``, ``name``, ``folder``, ``identity``; empty for a released
+    ``optim`` (the optimiser block, ``<dataset>.train.optim`` in conf), ``loss``: the settings,
+    as plain dicts of their config classes; ``run``: the training run that made it (``id``, ``name``, ``folder``, ``identity``; empty for a released
     or untrained checkpoint); ``optimizer``, ``scaler``, ``rng``: only in the epoch checkpoints a
     run resumes from.
     """
@@ -65,7 +67,7 @@ class Checkpoint:
     encoder: dict[str, Any]
     sampling: dict[str, Any] = field(default_factory=dict)
     augment: dict[str, Any] = field(default_factory=dict)
-    train: dict[str, Any] = field(default_factory=dict)
+    optim: dict[str, Any] = field(default_factory=dict)
     loss: dict[str, Any] = field(default_factory=lambda: {"algorithm": "scl"})
     backbone_init: str = "random init"
     epoch: int = 0
@@ -104,6 +106,8 @@ class Checkpoint:
         if missing:
             raise ValueError(f"{source}: not a CARL encoder checkpoint (no {missing})")
         known = {f.name for f in fields(cls)}
+        if version < 2 and "train" in state:  # the optimiser block's name before version 2
+            state = {**{k: v for k, v in state.items() if k != "train"}, "optim": state["train"]}
         values = {k: v for k, v in state.items() if k in known}
         values["schema_version"] = SCHEMA_VERSION  # read and brought up to this version
         return cls(**values)

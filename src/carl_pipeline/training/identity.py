@@ -38,8 +38,8 @@ from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.video import FrameStore
 
-#: TrainConfig fields that do not change the weights a run ends with.
-NOT_IN_IDENTITY_TRAIN = ("progress", "num_workers", "checkpoint_every", "device", "channels_last",
+#: OptimConfig fields (the optimiser block) that do not change the weights a run ends with.
+NOT_IN_IDENTITY_OPTIM = ("progress", "num_workers", "checkpoint_every", "device", "channels_last",
                          "compile_backend", "verify_frames")
 #: EncoderConfig fields that do not change the weights a run ends with.
 NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
@@ -95,7 +95,7 @@ def state_fingerprint(state: Mapping[str, torch.Tensor] | None) -> str | None:
     return sha.hexdigest()
 
 
-def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss: LossConfig, train,
+def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss: LossConfig, optim,
                  data: str, backbone_state: str | None = None, world_size: int = 1,
                  labels: str | None = None) -> dict[str, Any]:
     """The settings that define a run (see the module docstring for what is left out)."""
@@ -107,20 +107,25 @@ def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss:
         "sampling": asdict(sampling),
         "augment": asdict(augment),
         "loss": _without_added_later(asdict(loss), ADDED_LATER_LOSS),
-        "train": {k: v for k, v in asdict(train).items() if k not in NOT_IN_IDENTITY_TRAIN},
+        "optim": {k: v for k, v in asdict(optim).items() if k not in NOT_IN_IDENTITY_OPTIM},
         "data": data,
         "backbone_state": backbone_state,
         "world_size": world_size,
     }
 
 
+#: The optimiser block was hashed under the name ``train`` before it took conf's name ``optim``;
+#: it still is, so that runs trained before keep their ids (and are resumed, not retrained).
+HASHED_AS = {"optim": "train"}
+
+
 def run_id(identity: Mapping[str, Any]) -> str:
     """Eight hex digits of the identity's hash."""
-    return _digest(identity)[:8]
+    return _digest({HASHED_AS.get(k, k): v for k, v in identity.items()})[:8]
 
 
 def run_name(identity: Mapping[str, Any]) -> str:
     """A readable folder name: ``<algorithm>-lr<lr>-seed<seed>-<run id>``."""
-    train = identity["train"]
-    name = f"{identity['loss']['algorithm']}-lr{train['lr']:g}-seed{train['seed']}-{run_id(identity)}"
+    optim = identity["optim"] if "optim" in identity else identity["train"]  # "train": a run written before
+    name = f"{identity['loss']['algorithm']}-lr{optim['lr']:g}-seed{optim['seed']}-{run_id(identity)}"
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)

@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class OptimConfig:
     """Optimisation settings (defaults: the paper's, except the epoch count). The loss and its
     settings are a ``LossConfig`` of their own."""
 
@@ -184,7 +184,7 @@ class Trainer:
     encoder: EncoderConfig
     sampling: SamplingConfig
     augment: AugmentConfig
-    config: TrainConfig
+    config: OptimConfig
     loss_config: LossConfig
     device: torch.device
     amp_dtype: torch.dtype | None
@@ -223,7 +223,7 @@ def _training_device(name: str) -> torch.device:
 
 
 def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig, sampling: SamplingConfig,
-                   augment: AugmentConfig, config: TrainConfig, device: str | None = None,
+                   augment: AugmentConfig, config: OptimConfig, device: str | None = None,
                    loss_config: LossConfig | None = None, backbone_state: dict[str, torch.Tensor] | None = None,
                    labels: dict[str, np.ndarray] | None = None) -> Trainer:
     """The model, optimiser, data and learning-rate schedule of a run, before any step (see
@@ -368,7 +368,7 @@ def _checkpoint(trainer: Trainer, run: dict[str, Any], epoch: int, with_optimize
         resume["head"] = {k: v.detach().cpu() for k, v in trainer.learner.head.state_dict().items()}
     return Checkpoint(model={k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
                       encoder=trainer.encoder.to_dict(), sampling=asdict(trainer.sampling),
-                      augment=asdict(trainer.augment), train=asdict(trainer.config), loss=asdict(trainer.loss_config),
+                      augment=asdict(trainer.augment), optim=asdict(trainer.config), loss=asdict(trainer.loss_config),
                       backbone_init=backbone_init or trainer.encoder.backbone_weights or "random init", epoch=epoch,
                       step=trainer.step, skipped_steps=trainer.skipped, history=list(trainer.history), run=run, **resume)
 
@@ -405,7 +405,7 @@ def train(
     encoder: EncoderConfig,
     sampling: SamplingConfig,
     augment: AugmentConfig,
-    config: TrainConfig,
+    config: OptimConfig,
     run_dir: RunDir,
     device: str | None = None,
     loss_config: LossConfig | None = None,
