@@ -28,8 +28,7 @@ from carl_pipeline.video.frame_pack import FramePack, FramePackError
 
 def _ingest(plan_jobs, store: FrameStore, failures=()):
     report = run_conversion(ConversionPlan(tuple(plan_jobs), progress=False, failures=tuple(failures)), store)
-    store.write_report(report.to_dict())
-    index, labels, ingest_report = index_videos(store)
+    index, labels, ingest_report = index_videos(store, report.to_dict())
     return report, index, labels, ingest_report
 
 

@@ -121,15 +121,17 @@ def test_penn_action_dataset_order__is_the_order_the_released_shards_are_read_in
 def test_ingestion__the_index_holds_each_videos_released_position(tiny_raw, tmp_path):
     """Through the ingestion nodes: the plan's order reaches the video index (and so the
     embeddings table), a position per split for every Pouring video."""
-    from carl_pipeline.ingest import run_conversion
     from carl_pipeline.params import PouringIngestParams
-    from carl_pipeline.pipelines.ingestion.nodes import index_videos, plan_pouring_conversion
+    from carl_pipeline.pipelines.ingestion.nodes import (
+        convert_videos,
+        index_videos,
+        plan_pouring_conversion,
+    )
     from carl_pipeline.video import FrameStore
 
     plan = plan_pouring_conversion(tiny_raw / "pouring", PouringIngestParams(num_workers=0, progress=False))
     store = FrameStore(tmp_path / "frames")
-    store.write_report(run_conversion(plan, store).to_dict())
-    index, _, _ = index_videos(store)
+    index, _, _ = index_videos(store, convert_videos(plan, store))
     assert index.set_index("video_id")["dataset_order"].to_dict() == dict(plan.dataset_order)
     for _, rows in index.groupby("split"):
         assert sorted(rows["dataset_order"]) == list(range(len(rows)))

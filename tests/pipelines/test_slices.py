@@ -12,7 +12,6 @@ from carl_pipeline.ingest import build_video_index
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.params import EvaluateParams
 from carl_pipeline.pipelines import evaluation
-from carl_pipeline.pipelines.ingestion.nodes import index_videos
 from carl_pipeline.training import Checkpoint
 
 ENCODER = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
@@ -52,14 +51,33 @@ def test_evaluation_slice__embeds_both_encoders_and_scores_them(pouring_store):
     json.dumps(metrics)  # what the catalog writes as metrics.json
 
 
-def test_ingestion_slice__indexes_a_converted_store(pouring_store):
-    """``index_videos`` on its own: the index, the per-frame labels and the report of a store
-    converted elsewhere (here: by the fixture), with no raw folder at hand."""
-    catalog = _catalog(frame_store=pouring_store)
-    from kedro.pipeline import Node, Pipeline
+def test_ingestion_slice__plans_converts_into_the_store_it_is_given_and_indexes(tiny_raw, tmp_path):
+    """The ingestion template on an in-memory catalog: the plan, the conversion (a node, writing
+    packs into the store it is given) and the index that follows from the conversion's report; a
+    second run of the slice converts nothing again."""
+    from carl_pipeline.datasets import AtomicJSONDataset
+    from carl_pipeline.params import PouringIngestParams
+    from carl_pipeline.pipelines.ingestion.pipeline import create_pipeline
+    from carl_pipeline.video import FrameStore
 
-    slice_ = Pipeline([Node(index_videos, inputs="frame_store", outputs=["video_index", "frame_labels", "ingest_report"])])
-    SequentialRunner().run(slice_, catalog)
-    index, labels, report = (catalog.load(n) for n in ("video_index", "frame_labels", "ingest_report"))
-    assert report["videos"] == len(index) == len(pouring_store.video_ids())
+    template = create_pipeline("pouring")
+    assert [n.name for n in template.nodes] == ["pouring.plan_conversion", "pouring.convert_videos_to_frame_packs",
+                                                "pouring.index_converted_videos"]
+    store = FrameStore(tmp_path / "frames")  # not there yet: the conversion makes it
+
+    def run_slice():
+        catalog = _catalog(**{"pouring.raw": tiny_raw / "pouring", "pouring.frame_store": store,
+                              "params:pouring.ingest": PouringIngestParams(progress=False, num_workers=1)})
+        # The report as the catalog keeps it, beside the packs (a memory copy is released once read)
+        catalog["pouring.conversion_report"] = AtomicJSONDataset(filepath=str(store.root / "_conversion_report.json"))
+        for name in ("video_index", "frame_labels", "ingest_report"):
+            catalog[f"pouring.{name}"] = MemoryDataset()
+        SequentialRunner().run(template, catalog)
+        return (catalog.load(f"pouring.{n}") for n in ("conversion_report", "video_index", "frame_labels", "ingest_report"))
+
+    conversion, index, labels, report = run_slice()
+    assert len(conversion["converted"]) == len(store.video_ids()) == report["videos"] == len(index) == 5
     assert len(labels) == index["num_frames"].sum() and report["failed"] == []
+    assert store.read_report()["converted"] == conversion["converted"]
+    conversion, index_again, _, report = run_slice()
+    assert conversion["converted"] == [] and report["already_converted"] == 5 and index_again.equals(index)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +9,17 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import ImagePreview
 
 from carl_pipeline.datasets.previews import evenly, png_base64
-from carl_pipeline.ingest.convert import ConversionPlan, run_conversion
 from carl_pipeline.video.frame_store import FrameStore
 
-logger = logging.getLogger(__name__)
 
+class FrameStoreDataset(AbstractDataset[None, FrameStore]):
+    """Loads a ``FrameStore`` on a folder of frame packs; it is never saved through the catalog.
 
-class FrameStoreDataset(AbstractDataset[ConversionPlan, FrameStore]):
-    """Saves a ``ConversionPlan`` by running it into the folder; loads a ``FrameStore`` on it.
-
-    Saving follows Kedro's lazy-saving idea (as ``PartitionedDataset`` does with callables): the
-    ingestion node decides *what* to convert, the dataset writes it, one frame pack per video, in a
-    process pool. Videos already converted with the same settings from the same raw content, whose
-    frames match their checksums, are skipped, so a rerun after an interruption only does what is
-    left; each pack is written atomically. What was converted,
-    skipped and why any video failed is written beside the packs as ``_conversion_report.json``.
+    The packs are written by the ingestion node ``convert_videos``, which is given the store as an
+    input (gigabytes of frames do not pass through memory) and returns the conversion report, the
+    catalog entry ``<dataset>.conversion_report`` beside the packs, that the index node reads;
+    so the lineage runs plan -> convert -> report -> index. Loading a folder that does not exist
+    yet gives an empty store, which the conversion fills.
 
     Example catalog entry::
 
@@ -38,20 +33,11 @@ class FrameStoreDataset(AbstractDataset[ConversionPlan, FrameStore]):
         self.metadata = metadata
 
     def _load(self) -> FrameStore:
-        if not self._path.is_dir():
-            raise DatasetError(f"{self._path}: frame store not found; run the ingestion pipeline first")
         return FrameStore(self._path)
 
-    def _save(self, data: ConversionPlan) -> None:
-        if not isinstance(data, ConversionPlan):
-            raise DatasetError(f"{self._path}: expected a ConversionPlan to save, got {type(data).__name__}")
-        store = FrameStore(self._path)
-        report = run_conversion(data, store)
-        store.write_report(report.to_dict())
-        logger.info(
-            "%s: %d converted, %d already there, %d failed",
-            self._path, len(report.converted), len(report.skipped_existing), len(report.failed),
-        )
+    def _save(self, data: Any) -> None:
+        raise DatasetError(f"{self._path}: a frame store is written by the ingestion node convert_videos, "
+                           f"not saved through the catalog")
 
     def _exists(self) -> bool:
         return bool(FrameStore(self._path).pack_paths())

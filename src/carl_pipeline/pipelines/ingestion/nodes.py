@@ -1,4 +1,4 @@
-"""Ingestion nodes: plan the conversion of a raw dataset, then index what was converted.
+"""Ingestion nodes: plan the conversion of a raw dataset, convert it, then index what was converted.
 
 The work lives in ``carl_pipeline.ingest``; these functions only adapt parameters and results.
 """
@@ -18,6 +18,7 @@ from carl_pipeline.ingest import (
     plan_pouring,
     plan_video_folder,
     pouring_dataset_order,
+    run_conversion,
 )
 from carl_pipeline.params import (
     FineGymIngestParams,
@@ -87,17 +88,39 @@ def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> Co
     return _plan(jobs, failures, params)
 
 
-def index_videos(frame_store: FrameStore) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def convert_videos(plan: ConversionPlan, frame_store: FrameStore) -> dict[str, Any]:
+    """Run the plan into the frame store: one pack per video, written atomically, in a pool.
+
+    The packs are written into the store the node is given (gigabytes of frames do not pass
+    through memory); videos already converted with the same settings from the same raw content,
+    whose frames match their checksums, are skipped, so a rerun after an interruption only does
+    what is left.
+
+    Args:
+        plan: the jobs the planner listed, and how to run them.
+        frame_store: the dataset's frame packs (a folder; made if missing).
+
+    Returns:
+        The conversion report: what was converted, skipped and why any video failed (saved beside
+        the packs as ``_conversion_report.json``).
+    """
+    report = run_conversion(plan, frame_store)
+    logger.info("%s: %d converted, %d already there, %d failed", frame_store.root,
+                len(report.converted), len(report.skipped_existing), len(report.failed))
+    return report.to_dict()
+
+
+def index_videos(frame_store: FrameStore, conversion: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Build the video index and per-frame labels from the converted videos.
 
     Args:
         frame_store: the dataset's frame packs.
+        conversion: the conversion's report (``convert_videos``).
 
     Returns:
         The video index (one row per video), the per-frame labels (one row per frame, -1 where
         unlabelled) and the ingest report (counts per split, skipped and failed videos).
     """
-    conversion = frame_store.read_report()
     planned = conversion.get("planned")  # None: a report written before the index followed the plan
     video_index, frame_labels = build_video_index(frame_store, planned, conversion.get("dataset_order"))
     # Only the packs outside the index are opened again (their headers name their videos).
