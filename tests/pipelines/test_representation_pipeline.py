@@ -63,12 +63,16 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     assert isinstance(loaded, Checkpoint) and loaded.history == checkpoint["history"] and loaded.run == checkpoint["run"]
     model = load_encoder(checkpoint)
     assert model(torch.randn(1, 8, 3, 32, 32)).shape == (1, 8, 16)
-    run = project / checkpoint["run"]["folder"]  # data/06_models/pouring/runs/<name>
-    assert run.parent == project / "data/06_models/pouring/runs" and run.name == checkpoint["run"]["name"]
+    run = project / checkpoint["run"]["folder"]  # data/06_models/runs/<name>, shared by every namespace
+    assert run.parent == project / "data/06_models/runs" and run.name == checkpoint["run"]["name"]
+    assert checkpoint["run"]["namespaces"] == ["pouring"] and checkpoint["run"]["asked_by"] == "pouring"
+    assert json.loads((run / "namespaces.json").read_text()) == ["pouring"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0001.pt", "epoch_0002.pt"]
     assert any((run / "tensorboard").iterdir()) and (run / "identity.json").is_file()
-    # TensorBoard: the settings beside the scores (HParams) and the validation frames (Projector)
-    assert (run / "tensorboard/hparams").is_dir() and (run / "tensorboard/projector_config.pbtxt").is_file()
+    # TensorBoard: the settings beside the scores (HParams) and the validation frames (Projector),
+    # in the evaluating namespace's folder
+    scores = run / "tensorboard/evaluation/pouring"
+    assert (scores / "hparams").is_dir() and (scores / "projector_config.pbtxt").is_file()
     sprites = list((run / "tensorboard").rglob("sprite.png"))
     metadata = list((run / "tensorboard").rglob("metadata.tsv"))
     assert sprites and metadata and len(metadata[0].read_text().splitlines()) > 5
@@ -87,7 +91,7 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
             "pouring": {"train": {"optim": {"lr": 0.001, "seed": 7}}}}) as session:
         session.run(pipeline_names=["train_pouring"])
     other = torch.load(newest(model_file), weights_only=True)
-    assert other["train"]["lr"] == 0.001 and other["train"]["seed"] == 7 and len(other["history"]) == 2
+    assert other["optim"]["lr"] == 0.001 and other["optim"]["seed"] == 7 and len(other["history"]) == 2
     assert other["run"]["id"] != checkpoint["run"]["id"] and other["history"] != checkpoint["history"]
     assert {p: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()} == first_run_files
     assert first_model.read_bytes() == first_model_bytes  # the first run's model is still there, as it was
@@ -204,6 +208,52 @@ finegym_{t}:
         assert set(json.loads(newest(project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())["trained"]) == {f"{t}_accuracy"}
         assert newest(project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
         assert torch.load(newest(project / f"data/06_models/finegym_{t}/carl.pt"), weights_only=True)["history"]
+
+
+def test_runs__a_run_asked_for_by_two_namespaces_trains_once_and_both_evaluate_it(project):
+    """Both taxonomies train on the same events (labelled_by null: the union), so they ask for the
+    same run: it trains once, in one folder with one training log, the folder and both models
+    record both namespaces, and each taxonomy scores it."""
+    taxonomy = """
+finegym_{t}:
+  train:{train}
+    labelled_by: null
+  evaluate: {{protocol: {{finegym_epochs: 3}}, alignment_height: 32, progress: false}}
+"""
+    (project / "conf/local/parameters.yml").write_text(
+        "finegym:\n  ingest: {num_workers: 0, progress: false, frame_size: [24, 32]}\n"
+        + "".join(taxonomy.format(t=t, train=TINY_TRAIN) for t in ("gym99", "gym288")))
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["finegym"])
+    runs = [p for p in (project / "data/06_models/runs").iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    run = runs[0]
+    training_logs = [p for p in (run / "tensorboard").glob("events.out.tfevents.*")]
+    assert len(training_logs) == 1, training_logs  # the second namespace found it finished
+    assert json.loads((run / "namespaces.json").read_text()) == ["finegym_gym288", "finegym_gym99"]
+    models = {t: torch.load(newest(project / f"data/06_models/finegym_{t}/carl.pt"), weights_only=True) for t in ("gym99", "gym288")}
+    assert models["gym99"]["run"]["id"] == models["gym288"]["run"]["id"] == run.name.rsplit("-", 1)[1]
+    assert all(torch.equal(models["gym99"]["model"][k], models["gym288"]["model"][k]) for k in models["gym99"]["model"])
+    assert {m["run"]["asked_by"] for m in models.values()} == {"finegym_gym99", "finegym_gym288"}
+    assert max(len(m["run"]["namespaces"]) for m in models.values()) == 2  # the later one knows both
+    for t in ("gym99", "gym288"):
+        metrics = json.loads(newest(project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())
+        assert metrics["model"]["run"] == run.name and 0 <= metrics["trained"][f"{t}_accuracy"] <= 1
+        assert (run / f"tensorboard/evaluation/finegym_{t}").is_dir()
+
+
+def test_runs__a_run_in_a_namespaces_old_folder_is_moved_into_the_shared_one(tmp_path):
+    from carl_pipeline.training import RunDir
+
+    old = tmp_path / "pouring/runs/scl-lr0.0001-seed0-697bbb94"
+    (old / "checkpoints").mkdir(parents=True)
+    (old / "checkpoints/epoch_0001.pt").write_bytes(b"x")
+    shared = RunDir(tmp_path / "runs", namespace="pouring", legacy_root=tmp_path / "pouring/runs")
+    folder = shared.run_folder("scl-lr0.0001-seed0-697bbb94")
+    assert folder.root == tmp_path / "runs/scl-lr0.0001-seed0-697bbb94" and [e for e, _ in folder.checkpoints()] == [1]
+    assert not old.exists() and folder.record_namespace() == ["pouring"]
+    assert RunDir(tmp_path / "runs", namespace="pouring_tcc").child(folder.root.name).record_namespace() == \
+        ["pouring", "pouring_tcc"]
 
 
 def test_train_encoder__finegym_taxonomy_trains_on_its_labelled_events_only(monkeypatch):

@@ -22,13 +22,17 @@ class RunDirDataset(AbstractDataset[None, RunDir]):
     an interrupted run) and its TensorBoard logs (``tensorboard --logdir <path>/tensorboard``).
 
     It is an input of the training node, which writes into it as it goes; it is never saved.
+    ``namespace``: the namespace that asks (recorded by the runs it uses); ``legacy_path``: where
+    that namespace kept its runs before every namespace shared one root (they are moved over).
     """
 
-    def __init__(self, path: str, keep: int = 2, metadata: dict[str, Any] | None = None):
+    def __init__(self, path: str, keep: int = 2, namespace: str | None = None, legacy_path: str | None = None,
+                 metadata: dict[str, Any] | None = None):
         self._path, self._keep, self.metadata = Path(path), keep, metadata
+        self._namespace, self._legacy = namespace, legacy_path
 
     def _load(self) -> RunDir:
-        return RunDir(self._path, self._keep)
+        return RunDir(self._path, self._keep, self._namespace, self._legacy)
 
     def _save(self, data: None) -> None:
         raise DatasetError(f"{self._path}: the run folder is written by the training node itself")
@@ -37,7 +41,7 @@ class RunDirDataset(AbstractDataset[None, RunDir]):
         return True  # an empty run folder is a valid start
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path), "keep": self._keep}
+        return {"path": str(self._path), "keep": self._keep, "namespace": self._namespace}
 
 
 class TorchCheckpointDataset(AbstractVersionedDataset[Checkpoint | dict, Checkpoint | dict]):

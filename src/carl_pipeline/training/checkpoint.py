@@ -29,18 +29,23 @@ SCHEMA_VERSION = 2
 class RunRecord:
     """The training run that made a checkpoint's weights, as the checkpoint stores it (``run``):
     ``id`` (eight hex digits of its identity), ``name`` (its folder's name), ``folder`` (where it
-    trained) and ``identity`` (the settings that define it). All None for a released or untrained
-    checkpoint, which no run here made."""
+    trained), ``identity`` (the settings that define it), ``namespaces`` (every pipeline namespace
+    that has used the run, as its folder recorded them when this checkpoint was made) and
+    ``asked_by`` (the namespace this checkpoint was made for). All None (``namespaces`` empty) for
+    a released or untrained checkpoint, which no run here made."""
 
     id: str | None = None
     name: str | None = None
     folder: str | None = None
     identity: Mapping[str, Any] | None = None
+    namespaces: tuple[str, ...] = ()
+    asked_by: str | None = None
 
     @classmethod
     def from_dict(cls, run: Mapping[str, Any] | None) -> RunRecord:
         run = run or {}
-        return cls(id=run.get("id"), name=run.get("name"), folder=run.get("folder"), identity=run.get("identity"))
+        return cls(id=run.get("id"), name=run.get("name"), folder=run.get("folder"), identity=run.get("identity"),
+                   namespaces=tuple(run.get("namespaces") or ()), asked_by=run.get("asked_by"))
 
 
 def run_folder(record: RunRecord, runs_root: RunDir) -> RunDir:

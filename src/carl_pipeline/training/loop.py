@@ -439,7 +439,8 @@ def train(
                             data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state),
                             trainer.world, labels=labels_fingerprint(labels, video_ids))
     run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
-    run_dir = run_dir.child(run["name"])
+    asked_by = run_dir.namespace
+    run_dir = run_dir.run_folder(run["name"]) if writes() else run_dir.child(run["name"])
     run["folder"] = str(run_dir.root)
     rank0 = writes()  # the run folder, its checkpoints and logs
     # One writer per run folder: a second process training the same run waits here, then resumes
@@ -449,13 +450,17 @@ def train(
             torch.distributed.barrier()  # the other ranks read the checkpoints once rank 0 holds the run
         if rank0:
             write_json_atomic(run_dir.root / "identity.json", identity)
+            run["namespaces"] = run_dir.record_namespace()
+        if asked_by is not None:
+            run["asked_by"] = asked_by
         start_epoch = _resume(trainer, run, run_dir)
         if trainer.world > 1:
             trainer.module = torch.nn.parallel.DistributedDataParallel(
                 trainer.learner, device_ids=[trainer.device.index] if trainer.device.type == "cuda" else None,
                 # the projection head sits unused when the loss reads the embedding (TCC, TCN, supervised)
                 find_unused_parameters=not trainer.loss_config.projection or trainer.learner.head is not None)
-        trainer.writer = summary_writer(run_dir) if rank0 else None
+        # A finished run opens no log: a namespace that finds it done leaves one training log
+        trainer.writer = summary_writer(run_dir) if rank0 and start_epoch < config.epochs else None
         for epoch in range(start_epoch, config.epochs):
             loss = train_one_epoch(trainer, epoch)
             if rank0:

@@ -30,18 +30,57 @@ def save_atomic(obj, path: str | os.PathLike) -> Path:
 
 class RunDir:
     """``<root>/checkpoints/epoch_NNNN.pt`` and ``<root>/tensorboard/``; ``child(name)`` is a run
-    folder of its own under ``root`` (training keeps one per run identity)."""
+    folder of its own under ``root`` (training keeps one per run identity).
 
-    def __init__(self, root: str | os.PathLike, keep: int = 2):
+    ``namespace``: the pipeline namespace asking for runs here (``pouring``, ``finegym_gym99``,
+    ``pouring_tcc``): every namespace shares one root, so two that ask for the same run find the
+    same folder, which records them (``namespaces.json``). ``legacy_root``: where this namespace
+    kept its runs before they were shared; a run found there is moved into the shared root.
+    """
+
+    def __init__(self, root: str | os.PathLike, keep: int = 2, namespace: str | None = None,
+                 legacy_root: str | os.PathLike | None = None):
         self.root = Path(root)
         self.keep = keep
+        self.namespace = namespace
+        self.legacy_root = Path(legacy_root) if legacy_root is not None else None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.root)!r})"
 
     def child(self, name: str) -> RunDir:
         """The run folder ``<root>/<name>``, keeping as many checkpoints as this one."""
-        return RunDir(self.root / name, self.keep)
+        return RunDir(self.root / name, self.keep, self.namespace)
+
+    def run_folder(self, name: str) -> RunDir:
+        """``child(name)``; when it is not there but this namespace's old, unshared root holds a
+        run of that name, that folder is moved here first (one rename), so a run trained before
+        the runs were shared is resumed or found finished, not trained again."""
+        folder = self.child(name)
+        old = self.legacy_root / name if self.legacy_root is not None else None
+        if not folder.root.exists() and old is not None and old.is_dir() and old.resolve() != folder.root.resolve():
+            folder.root.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(old, folder.root)
+                logger.info("run %s: moved from %s into the shared runs folder %s", name, old, folder.root)
+            except OSError:  # another process moved it first (or made the folder): use what is there
+                if not folder.root.is_dir():
+                    raise
+        return folder
+
+    def record_namespace(self) -> list[str]:
+        """Add this folder's ``namespace`` to the namespaces that used the run (``namespaces.json``,
+        written atomically) and return them all, sorted."""
+        import json
+
+        path = self.root / "namespaces.json"
+        used = set(json.loads(path.read_text())) if path.exists() else set()
+        if self.namespace is not None and self.namespace not in used:
+            used.add(self.namespace)
+            self.root.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(sorted(used)) + "\n")
+        return sorted(used)
 
     @property
     def tensorboard(self) -> Path:

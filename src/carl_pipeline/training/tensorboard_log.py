@@ -5,7 +5,7 @@ from __future__ import annotations
 from carl_pipeline.training.run_dir import RunDir
 
 
-def summary_writer(run_dir: RunDir):
+def summary_writer(run_dir: RunDir, subfolder: str | None = None):
     """A TensorBoard writer that never imports TensorFlow: TensorBoard uses TensorFlow when it is
     installed, and TensorFlow beside torchvision crashes the process (see video/tfrecord.py).
     An importable ``tensorboard.compat.notf`` is TensorBoard's own switch to its stub API."""
@@ -15,4 +15,4 @@ def summary_writer(run_dir: RunDir):
     sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
     from torch.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(str(run_dir.tensorboard))
+    return SummaryWriter(str(run_dir.tensorboard / subfolder if subfolder else run_dir.tensorboard))

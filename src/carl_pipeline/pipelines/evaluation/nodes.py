@@ -153,10 +153,13 @@ def log_metrics_to_tensorboard(metrics: dict[str, Any], model: Checkpoint, embed
                                frame_store: FrameStore, training_run: RunDir, params: EvaluateParams) -> None:
     """Write the scores of both encoders, the run's settings (HParams) and the validation frames'
     embeddings with thumbnails and labels (Projector) to the TensorBoard logs of the run that
-    made the model (the runs' root for a checkpoint that no run here made)."""
+    made the model (the runs' root for a checkpoint that no run here made), in a folder of the
+    evaluating namespace's own (``tensorboard/evaluation/<namespace>``): several namespaces may
+    score one run."""
     if not writes():
         return
-    writer = summary_writer(run_folder(read_checkpoint(model).run_record, training_run))
+    writer = summary_writer(run_folder(read_checkpoint(model).run_record, training_run),
+                            f"evaluation/{training_run.namespace}" if training_run.namespace else "evaluation")
     try:
         log_evaluation(writer, metrics, model, embeddings, frame_store, _plot_label(params), params.protocol.val_split)
     finally:
