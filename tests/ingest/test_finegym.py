@@ -38,9 +38,9 @@ def test_finegym__events_cut_at_25fps_from_mp4_and_webm_with_element_labels(tiny
             s, e = segment["timestamps"][0]
             middle = int((s + e) / 2 * 25)  # a frame well inside the segment
             key = f"{job.video_id}_{segment_key}"
-            assert stored99[middle] == gym99[key] and stored288[middle] == gym288[key]
+            assert stored99[middle] == gym99.get(key, -1) and stored288[middle] == gym288[key]  # -1: Gym288 only
         assert stored99[0] == -1  # events start with idle time
-        assert ((stored99 == -1) == (stored288 == -1)).all()
+        assert ((stored99 == -1) >= (stored288 == -1)).all()  # Gym99 labels a subset of Gym288's frames
     assert set(labels.columns) == {"video_id", "frame_index", "gym99", "gym288"}
 
 

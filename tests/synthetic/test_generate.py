@@ -51,3 +51,48 @@ def test_generator__phases_change_what_the_frames_show():
     assert list(np.unique(phases)) == [0, 1, 2, 3, 4] and np.all(np.diff(phases) >= 0)
     first, last = frames[phases == 0].astype(float).mean(0), frames[phases == 3].astype(float).mean(0)
     assert np.abs(first - last).mean() > 1.0  # the figure moves: phases look different
+
+
+def test_finegym_demo__shaped_like_finegym():
+    """The shipped FineGym demo (data/01_raw/finegym): several raw videos in mixed containers at
+    frame rates other than the 25 fps ingestion resamples to, all four event types, at least 60
+    labelled events of which at least 24 validation events in each taxonomy, idle frames between
+    elements, Gym288 refining Gym99 and elements of Gym288 only, so the taxonomies' trainings
+    see different events. Reads the published files only."""
+    import json
+    from pathlib import Path
+
+    import av
+
+    from carl_pipeline.ingest.finegym import read_element_list
+    from carl_pipeline.synthetic.actions import gym99_of
+
+    root = Path(__file__).resolve().parents[2] / "data/01_raw/finegym"
+    videos = sorted((root / "videos").iterdir())
+    assert len(videos) >= 4 and {v.suffix for v in videos} == {".mp4", ".mkv", ".webm"}
+    rates = set()
+    for video in videos:
+        with av.open(str(video)) as container:
+            rates.add(round(float(container.streams.video[0].average_rate), 2))
+    assert 25.0 not in rates and len(rates) >= 2, rates
+    annotations = json.loads((root / "finegym_annotation_info_v1.0.json").read_text())
+    assert {e["event"] for v in annotations.values() for e in v.values()} == {1, 2, 3, 4}
+    lists = {(t, s): read_element_list(root / f"{t}_{name}.txt")
+             for t in ("gym99", "gym288") for s, name in (("train", "train_element_v1.0"), ("val", "val_element"))}
+
+    def events(elements):
+        return {name.rsplit("_A_", 1)[0] for name in elements}
+
+    assert len(events(lists["gym288", "train"]) | events(lists["gym288", "val"])) >= 60
+    assert min(len(events(lists[t, "val"])) for t in ("gym99", "gym288")) >= 24
+    for split in ("train", "val"):
+        gym99, gym288 = lists["gym99", split], lists["gym288", split]
+        assert set(gym99) < set(gym288)  # every Gym99 element is a Gym288 one, not the reverse
+        assert all(gym99_of(gym288[name]) == label for name, label in gym99.items())
+        assert events(gym99) != events(gym288)  # events of Gym288-only elements
+    # Elements do not cover their events: idle (unlabelled) stretches lie between and around them.
+    for video_id, video in annotations.items():
+        for key, event in video.items():
+            (start, end), = event["timestamps"]
+            covered = sum(b - a for s in event["segments"].values() for a, b in s["timestamps"])
+            assert covered < end - start, (video_id, key)

@@ -1,5 +1,6 @@
 """Key poses of the synthetic actions: Pouring's five phases, Penn Action-like actions, and the
-FineGym-like elements (each element is a short motion; Gym288 splits every Gym99 class in two)."""
+FineGym-like elements (each element is a short motion; Gym288 splits every Gym99 class in three,
+one of them in Gym288 only)."""
 
 from __future__ import annotations
 
@@ -43,30 +44,53 @@ PENN_ACTIONS = {
 PHASELESS_ACTIONS = ("strum_guitar",)
 
 
-def finegym_element_poses(gym288_class: int, progress: np.ndarray) -> list[dict[str, float]]:
-    """Per-frame poses of one element; ``gym288_class // 2`` is its Gym99 class.
+#: The FineGym-like taxonomies. Gym99 has 4 coarse classes (0 turn, 1 jump, 2 leap,
+#: 3 handstand); Gym288 refines each into 3 variants, ``gym288 = 3 * gym99 + variant``. Variant 2
+#: of every class is in Gym288 only (as rare elements are in FineGym: no Gym99 label), so an
+#: event whose elements are all variant 2 is in the Gym288 lists and not in Gym99's.
+GYM99_CLASSES = 4
+GYM288_CLASSES = 12
 
-    Classes (Gym99): 0 turn, 1 jump, 2 leap, 3 handstand; the Gym288 variant flips the turn
-    direction, lifts the arms differently or changes the amplitude.
+
+def gym99_of(gym288_class: int) -> int | None:
+    """The Gym99 class a Gym288 class refines, or None for an element of Gym288 only."""
+    base, variant = divmod(gym288_class, 3)
+    return None if variant == 2 else base
+
+
+def finegym_element_poses(gym288_class: int, progress: np.ndarray, direction: float = 1.0) -> list[dict[str, float]]:
+    """Per-frame poses of one element of Gym288 class ``gym288_class`` (``gym99_of`` gives its
+    Gym99 class); ``progress`` (num_frames,) in 0..1 through the element.
+
+    The variants of a class differ in what the arms and legs do, never in left against right:
+    ``direction`` (+1 or -1: which way a turn spins or a leap travels) is drawn per element, so a
+    mirrored element is the same element, as the training's horizontal flips assume.
     """
-    base, variant = divmod(gym288_class, 2)
-    sign = 1.0 if variant == 0 else -1.0
+    base, variant = divmod(gym288_class, 3)
     poses = []
     for p in progress:
-        arc = np.sin(np.pi * p)
-        if base == 0:  # turn: a full spin with arms out
-            pose = {"rot": sign * 2 * np.pi * p * 0.25, "arm_l": 1.6, "arm_r": -1.6, "lean": sign * 0.3 * arc}
-        elif base == 1:  # jump: up and down, arms up (variant: arms out)
-            arms = 2.9 if variant == 0 else 1.6
+        arc = float(np.sin(np.pi * p))
+        if base == 0:  # turn: spin on one leg; arms overhead, arms out, or hugged in with a knee up
+            arms = (2.9, 1.6, 0.4)[variant]
+            pose = {"rot": direction * 0.6 * np.pi * arc, "arm_l": arms, "arm_r": -arms,
+                    "leg_l": 0.9 * arc if variant == 2 else 0.0, "knee_l": 1.4 * arc if variant == 2 else 0.0}
+        elif base == 1:  # jump: up and down; arms up, arms out, or a tuck (knees to the chest)
+            arms = (2.9, 1.6, 0.8)[variant]
+            tuck = 1.6 * arc if variant == 2 else 0.0
             pose = {"lift": 0.35 * arc, "arm_l": arms * arc + 0.3, "arm_r": -(arms * arc + 0.3),
-                    "knee_l": 0.8 * (1 - arc), "knee_r": -0.8 * (1 - arc)}
-        elif base == 2:  # leap: travel sideways with legs split
-            pose = {"shift": sign * 0.25 * (p - 0.5), "lift": 0.2 * arc, "leg_l": 1.3 * arc,
-                    "leg_r": -1.3 * arc, "arm_l": 2.0, "arm_r": -2.0}
-        else:  # handstand: rotate upside down and back (variant: hold longer, legs split)
-            hold = np.clip(arc * (1.6 if variant else 1.2), 0, 1)
-            pose = {"rot": np.pi * hold, "arm_l": 2.9, "arm_r": -2.9, "leg_l": 0.15 + 0.6 * hold * variant,
-                    "leg_r": -0.15 - 0.6 * hold * variant, "lift": 0.3 * hold}
+                    "leg_l": tuck * 0.8, "leg_r": -tuck * 0.8, "knee_l": tuck, "knee_r": -tuck}
+        elif base == 2:  # leap: travel with the legs split; arms up, arms forward, or a low stag leap
+            split = (1.3, 1.3, 0.8)[variant]
+            arms = (2.6, 1.2, 0.6)[variant]
+            pose = {"shift": direction * 0.25 * (p - 0.5), "lift": (0.2, 0.2, 0.08)[variant] * arc,
+                    "leg_l": split * arc, "leg_r": -split * arc, "arm_l": arms, "arm_r": -arms,
+                    "knee_r": -1.2 * arc if variant == 2 else 0.0}
+        else:  # handstand: turn upside down and back; legs together, split, or bent over (a walkover)
+            hold = float(np.clip(arc * 1.4, 0, 1))
+            legs = (0.12, 0.9, 0.3)[variant]
+            pose = {"rot": direction * np.pi * hold, "arm_l": 2.9, "arm_r": -2.9, "leg_l": legs * hold,
+                    "leg_r": -legs * hold, "knee_l": 1.5 * hold if variant == 2 else 0.0,
+                    "knee_r": -1.5 * hold if variant == 2 else 0.0, "lift": 0.3 * hold}
         poses.append(pose)
     return poses
 

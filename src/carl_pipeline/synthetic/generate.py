@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from carl_pipeline.synthetic.actions import (
+    GYM99_CLASSES,
     PENN_ACTIONS,
     PHASELESS_ACTIONS,
     POURING,
     finegym_element_poses,
+    gym99_of,
     idle_poses,
 )
 from carl_pipeline.synthetic.render import NEUTRAL, phase_timeline, random_appearance, render_video
@@ -146,82 +148,103 @@ def generate_penn_action(
     return out_dir
 
 
+#: The FineGym demo's raw videos: (YouTube-style id, frame rate, container); none at the 25 fps
+#: ingestion resamples to, as with the real videos.
+FINEGYM_DEMO_VIDEOS = (("gymA00000001", 30.0, ".mp4"), ("gymB00000002", 24.0, ".mkv"),
+                       ("gymC00000003", 29.97, ".webm"), ("gymD00000004", 30.0, ".mp4"),
+                       ("gymE00000005", 24.0, ".webm"), ("gymF00000006", 30.0, ".mkv"))
+
+
+def _finegym_event(rng, fps: float, elements_per_event: tuple[int, int], gym288_only: float):
+    """One event's poses (idle lead-in, elements with idle between, idle tail) and its segments
+    ``{segment_key: {"timestamps", "gym288"}}`` in seconds from the event's start."""
+    poses, segments, t = [], {}, 0.0
+    for _ in range(int(rng.integers(elements_per_event[0], elements_per_event[1] + 1))):
+        lead = int(round(float(rng.uniform(0.4, 0.8)) * fps))
+        poses.extend(idle_poses(rng, lead))
+        t += lead / fps
+        n = int(round(float(rng.uniform(1.2, 2.0)) * fps))
+        base = int(rng.integers(0, GYM99_CLASSES))
+        variant = 2 if rng.uniform() < gym288_only else int(rng.integers(0, 2))
+        gym288 = 3 * base + variant
+        poses.extend(finegym_element_poses(gym288, (np.arange(n) + 0.5) / n, direction=float(rng.choice([-1.0, 1.0]))))
+        segments[f"A_{int(t):04d}_{int(t + n / fps):04d}"] = {
+            "stages": 1, "timestamps": [[round(t, 3), round(t + n / fps, 3)]], "gym288": gym288}
+        t += n / fps
+    tail = int(round(float(rng.uniform(0.3, 0.6)) * fps))
+    poses.extend(idle_poses(rng, tail))
+    return poses, segments, t + tail / fps
+
+
 def generate_finegym(
     out_dir: str | os.PathLike,
     *,
-    videos: Sequence[tuple[str, float]] = (("gymA00000001", 30.0, ".mp4"), ("gymB00000002", 30.0, ".mkv"),
-                                           ("gymC00000003", 24.0, ".webm"), ("gymD00000004", 30.0, ".mp4")),
-    events_per_video: int = 3,
-    elements_per_event: tuple[int, int] = (2, 3),
+    videos: Sequence[tuple[str, float, str]] = FINEGYM_DEMO_VIDEOS,
+    events_per_video: int = 12,
+    elements_per_event: tuple[int, int] = (1, 3),
     size: tuple[int, int] = (90, 160),
-    val_events: int = 3,
+    val_events: int = 32,
+    gym288_only: float = 0.25,
     seed: int = 0,
 ) -> Path:
-    """FineGym layout: long raw videos holding several events, the annotation JSON and the
-    Gym99/Gym288 element lists.
+    """FineGym layout: long raw competition videos holding several events, the annotation JSON
+    and the Gym99/Gym288 element lists, shaped as the real ones are.
 
-    Each event is idle time and 2-3 elements; an element's Gym288 class is 0..7 and its Gym99 class
-    that divided by two. The last ``val_events`` events go to the val lists. One more event per
-    video has no labelled element (as in FineGym, not every event is in the element lists).
+    - Each video has its own look (``random_appearance``: figure, colours, camera) and frame
+      rate and container; each event is one of the four event types, idle time between
+      ``elements_per_event`` elements (frames labelled -1 in both taxonomies).
+    - An element's Gym288 class refines its Gym99 class (``synthetic.actions.gym99_of``); with
+      probability ``gym288_only`` it is a variant in Gym288 only, listed in Gym288's element
+      lists and not in Gym99's, so the two taxonomies' trainings see different events.
+    - ``val_events`` labelled events, spread evenly over the videos, are validation events.
+    - One more event per video has no labelled element (as in FineGym, not every event is in
+      the element lists).
     """
     out_dir = Path(out_dir)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
-    annotations, lists = {}, {"gym99": {"train": [], "val": []}, "gym288": {"train": [], "val": []}}
-    all_events = []
+    annotations, all_events = {}, []
     for v, (youtube_id, fps, extension) in enumerate(videos):
         rng = _rng(seed, 3, v)
-        # A small figure (a gym seen from afar) with room to jump, leap and stand on its hands.
-        appearance = random_appearance(rng, *size, figure_scale=(0.38, 0.5), limb_width=0.05)
-        poses, annotations[youtube_id] = [], {}
-        clock = 0.0
-
-        def add(frames_poses):
-            poses.extend(frames_poses)
-
+        # A gymnast seen from the stands: smaller than the other demos' figures, thinner limbs.
+        appearance = random_appearance(rng, *size, figure_scale=(0.5, 0.62), limb_width=0.055)
+        poses, annotations[youtube_id], clock = [], {}, 0.0
         for e in range(events_per_video + 1):
-            gap = float(rng.uniform(1.0, 2.0))
-            add(idle_poses(rng, int(round(gap * fps))))
-            clock += round(gap * fps) / fps
-            event_start, segments, t = clock, {}, 0.0
-            for _ in range(int(rng.integers(elements_per_event[0], elements_per_event[1] + 1))):
-                lead = float(rng.uniform(0.6, 1.2))
-                add(idle_poses(rng, int(round(lead * fps))))
-                t += round(lead * fps) / fps
-                duration = float(rng.uniform(1.5, 3.0))
-                n = int(round(duration * fps))
-                gym288 = int(rng.integers(0, 8))
-                add(finegym_element_poses(gym288, (np.arange(n) + 0.5) / n))
-                segments[f"A_{int(t):04d}_{int(t + n / fps):04d}"] = {
-                    "stages": 1, "timestamps": [[round(t, 3), round(t + n / fps, 3)]], "gym288": gym288}
-                t += n / fps
-            tail = float(rng.uniform(0.5, 1.0))
-            add(idle_poses(rng, int(round(tail * fps))))
-            t += round(tail * fps) / fps
-            clock = event_start + t
-            key = f"E_{int(event_start):06d}_{int(clock):06d}"
-            labelled = e < events_per_video
+            gap = int(round(float(rng.uniform(0.8, 1.5)) * fps))
+            poses.extend(idle_poses(rng, gap))
+            clock += gap / fps
+            event_poses, segments, length = _finegym_event(rng, fps, elements_per_event, gym288_only)
+            poses.extend(event_poses)
+            start, clock = clock, clock + length
+            key = f"E_{int(start):06d}_{int(clock):06d}"
             annotations[youtube_id][key] = {
                 "event": int(rng.integers(1, 5)),
-                "timestamps": [[round(event_start, 3), round(clock, 3)]],
+                "timestamps": [[round(start, 3), round(clock, 3)]],
                 "segments": {k: {"stages": s["stages"], "timestamps": s["timestamps"]} for k, s in segments.items()},
             }
-            if labelled:
+            if e < events_per_video:
                 all_events.append((youtube_id, key, segments))
-        add(idle_poses(rng, int(fps)))
+        poses.extend(idle_poses(rng, int(fps)))
         frames = render_video(rng, [NEUTRAL, NEUTRAL], np.zeros(len(poses), int), np.zeros(len(poses)),
                               *size, appearance=appearance, poses=poses)
         write_video(out_dir / "videos" / f"{youtube_id}{extension}", frames, fps)
+    _write_finegym_lists(out_dir, annotations, all_events, val_events)
+    return out_dir
+
+
+def _write_finegym_lists(out_dir: Path, annotations, all_events, val_events: int) -> None:
+    val = set(np.round(np.linspace(0, len(all_events) - 1, val_events)).astype(int).tolist()) if val_events else set()
+    lists = {"gym99": {"train": [], "val": []}, "gym288": {"train": [], "val": []}}
     for n, (youtube_id, key, segments) in enumerate(all_events):
-        split = "val" if n >= len(all_events) - val_events else "train"
+        split = "val" if n in val else "train"
         for segment_key, segment in segments.items():
             name = f"{youtube_id}_{key}_{segment_key}"
-            lists["gym99"][split].append(f"{name} {segment['gym288'] // 2}")
             lists["gym288"][split].append(f"{name} {segment['gym288']}")
+            if gym99_of(segment["gym288"]) is not None:
+                lists["gym99"][split].append(f"{name} {gym99_of(segment['gym288'])}")
     (out_dir / "finegym_annotation_info_v1.0.json").write_text(json.dumps(annotations, indent=1, sort_keys=True))
     for taxonomy in ("gym99", "gym288"):
         (out_dir / f"{taxonomy}_train_element_v1.0.txt").write_text("\n".join(lists[taxonomy]["train"]) + "\n")
         (out_dir / f"{taxonomy}_val_element.txt").write_text("\n".join(lists[taxonomy]["val"]) + "\n")
-    return out_dir
 
 
 def generate_all(root: str | os.PathLike, seed: int = 0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,9 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path
     # bitexact: Matroska/WebM headers otherwise carry the write time and a random segment id.
     with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format=path.suffix.lstrip(".").replace("mkv", "matroska"),
                                            options={"fflags": "+bitexact"}) as container:
-        stream = container.add_stream(codec, rate=int(round(fps)) if float(fps).is_integer() else fps)
+        # NTSC-style rates (29.97) as the exact fraction 30000/1001, as cameras write them
+        rate = int(round(fps)) if float(fps).is_integer() else Fraction(fps).limit_denominator(1001)
+        stream = container.add_stream(codec, rate=rate)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":
