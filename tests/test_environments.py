@@ -111,6 +111,11 @@ def test_base_environment__the_demo_keeps_its_settings():
     penn = params["penn_action"]["train"]  # the shared settings, fewer epochs over more videos
     assert (penn.sampling.window, penn.optim.epochs, penn.model.transformer) == ("shifted", 12, "torch")
     assert params["finegym_gym99"]["train"].sampling.window == "clip"
+    for taxonomy in ("gym99", "gym288"):  # the FineGym demo's budget (the README's numbers)
+        gym = params[f"finegym_{taxonomy}"]
+        assert (gym["train"].augment.image_size, gym["train"].optim.epochs) == (64, 8)
+        assert gym["compare"]["supervised"].loss["label"] == taxonomy and gym["external"].path is None
+    assert params["finegym"]["ingest"].fps == 10.0
     for dataset in ("pouring", "penn_action", "finegym_gym99", "finegym_gym288"):  # random weights: frames standardised
         assert params[dataset]["train"].model.input_norm == "frame", dataset
         # the project's definitions, with which the README's demo numbers were measured
@@ -209,3 +214,9 @@ def test_compare_blocks__are_the_algorithm_tables_defaults(env):
     for dataset in ("pouring", "penn_action"):
         for algorithm, block in params[dataset]["compare"].items():
             assert block.as_changes() == dict(get_algorithm(algorithm).baseline_changes), (dataset, algorithm)
+    for taxonomy in ("gym99", "gym288"):  # FineGym: the same, the supervised reference on the taxonomy's labels
+        for algorithm, block in params[f"finegym_{taxonomy}"]["compare"].items():
+            expected = dict(get_algorithm(algorithm).baseline_changes)
+            if algorithm == "supervised":
+                expected["loss"] = {**expected["loss"], "label": taxonomy}
+            assert block.as_changes() == expected, (taxonomy, algorithm)

@@ -206,6 +206,18 @@ class EvaluateParams(EmbeddingSettings):
     retrieval_stride: int = Field(10, ge=1)
 
 
+class ExternalEmbeddingsParams(_Block):
+    """Frame embeddings made elsewhere, scored by ``evaluate_embeddings_<dataset>``
+    (``carl_pipeline.embedding.external``)."""
+
+    # A folder of released pickles or .npy files, or an embeddings-table .parquet file; null: none.
+    path: str | None = None
+    # auto, released_pickles, npy or table (auto: by what path holds).
+    layout: str = "auto"
+    # What made them, for the report (e.g. "CARL released FineGym Gym99 model").
+    method: str = "external"
+
+
 class VideosReportParams(EmbeddingSettings):
     """What the ``videos`` pipeline shows: an alignment video and a retrieval sheet."""
 

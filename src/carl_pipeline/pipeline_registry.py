@@ -23,8 +23,12 @@ def register_pipelines() -> dict[str, Pipeline]:
         combines both scores into ``finegym.metrics``. ``evaluate_released_<d>`` (and
         ``evaluate_released_finegym_<taxonomy>``) scores a checkpoint released by CARL's authors
         (``<d>.evaluate.checkpoint``) without training, under ``<d>_released``.
-        ``compare_<d>`` (Pouring and Penn Action): ingestion, CARL in ``<d>``, each baseline
-        (TCC, TCN, SimCLR, supervised) in ``<d>_<algorithm>``, and ``<d>.comparison``.
+        ``evaluate_embeddings_<d>`` (FineGym: per taxonomy, and both with one report) scores
+        frame embeddings made elsewhere (``<d>.external.path``) with the same protocol, under
+        ``<d>_external``.
+        ``compare_<d>``: ingestion, CARL in ``<d>``, each baseline (TCC, TCN, SimCLR,
+        supervised) in ``<d>_<algorithm>``, and ``<d>.comparison`` (FineGym: per taxonomy,
+        ``finegym_<taxonomy>_<algorithm>``, then one table of both in ``finegym.comparison``).
         ``videos`` (a folder of your own videos: ingest, train, embed, alignment video and
         retrieval sheet); ``__default__`` is ``pouring``.
     """
@@ -38,19 +42,26 @@ def register_pipelines() -> dict[str, Pipeline]:
                 pipelines[f"evaluate_{name}"] = evaluation.create_pipeline(name, source=dataset)
                 pipelines[name] = pipelines[f"train_{name}"] + pipelines[f"evaluate_{name}"]
                 pipelines[f"evaluate_released_{name}"] = evaluation.create_released_pipeline(name, source=dataset)
+                pipelines[f"evaluate_embeddings_{name}"] = evaluation.create_external_pipeline(name, source=dataset)
             pipelines[f"train_{dataset}"] = sum((pipelines[f"train_{dataset}_{t}"] for t in FINEGYM_TAXONOMIES),
                                                 Pipeline([]))
             pipelines[f"evaluate_{dataset}"] = sum(
                 (pipelines[f"evaluate_{dataset}_{t}"] for t in FINEGYM_TAXONOMIES),
                 evaluation.create_taxonomy_report_pipeline(dataset, FINEGYM_TAXONOMIES))
+            pipelines[f"evaluate_embeddings_{dataset}"] = sum(
+                (pipelines[f"evaluate_embeddings_{dataset}_{t}"] for t in FINEGYM_TAXONOMIES),
+                evaluation.create_taxonomy_report_pipeline(dataset, FINEGYM_TAXONOMIES, "_external"))
         else:
             pipelines[f"train_{dataset}"] = training.create_pipeline(dataset)
             pipelines[f"evaluate_{dataset}"] = evaluation.create_pipeline(dataset)
             pipelines[f"evaluate_released_{dataset}"] = evaluation.create_released_pipeline(dataset)
+            pipelines[f"evaluate_embeddings_{dataset}"] = evaluation.create_external_pipeline(dataset)
         pipelines[dataset] = sum((pipelines[f"{step}_{dataset}"] for step in ("ingest", "train", "evaluate")),
                                  Pipeline([]))
     for dataset in COMPARED_DATASETS:
         pipelines[f"compare_{dataset}"] = pipelines[f"ingest_{dataset}"] + comparison.create_pipeline(dataset)
+    pipelines["compare_finegym"] = pipelines["ingest_finegym"] + comparison.create_taxonomy_pipeline(
+        "finegym", FINEGYM_TAXONOMIES)
     pipelines["videos"] = (ingestion.create_pipeline("videos") + training.create_pipeline("videos")
                            + own_videos.create_pipeline("videos"))
     pipelines["__default__"] = pipelines["pouring"]

@@ -52,6 +52,33 @@ def test_compare__one_row_per_method_and_metric_and_each_method_its_own_outputs(
     assert not (project / f"data/07_model_output/{dataset}_tcc/embeddings_untrained.parquet").exists()
 
 
+def test_compare_finegym__one_row_per_method_and_taxonomy_each_trained_on_its_taxonomy(project):
+    """compare_finegym at tiny sizes: every method trained per taxonomy on that taxonomy's events,
+    one table with a column per taxonomy and a record per method and taxonomy."""
+    train = TINY_TRAIN.replace("epochs: 2", "epochs: 1")
+    (project / "conf/local/parameters.yml").write_text(
+        "finegym:\n  ingest: {num_workers: 0, progress: false, frame_size: [24, 32]}\n" + "".join(
+            f"finegym_{t}:\n  train:{train}\n  evaluate: {{protocol: {{finegym_epochs: 2}}, alignment_height: 32, "
+            f"retrieval_stride: 3, progress: false}}\n" for t in ("gym99", "gym288")))
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["compare_finegym"])
+    reports = project / "data/08_reporting"
+    comparison = json.loads(newest(reports / "finegym/comparison.json").read_text())
+    assert comparison["methods"] == METHODS and comparison["metrics"] == ["gym288_accuracy", "gym99_accuracy"]
+    assert {(r["method"], r["taxonomy"]) for r in comparison["rows"]} == \
+        {(m, t) for m in METHODS[1:] for t in ("gym99", "gym288")} and len(comparison["rows"]) == 10
+    assert newest(reports / "finegym/comparison.png").stat().st_size > 5000
+    for t in ("gym99", "gym288"):
+        for algorithm, name in (("scl", "CARL (SCL)"), ("tcc", "TCC"), ("supervised", "supervised")):
+            namespace = f"finegym_{t}" if algorithm == "scl" else f"finegym_{t}_{algorithm}"
+            own = json.loads(newest(reports / namespace / "metrics.json").read_text())
+            assert comparison["scores"][name][f"{t}_accuracy"] == own["trained"][f"{t}_accuracy"]
+            model = torch.load(newest(project / f"data/06_models/{namespace}/carl.pt"), weights_only=True)
+            assert model["loss"]["algorithm"] == algorithm
+        supervised = torch.load(newest(project / f"data/06_models/finegym_{t}_supervised/carl.pt"), weights_only=True)
+        assert supervised["loss"]["label"] == t  # the reference learns the taxonomy's own labels
+
+
 def _train_params(**changes):
     base = {"model": {"backbone": "resnet18"}, "sampling": {"num_steps": 8}, "augment": {"image_size": 32},
             "loss": {}, "optim": {"epochs": 3}}

@@ -6,6 +6,11 @@ extraction names load ``carl_pipeline.embedding.extract`` (and with it the model
 so that ``import carl_pipeline.evaluation``, which reads tables, stays free of them.
 """
 
+from carl_pipeline.embedding.external import (
+    ExternalEmbeddings,
+    join_to_dataset,
+    read_external_embeddings,
+)
 from carl_pipeline.embedding.table import embeddings_table, one_video, per_video
 
 _EXTRACTION = ("embed_video", "extract_embeddings", "untrained_checkpoint")
@@ -19,4 +24,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'carl_pipeline.embedding' has no attribute {name!r}")
 
 
-__all__ = ["embed_video", "embeddings_table", "extract_embeddings", "one_video", "per_video", "untrained_checkpoint"]
+__all__ = ["ExternalEmbeddings", "embed_video", "embeddings_table", "extract_embeddings", "join_to_dataset", "one_video",
+           "per_video", "read_external_embeddings", "untrained_checkpoint"]

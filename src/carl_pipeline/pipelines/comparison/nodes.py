@@ -83,6 +83,41 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
             "labels": inputs[f"{reference}_metrics"].get("labels", {}), "models": models}
 
 
+def combine_taxonomy_comparisons(**comparisons: dict[str, Any]) -> dict[str, Any]:
+    """FineGym's per-taxonomy comparisons in one table: a row per method (the untrained encoder
+    first), a column per taxonomy's metric (``gym99_accuracy``, ``gym288_accuracy``), each cell
+    from that taxonomy's own training of the method.
+
+    Args:
+        comparisons: each taxonomy's ``compare_methods`` result, keyed by the taxonomy.
+
+    Returns:
+        ``compare_methods``'s layout (``methods``, ``metrics``, ``scores``, ``best``, ``models``:
+        row -> taxonomy -> model) and ``rows``: one record per method and taxonomy
+        (``method``, ``taxonomy``, ``metric``, ``value``, ``untrained``, ``run``).
+    """
+    methods: list[str] = []
+    scores: dict[str, dict[str, float]] = {}
+    models: dict[str, dict[str, Any]] = {}
+    rows = []
+    for taxonomy, table in sorted(comparisons.items()):
+        for method in table["methods"]:
+            if method not in methods:
+                methods.append(method)
+            scores.setdefault(method, {}).update(table["scores"][method])
+        for method, model in table["models"].items():
+            models.setdefault(method, {})[taxonomy] = model
+            for metric in table["metrics"]:
+                rows.append({"method": method, "taxonomy": taxonomy, "metric": metric,
+                             "value": table["scores"][method].get(metric),
+                             "untrained": table["scores"]["untrained"].get(metric), "run": model.get("run")})
+    metric_names = [m for table in (comparisons[t] for t in sorted(comparisons)) for m in table["metrics"]]
+    best = {m: max((r for r in methods if r != "untrained" and m in scores[r]), key=lambda r: scores[r][m])
+            for m in metric_names}
+    return {"methods": methods, "metrics": metric_names, "scores": scores, "best": best, "models": models,
+            "rows": rows}
+
+
 def plot_comparison(comparison: dict[str, Any]):
     """The comparison table as a picture: methods x metrics, the best of each metric darkest."""
     return comparison_figure({row: comparison["scores"][row] for row in comparison["methods"]},

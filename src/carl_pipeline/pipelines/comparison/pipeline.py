@@ -14,6 +14,7 @@ from carl_pipeline.losses import algorithm_names
 from carl_pipeline.pipelines import evaluation, training
 from carl_pipeline.pipelines.comparison.nodes import (
     baseline_settings,
+    combine_taxonomy_comparisons,
     compare_methods,
     plot_comparison,
 )
@@ -58,3 +59,19 @@ def create_pipeline(dataset: str, compared: tuple[str, ...] | None = None, sourc
     table = Pipeline(table, namespace=dataset,
                      inputs={f"{a}_{what}": f"{namespaces[a]}.{what}" for a in methods for what in ("metrics", "model")})
     return carl + others + table
+
+
+def create_taxonomy_pipeline(dataset: str, taxonomies: tuple[str, ...], compared: tuple[str, ...] | None = None
+                             ) -> Pipeline:
+    """``compare_finegym``: the comparison of every taxonomy (``<dataset>_<taxonomy>``: CARL and
+    each baseline trained on that taxonomy's events, ``<dataset>_<taxonomy>_<algorithm>``), then
+    ``<dataset>.comparison``, one table of both, and its picture."""
+    per_taxonomy = sum((create_pipeline(f"{dataset}_{t}", compared, source=dataset) for t in taxonomies),
+                       Pipeline([]))
+    table = Pipeline([
+        Node(combine_taxonomy_comparisons, inputs={t: f"{t}_comparison" for t in taxonomies}, outputs="comparison",
+             name="combine_taxonomy_comparisons"),
+        Node(plot_comparison, inputs="comparison", outputs="comparison_plot", name="plot_comparison"),
+    ])
+    return per_taxonomy + Pipeline(table, namespace=dataset,
+                                   inputs={f"{t}_comparison": f"{dataset}_{t}.comparison" for t in taxonomies})

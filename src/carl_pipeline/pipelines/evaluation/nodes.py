@@ -6,7 +6,13 @@ from typing import Any
 import pandas as pd
 
 from carl_pipeline.distributed import writes
-from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
+from carl_pipeline.embedding import (
+    embeddings_table,
+    extract_embeddings,
+    join_to_dataset,
+    read_external_embeddings,
+    untrained_checkpoint,
+)
 from carl_pipeline.evaluation import (
     alignment_breakdown,
     evaluate_table,
@@ -15,7 +21,7 @@ from carl_pipeline.evaluation import (
     trained_scores,
 )
 from carl_pipeline.models.released import load_released_checkpoint
-from carl_pipeline.params import EvaluateParams, VideosReportParams
+from carl_pipeline.params import EvaluateParams, ExternalEmbeddingsParams, VideosReportParams
 from carl_pipeline.reporting import (
     alignment_frames,
     metrics_figure,
@@ -177,9 +183,57 @@ def combine_taxonomy_metrics(**metrics_by_taxonomy: dict[str, Any]) -> dict[str,
     combined: dict[str, Any] = {"trained": {}, "untrained": {}, "model": {}}
     for taxonomy, metrics in sorted(metrics_by_taxonomy.items()):
         combined["trained"].update(trained_scores(metrics))
-        combined["untrained"].update(metrics["untrained"])
+        combined["untrained"].update(metrics.get("untrained", {}))  # none for external embeddings
         combined["model"][taxonomy] = metrics["model"]
     return combined
+
+
+def score_external_embeddings(video_index: pd.DataFrame, frame_labels: pd.DataFrame, external: ExternalEmbeddingsParams,
+                              params: EvaluateParams) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Score frame embeddings made elsewhere with the dataset's protocol.
+
+    Args:
+        video_index, frame_labels: the dataset's (ingested) index and labels, which are scored.
+        external: where the embeddings are and in which layout (``carl_pipeline.embedding.external``).
+        params: the dataset's evaluation (its protocol).
+
+    Returns:
+        The embeddings as an embeddings table, the join report (entries scored, unmatched, of
+        the wrong length, unreadable, labels disagreeing) and the metrics: ``trained`` holds the
+        scores of the embeddings (the block every report and comparison reads), ``model`` says
+        what made them, ``join`` how many entries were scored and left out.
+    """
+    if external.path is None:
+        raise ValueError("external.path is null: set <dataset>.external.path to the folder or table to score "
+                         "(kedro run --pipelines=evaluate_embeddings_<dataset> --params=<dataset>.external.path=...)")
+    found = read_external_embeddings(external.path, external.layout)
+    labels = tuple(params.protocol.finegym_labels) if params.protocol.task == "finegym" else (params.protocol.label,)
+    table, report = join_to_dataset(found, video_index, frame_labels, labels)
+    for problem in ("unmatched", "wrong_length", "unreadable"):
+        if report[problem]:
+            names = [entry.get("name") or entry.get("file") for entry in report[problem]]
+            logger.warning("%d external entries %s, left out: %s", len(names), problem.replace("_", " "),
+                           ", ".join(map(str, names[:10])))
+    for split in (params.protocol.train_split, params.protocol.val_split):
+        if not (table["split"] == split).any():
+            raise ValueError(f"{external.path}: no entry matched a {split} video, so the protocol cannot score them "
+                             f"(scored: {len(report['scored'])}, see the join report)")
+    scores = evaluate_table(table, params.protocol)
+    logger.info("external embeddings (%s): %s", external.method, {k: round(v, 4) for k, v in scores.items()})
+    metrics = {"trained": scores,
+               "model": {"algorithm": external.method, "source": str(external.path), "run": None},
+               "join": {k: len(v) for k, v in report.items() if k != "not_embedded"}}
+    return table, report, metrics
+
+
+def plot_external_results(embeddings: pd.DataFrame, metrics: dict[str, Any], params: EvaluateParams):
+    """The report's figures for external embeddings: projection, similarity of two validation
+    videos and the scores."""
+    tables = {metrics["model"]["algorithm"]: embeddings}
+    label = _plot_label(params)
+    return (projection_figure(tables, label, params.protocol.val_split),
+            similarity_figure(tables, label, params.protocol.val_split),
+            metrics_figure({metrics["model"]["algorithm"]: trained_scores(metrics)}))
 
 
 def _plot_label(params: EvaluateParams) -> str:

@@ -10,9 +10,11 @@ from carl_pipeline.pipelines.evaluation.nodes import (
     import_released_checkpoint,
     log_metrics_to_tensorboard,
     make_untrained_model,
+    plot_external_results,
     plot_results,
     render_alignment_video,
     render_retrieval_video,
+    score_external_embeddings,
 )
 from carl_pipeline.pipelines.namespaces import in_namespace
 
@@ -31,6 +33,20 @@ def create_released_pipeline(dataset: str, source: str | None = None) -> Pipelin
         Node(import_released_checkpoint, inputs="params:evaluate", outputs="model", name="import_released_checkpoint"),
     ]) + evaluation_template()
     return in_namespace(template, f"{dataset}_released", source or dataset, params_from=dataset)
+
+
+def create_external_pipeline(dataset: str, source: str | None = None) -> Pipeline:
+    """``evaluate_embeddings_<dataset>``: frame embeddings made elsewhere (``<dataset>.external``:
+    released FineGym pickles, per-video ``.npy`` files or an embeddings table) joined to
+    ``<source>``'s index and labels and scored with ``<dataset>``'s protocol, no model and no
+    frames needed -> ``<dataset>_external.metrics``, its join report, embeddings and plots."""
+    template = Pipeline([
+        Node(score_external_embeddings, inputs=["video_index", "frame_labels", "params:external", "params:evaluate"],
+             outputs=["embeddings", "join_report", "metrics"], name="score_external_embeddings"),
+        Node(plot_external_results, inputs=["embeddings", "metrics", "params:evaluate"],
+             outputs=["embedding_projection_plot", "similarity_plot", "metrics_plot"], name="plot_external_results"),
+    ])
+    return in_namespace(template, f"{dataset}_external", source or dataset, params_from=dataset)
 
 
 def evaluation_template(untrained: bool = True) -> Pipeline:
@@ -61,10 +77,12 @@ def evaluation_template(untrained: bool = True) -> Pipeline:
     ])
 
 
-def create_taxonomy_report_pipeline(dataset: str, taxonomies: tuple[str, ...]) -> Pipeline:
-    """``<dataset>_<taxonomy>.metrics`` for each taxonomy -> ``<dataset>.metrics`` (one report)."""
+def create_taxonomy_report_pipeline(dataset: str, taxonomies: tuple[str, ...], suffix: str = "") -> Pipeline:
+    """``<dataset>_<taxonomy><suffix>.metrics`` for each taxonomy -> ``<dataset><suffix>.metrics``
+    (one report; ``suffix`` ``_external``: the external embeddings' reports)."""
     template = Pipeline([
         Node(combine_taxonomy_metrics, inputs={t: f"{t}_metrics" for t in taxonomies}, outputs="metrics",
              name="combine_taxonomy_metrics"),
     ])
-    return Pipeline(template, namespace=dataset, inputs={f"{t}_metrics": f"{dataset}_{t}.metrics" for t in taxonomies})
+    return Pipeline(template, namespace=f"{dataset}{suffix}",
+                    inputs={f"{t}_metrics": f"{dataset}_{t}{suffix}.metrics" for t in taxonomies})
