@@ -1,9 +1,10 @@
-"""``evaluate_embeddings_finegym`` through a KedroSession, as the README runs it: released-layout
-pickles of both taxonomies scored on the ingested index, one report per taxonomy and both in
-``finegym_external``."""
+"""``evaluate_embeddings_finegym`` through a KedroSession, as the README runs it (``--env paper``):
+released-layout pickles of both taxonomies scored on the ingested index, one report per taxonomy
+and both in ``finegym_external``."""
 
 import json
 import pickle
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -12,15 +13,16 @@ from kedro.framework.session import KedroSession
 
 from tests.conftest import newest, open_project
 
-INGEST = "finegym:\n  ingest: {num_workers: 0, progress: false, frame_size: [24, 32]}\n"
+INGEST = {"finegym": {"ingest": {"num_workers": 0, "progress": False, "frame_size": [24, 32]}}}
 
 
 def test_evaluate_embeddings_finegym__scores_released_pickles_of_both_taxonomies(tiny_raw, tmp_path, monkeypatch):
-    project = open_project(tmp_path / "project", INGEST, tiny_raw, monkeypatch)
-    with KedroSession.create(project_path=project) as session:
+    project = open_project(tmp_path / "project", "", tiny_raw, monkeypatch)
+    shutil.copytree(tiny_raw, project / "data/paper/01_raw")  # the paper env's raw layer
+    with KedroSession.create(project_path=project, env="paper", runtime_params=INGEST) as session:
         session.run(pipeline_names=["ingest_finegym"])
-    index = pd.read_parquet(project / "data/03_primary/finegym/video_index.parquet")
-    labels = pd.read_parquet(project / "data/03_primary/finegym/frame_labels.parquet")
+    index = pd.read_parquet(project / "data/paper/03_primary/finegym/video_index.parquet")
+    labels = pd.read_parquet(project / "data/paper/03_primary/finegym/frame_labels.parquet")
     rng = np.random.default_rng(1)
     folders = {}
     for taxonomy in ("gym99", "gym288"):
@@ -35,9 +37,9 @@ def test_evaluate_embeddings_finegym__scores_released_pickles_of_both_taxonomies
     params = {f"finegym_{t}": {"external": {"path": str(folders[t]), "method": f"released {t}"},
                                "evaluate": {"protocol": {"finegym_epochs": 3}, "progress": False}}
               for t in folders}
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
+    with KedroSession.create(project_path=project, env="paper", runtime_params=params) as session:
         session.run(pipeline_names=["evaluate_embeddings_finegym"])
-    reports = project / "data/08_reporting"
+    reports = project / "data/paper/08_reporting"
     combined = json.loads(newest(reports / "finegym_external/metrics.json").read_text())
     assert set(combined["trained"]) == {"gym99_accuracy", "gym288_accuracy"} and combined["untrained"] == {}
     for t in folders:
@@ -47,4 +49,4 @@ def test_evaluate_embeddings_finegym__scores_released_pickles_of_both_taxonomies
         assert join["scored"] == sorted(index["video_id"]) and join["unmatched"] == []
         assert newest(reports / f"finegym_{t}_external/metrics.png").stat().st_size > 0
     # nothing trained or embedded: no model was needed
-    assert not (project / "data/06_models").exists() or not any((project / "data/06_models").rglob("*.pt"))
+    assert not any(project.glob("data/**/*.pt"))
