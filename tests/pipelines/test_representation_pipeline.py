@@ -187,33 +187,11 @@ def test_train_pipeline__under_torchrun_two_processes_train_one_model(project):
     np.testing.assert_allclose(np.stack(two["embedding"]), np.stack(one["embedding"]), rtol=1e-5, atol=1e-6)
 
 
-def test_finegym_pipeline__one_encoder_per_taxonomy_scored_on_it(project):
-    """Gym99 and Gym288 each train their own encoder (as the released configs do) on the events
-    labelled in that taxonomy, are scored on it, and both scores land in finegym/metrics.json."""
-    taxonomy = """
-finegym_{t}:
-  train:{train}
-  evaluate: {{protocol: {{finegym_epochs: 5}}, alignment_height: 32, progress: false}}
-"""
-    (project / "conf/local/parameters.yml").write_text(
-        "finegym:\n  ingest: {num_workers: 0, progress: false, frame_size: [24, 32]}\n"
-        + "".join(taxonomy.format(t=t, train=TINY_TRAIN) for t in ("gym99", "gym288")))
-    with KedroSession.create(project_path=project) as session:
-        session.run(pipeline_names=["finegym"])
-    metrics = json.loads(newest(project / "data/08_reporting/finegym/metrics.json").read_text())
-    assert set(metrics["trained"]) == set(metrics["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
-    assert set(metrics["model"]) == {"gym99", "gym288"}
-    assert all(0 <= v <= 1 for v in metrics["trained"].values())
-    for t in ("gym99", "gym288"):
-        assert set(json.loads(newest(project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())["trained"]) == {f"{t}_accuracy"}
-        assert newest(project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
-        assert torch.load(newest(project / f"data/06_models/finegym_{t}/carl.pt"), weights_only=True)["history"]
-
-
-def test_runs__a_run_asked_for_by_two_namespaces_trains_once_and_both_evaluate_it(project):
+def test_finegym_pipeline__a_run_asked_for_by_two_namespaces_trains_once_and_both_evaluate_it(project):
     """Both taxonomies train on the same events (labelled_by null: the union), so they ask for the
     same run: it trains once, in one folder with one training log, the folder and both models
-    record both namespaces, and each taxonomy scores it."""
+    record both namespaces, each taxonomy scores it, and both scores land in finegym/metrics.json.
+    (Which events each taxonomy trains on by default: the train_encoder test below.)"""
     taxonomy = """
 finegym_{t}:
   train:{train}
@@ -240,6 +218,10 @@ finegym_{t}:
         metrics = json.loads(newest(project / f"data/08_reporting/finegym_{t}/metrics.json").read_text())
         assert metrics["model"]["run"] == run.name and 0 <= metrics["trained"][f"{t}_accuracy"] <= 1
         assert (run / f"tensorboard/evaluation/finegym_{t}").is_dir()
+        assert newest(project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
+    combined = json.loads(newest(project / "data/08_reporting/finegym/metrics.json").read_text())
+    assert set(combined["trained"]) == set(combined["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
+    assert set(combined["model"]) == {"gym99", "gym288"}
 
 
 def test_runs__a_run_in_a_namespaces_old_folder_is_moved_into_the_shared_one(tmp_path):
