@@ -109,3 +109,20 @@ def test_external__nothing_matching_or_no_path_is_an_error_that_says_so(finegym,
         score_external_embeddings(index, labels, ExternalEmbeddingsParams(), PARAMS)
     with pytest.raises(FileNotFoundError, match="no external embeddings there"):
         read_external_embeddings(tmp_path / "missing")
+
+
+def test_released_pickles__labels_that_disagree_with_the_datasets_are_reported_by_name(finegym, tmp_path):
+    """Pickles made for another taxonomy or another cut carry other labels: reported, the
+    dataset's labels scored."""
+    index, labels, embeddings = finegym
+    _write_released_pickles(tmp_path / "logdir", index, labels, embeddings)
+    video_id, split = index[["video_id", "split"]].iloc[0]
+    file = tmp_path / f"logdir/finegym_eval_{split}set/{video_id}.pkl"
+    with open(file, "rb") as f:
+        data = pickle.load(f)
+    data["labels"] = data["labels"] + 1
+    with open(file, "wb") as f:
+        pickle.dump(data, f)
+    _, report, metrics = _score(index, labels, tmp_path / "logdir")
+    assert report["labels_disagree"] == [{"name": video_id, "column": "gym288", "frames": len(embeddings[video_id])}]
+    assert metrics["join"]["labels_disagree"] == 1 and report["scored"] == sorted(index["video_id"])

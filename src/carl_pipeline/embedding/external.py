@@ -56,6 +56,10 @@ def _array(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def _unreadable(found: ExternalEmbeddings, file: Path, error: Exception) -> None:
+    found.unreadable.append({"file": str(file), "error": f"{type(error).__name__}: {error}"})
+
+
 def _add(found: ExternalEmbeddings, name: str, embedding: np.ndarray, file: Path) -> None:
     if name in found.embeddings:
         found.unreadable.append({"file": str(file), "error": f"a second entry for '{name}' "
@@ -79,7 +83,7 @@ def _read_pickles(root: Path, found: ExternalEmbeddings) -> None:
             if "seq_len" in data and int(data["seq_len"]) != len(embedding):
                 raise ValueError(f"seq_len {int(data['seq_len'])} but {len(embedding)} embeddings")
         except Exception as error:  # noqa: BLE001 - any damage is reported with its file
-            found.unreadable.append({"file": str(file), "error": f"{type(error).__name__}: {error}"})
+            _unreadable(found, file, error)
             continue
         _add(found, name, embedding, file)
         if "labels" in data and name in found.embeddings:
@@ -91,7 +95,7 @@ def _read_npy(root: Path, found: ExternalEmbeddings) -> None:
         try:
             embedding = np.load(file, allow_pickle=False)
         except Exception as error:  # noqa: BLE001
-            found.unreadable.append({"file": str(file), "error": f"{type(error).__name__}: {error}"})
+            _unreadable(found, file, error)
             continue
         _add(found, file.stem, embedding, file)
 
@@ -170,12 +174,16 @@ def join_to_dataset(found: ExternalEmbeddings, video_index: pd.DataFrame, frame_
                          f"with its frame count (unmatched: {[u['name'] for u in unmatched[:5]]}, "
                          f"wrong length: {[w['name'] for w in wrong_length[:5]]})")
     table = embeddings_table(matched, video_index, frame_labels)
-    for column in label_columns:
-        for name in sorted(set(found.labels) & set(matched)):
-            ours = table.loc[table["video_id"] == name, column].to_numpy()
-            differ = int((found.labels[name] != ours).sum())
-            if differ:
-                disagree.append({"name": name, "column": column, "frames": differ})
+    checked = sorted(set(found.labels) & set(matched))
+    if label_columns and checked:
+        # one pass over the table (its rows are in frame order within each video)
+        ours = table.loc[table["video_id"].isin(checked)].groupby("video_id", sort=False)
+        for name, rows in ours:
+            for column in label_columns:
+                differ = int((found.labels[name] != rows[column].to_numpy()).sum())
+                if differ:
+                    disagree.append({"name": name, "column": column, "frames": differ})
+        disagree.sort(key=lambda d: (label_columns.index(d["column"]), d["name"]))
     missing = video_index.loc[~video_index["video_id"].isin(list(matched))]
     report = {
         "scored": sorted(matched),
