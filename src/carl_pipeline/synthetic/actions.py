@@ -45,17 +45,24 @@ PHASELESS_ACTIONS = ("strum_guitar",)
 
 
 #: The FineGym-like taxonomies. Gym99 has 4 coarse classes (0 turn, 1 jump, 2 leap,
-#: 3 handstand); Gym288 refines each into 3 variants, ``gym288 = 3 * gym99 + variant``. Variant 2
-#: of every class is in Gym288 only (as rare elements are in FineGym: no Gym99 label), so an
-#: event whose elements are all variant 2 is in the Gym288 lists and not in Gym99's.
+#: 3 handstand); Gym288 refines each into ``VARIANTS`` variants,
+#: ``gym288 = VARIANTS * gym99 + variant``. The last variant of every class is in Gym288 only (as
+#: rare elements are in FineGym: no Gym99 label), so an event whose elements are all of it is in
+#: the Gym288 lists and not in Gym99's.
 GYM99_CLASSES = 4
-GYM288_CLASSES = 12
+VARIANTS = 3
+GYM288_ONLY_VARIANT = VARIANTS - 1
+
+
+def gym288_of(gym99_class: int, variant: int) -> int:
+    """The Gym288 class of variant ``variant`` of Gym99 class ``gym99_class``."""
+    return VARIANTS * gym99_class + variant
 
 
 def gym99_of(gym288_class: int) -> int | None:
     """The Gym99 class a Gym288 class refines, or None for an element of Gym288 only."""
-    base, variant = divmod(gym288_class, 3)
-    return None if variant == 2 else base
+    base, variant = divmod(gym288_class, VARIANTS)
+    return None if variant == GYM288_ONLY_VARIANT else base
 
 
 def finegym_element_poses(gym288_class: int, progress: np.ndarray, direction: float = 1.0) -> list[dict[str, float]]:
@@ -66,7 +73,7 @@ def finegym_element_poses(gym288_class: int, progress: np.ndarray, direction: fl
     ``direction`` (+1 or -1: which way a turn spins or a leap travels) is drawn per element, so a
     mirrored element is the same element, as the training's horizontal flips assume.
     """
-    base, variant = divmod(gym288_class, 3)
+    base, variant = divmod(gym288_class, VARIANTS)
     poses = []
     for p in progress:
         arc = float(np.sin(np.pi * p))

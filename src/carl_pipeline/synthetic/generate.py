@@ -16,11 +16,13 @@ import numpy as np
 
 from carl_pipeline.synthetic.actions import (
     GYM99_CLASSES,
+    GYM288_ONLY_VARIANT,
     PENN_ACTIONS,
     PHASELESS_ACTIONS,
     POURING,
     finegym_element_poses,
     gym99_of,
+    gym288_of,
     idle_poses,
 )
 from carl_pipeline.synthetic.render import NEUTRAL, phase_timeline, random_appearance, render_video
@@ -165,8 +167,8 @@ def _finegym_event(rng, fps: float, elements_per_event: tuple[int, int], gym288_
         t += lead / fps
         n = int(round(float(rng.uniform(1.2, 2.0)) * fps))
         base = int(rng.integers(0, GYM99_CLASSES))
-        variant = 2 if rng.uniform() < gym288_only else int(rng.integers(0, 2))
-        gym288 = 3 * base + variant
+        variant = GYM288_ONLY_VARIANT if rng.uniform() < gym288_only else int(rng.integers(0, GYM288_ONLY_VARIANT))
+        gym288 = gym288_of(base, variant)
         poses.extend(finegym_element_poses(gym288, (np.arange(n) + 0.5) / n, direction=float(rng.choice([-1.0, 1.0]))))
         segments[f"A_{int(t):04d}_{int(t + n / fps):04d}"] = {
             "stages": 1, "timestamps": [[round(t, 3), round(t + n / fps, 3)]], "gym288": gym288}

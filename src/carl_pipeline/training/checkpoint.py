@@ -63,8 +63,9 @@ class Checkpoint:
 
     ``model``: the encoder's state dict (CPU tensors); ``encoder``, ``sampling``, ``augment``,
     ``optim`` (the optimiser block, ``<dataset>.train.optim`` in conf), ``loss``: the settings,
-    as plain dicts of their config classes; ``run``: the training run that made it (``id``, ``name``, ``folder``, ``identity``; empty for a released
-    or untrained checkpoint); ``optimizer``, ``scaler``, ``rng``: only in the epoch checkpoints a
+    as plain dicts of their config classes; ``run``: the training run that made it (``id``,
+    ``name``, ``folder``, ``identity``, ``namespaces``, ``asked_by``; empty for a released or
+    untrained checkpoint); ``optimizer``, ``scaler``, ``rng``: only in the epoch checkpoints a
     run resumes from.
     """
 

@@ -440,9 +440,9 @@ def train(
                             trainer.world, labels=labels_fingerprint(labels, video_ids))
     run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
     asked_by = run_dir.namespace
-    run_dir = run_dir.run_folder(run["name"]) if writes() else run_dir.child(run["name"])
-    run["folder"] = str(run_dir.root)
     rank0 = writes()  # the run folder, its checkpoints and logs
+    run_dir = run_dir.run_folder(run["name"]) if rank0 else run_dir.child(run["name"])
+    run["folder"] = str(run_dir.root)
     # One writer per run folder: a second process training the same run waits here, then resumes
     # the finished run (no more work) instead of training it a second time beside the first.
     with exclusive_lock(run_dir.root, f"training run {run['name']}") if rank0 else nullcontext():
