@@ -123,13 +123,9 @@ class FrameStore:
         """Ids of every video in the store, sorted."""
         return sorted(pack.header.meta["video_id"] for pack in self.iter_packs())
 
-    def write_report(self, report: Mapping[str, Any]) -> Path:
-        """Record what the last conversion did (converted, skipped, failed) beside the packs."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        return write_json_atomic(self.root / REPORT_NAME, dict(report))
-
     def read_report(self) -> dict[str, Any]:
-        """The last conversion's report, or an empty one when none was written."""
+        """The last conversion's report (written beside the packs by the catalog entry
+        ``<dataset>.conversion_report``), or an empty one when none was written."""
         path = self.root / REPORT_NAME
         if not path.exists():
             return {"converted": [], "skipped_existing": [], "failed": []}
