@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from carl_pipeline.augment import FRAMINGS, AugmentConfig
 from carl_pipeline.evaluation import EvalConfig
@@ -23,7 +23,9 @@ class _Block(BaseModel):
 
     @field_validator("framing", check_fields=False)
     @classmethod
-    def _known_framing(cls, value: str) -> str:
+    def _known_framing(cls, value: str | None) -> str | None:
+        if value is None and "framing" in cls.model_fields and cls.model_fields["framing"].default is None:
+            return value  # the own-videos report: the model's framing decides
         if value not in FRAMINGS:
             raise ValueError(f"framing must be one of {list(FRAMINGS)}, got {value!r}")
         return value
@@ -221,6 +223,79 @@ class ExternalEmbeddingsParams(_Block):
 class VideosReportParams(EmbeddingSettings):
     """What the ``videos`` pipeline shows: an alignment video and a retrieval sheet."""
 
+    # null: the model's own framing where it says (an exported model), else resize_crop.
+    framing: str | None = None
+
     # Retrieval sheet: query frames taken evenly from the first video, neighbours shown per query.
     retrieval_queries: int = Field(6, ge=1)
     retrieval_neighbours: int = Field(4, ge=1)
+
+
+class VideosLabelsParams(_Block):
+    """Label by example (``videos.labels``): phase labels of some videos, carried to the others
+    (``carl_pipeline.labels``)."""
+
+    # A CSV (video_id,frame_index,phase or video_id,phase,start_frame,end_frame) or a folder of
+    # <video_id>.npy; null: no labelling.
+    path: str | None = None
+    # The phase names in order (for named phases; numbered phases are ordered as numbers).
+    phases: list[str] | None = None
+    # dtw (align to each labelled video, phases kept in order) or nn (soft nearest neighbours).
+    method: str = "dtw"
+    # Softmax temperature of the cosine similarities (nn votes, and every confidence).
+    temperature: float = Field(0.1, gt=0)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from carl_pipeline.labels import METHODS
+
+        if value not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {value!r}")
+        return value
+
+
+class SearchIndexParams(_Block):
+    """How the library's search index is built (``carl_pipeline.search.FrameIndex``)."""
+
+    # Libraries of fewer frames get an exact index; larger ones an inverted file (IVF).
+    exact_below: int = Field(200_000, ge=1)
+    # IVF cells; null: 2 sqrt(frames).
+    nlist: int | None = Field(None, ge=1)
+    # IVF cells searched per query: recall against speed.
+    nprobe: int = Field(32, ge=1)
+
+
+class QueryParams(_Block):
+    """Query frames for the search (``videos.query``)."""
+
+    # A video of the library and frame indices of it; null frames: default_queries frames evenly.
+    video_id: str | None = None
+    frames: list[int] | None = None
+    # Or an image file (embedded as a one-frame video); used instead of video_id when set.
+    image: str | None = None
+    neighbours: int = Field(5, ge=1)
+    # Leave the query's own video out of its results.
+    other_videos_only: bool = True
+    # With neither video_id nor image: this many frames evenly from the first video.
+    default_queries: int = Field(4, ge=1)
+
+
+class ModelSource(RootModel[str]):
+    """``videos.model``: ``train``, or the path of a model to use as it is (a carl.pt or its
+    versioned folder, a run folder, a released CARL checkpoint, an exported model's folder;
+    ``carl_pipeline.export.open_model`` says what it found there)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @field_validator("root")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("videos.model is empty: 'train' or the path of a model")
+        return value
+
+    @property
+    def trains(self) -> bool:
+        return self.root == "train"
+

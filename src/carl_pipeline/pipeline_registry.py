@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from carl_pipeline.pipelines import comparison, evaluation, ingestion, own_videos, training
+from carl_pipeline.pipelines import comparison, evaluation, export, ingestion, own_videos, training
 
 DATASETS = ("pouring", "penn_action", "finegym")
 # CARL against its baselines (compare_<dataset>): the datasets whose evaluation is one namespace.
@@ -29,8 +29,12 @@ def register_pipelines() -> dict[str, Pipeline]:
         ``compare_<d>``: ingestion, CARL in ``<d>``, each baseline (TCC, TCN, SimCLR,
         supervised) in ``<d>_<algorithm>``, and ``<d>.comparison`` (FineGym: per taxonomy,
         ``finegym_<taxonomy>_<algorithm>``, then one table of both in ``finegym.comparison``).
-        ``videos`` (a folder of your own videos: ingest, train, embed, alignment video and
-        retrieval sheet); ``__default__`` is ``pouring``.
+        ``export_<d>`` (``export_finegym_<taxonomy>``): the trained encoder as safetensors,
+        config.json and a model card, in ``<d>.exported_model``.
+        ``videos`` (a folder of your own videos: ingest, train or use ``videos.model``, embed,
+        alignment video, retrieval sheet, labels by example, search index and query);
+        ``label_videos`` and ``search_videos`` rerun its labelling and its search alone;
+        ``__default__`` is ``pouring``.
     """
     pipelines: dict[str, Pipeline] = {}
     for dataset in DATASETS:
@@ -62,7 +66,11 @@ def register_pipelines() -> dict[str, Pipeline]:
         pipelines[f"compare_{dataset}"] = pipelines[f"ingest_{dataset}"] + comparison.create_pipeline(dataset)
     pipelines["compare_finegym"] = pipelines["ingest_finegym"] + comparison.create_taxonomy_pipeline(
         "finegym", FINEGYM_TAXONOMIES)
-    pipelines["videos"] = (ingestion.create_pipeline("videos") + training.create_pipeline("videos")
+    for name in ("pouring", "penn_action", *(f"finegym_{t}" for t in FINEGYM_TAXONOMIES)):
+        pipelines[f"export_{name}"] = export.create_pipeline(name)
+    pipelines["videos"] = (ingestion.create_pipeline("videos") + training.create_pipeline("videos", model_choice=True)
                            + own_videos.create_pipeline("videos"))
+    pipelines["label_videos"] = own_videos.create_label_pipeline("videos")
+    pipelines["search_videos"] = own_videos.create_search_pipeline("videos")
     pipelines["__default__"] = pipelines["pouring"]
     return pipelines

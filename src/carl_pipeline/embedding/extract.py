@@ -76,3 +76,33 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
         mine[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype, framing=framing)
     everything = all_gather_dict(mine, size)
     return {video_id: everything[video_id] for video_id in video_ids}
+
+
+def load_image(path: str) -> torch.Tensor:
+    """An image file as a ``(3, H, W)`` uint8 RGB tensor.
+
+    Raises:
+        ValueError: the file is missing or not an image (naming it).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as error:
+        raise ValueError(f"{path}: not a readable image ({error})") from error
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+@torch.inference_mode()
+def embed_image(checkpoint: Checkpoint | dict[str, Any], path: str, settings) -> np.ndarray:
+    """``(1, D)``: an image file embedded as a one-frame video, framed as the library's frames
+    are (``settings``: ``framing``, ``image_size``, ``device``, as for ``embeddings_of``)."""
+    checkpoint = read_checkpoint(checkpoint)
+    device = resolve_device(settings.device or "auto")
+    from carl_pipeline.training.checkpoint import load_encoder
+
+    model = load_encoder(checkpoint, str(device))
+    framing = settings.framing or checkpoint.framing or "resize_crop"
+    frames = eval_transform(load_image(path)[None].to(device), settings.image_size or checkpoint.image_size, framing)
+    return model(frames[None])[0].float().cpu().numpy()

@@ -1,5 +1,6 @@
 """Figures and videos that show a run's results. No Kedro imports."""
 
+from carl_pipeline.reporting.library import phase_timeline_figure, search_sheet
 from carl_pipeline.reporting.plots import (
     alignment_frames,
     comparison_figure,
@@ -11,5 +12,5 @@ from carl_pipeline.reporting.plots import (
     similarity_figure,
 )
 
-__all__ = ["alignment_frames", "comparison_figure", "metrics_figure", "pick_pair", "projection_figure", "retrieval_frames",
-           "retrieval_sheet", "similarity_figure"]
+__all__ = ["alignment_frames", "comparison_figure", "metrics_figure", "phase_timeline_figure", "pick_pair", "projection_figure", "retrieval_frames",
+           "retrieval_sheet", "search_sheet", "similarity_figure"]

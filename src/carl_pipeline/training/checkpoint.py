@@ -83,6 +83,9 @@ class Checkpoint:
     run: dict[str, Any] = field(default_factory=dict)
     untrained: bool = False
     released_checkpoint: str | None = None  # the authors' file this was converted from, if any
+    # How frames are framed for this model (carl_pipeline.augment.FRAMINGS), where its maker says
+    # (an exported model); None: the embedding settings decide.
+    framing: str | None = None
     optimizer: dict[str, Any] | None = None
     scaler: dict[str, Any] | None = None
     rng: dict[str, Any] | None = None

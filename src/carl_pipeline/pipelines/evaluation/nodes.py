@@ -83,7 +83,8 @@ def embeddings_of(model, frame_store: FrameStore, video_index: pd.DataFrame, fra
     per frame: what ``embed_frames`` and the own-videos pipeline's ``embed_own_videos`` return."""
     embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(),
                                     params.image_size or read_checkpoint(model).image_size, device=params.device,
-                                    progress=params.progress, framing=params.framing)
+                                    progress=params.progress,
+                                    framing=params.framing or read_checkpoint(model).framing or "resize_crop")
     return embeddings_table(embeddings, video_index, frame_labels)
 
 

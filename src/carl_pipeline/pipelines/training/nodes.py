@@ -5,7 +5,7 @@ from typing import Any
 
 import pandas as pd
 
-from carl_pipeline.params import TrainParams
+from carl_pipeline.params import ModelSource, TrainParams
 from carl_pipeline.training import Checkpoint, RunDir, pretrain_backbone, train
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -75,6 +75,36 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labe
     labels = _frame_labels(frame_labels, video_ids, params.loss.label) if params.loss.uses_labels else None
     return train(str(frame_store.root), video_ids, params.model, params.sampling, params.augment, params.optim,
                  run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init, labels=labels)
+
+
+def pretrain_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
+                          params: TrainParams, model_choice: ModelSource) -> dict[str, Any]:
+    """``pretrain_frame_backbone`` when ``model_choice`` is ``train``; with a model given, nothing
+    trains and the result is the skipped pretraining's (no weights)."""
+    if model_choice.trains:
+        return pretrain_frame_backbone(frame_store, video_index, frame_labels, params)
+    return {"state_dict": {}, "history": [], "config": {}, "backbone": None}
+
+
+def train_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
+                       pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams,
+                       model_choice: ModelSource) -> Checkpoint:
+    """``train_encoder`` when ``model_choice`` is ``train``; else the model it names, used as it
+    is (``carl_pipeline.export.open_model``: a carl.pt or run folder, a released CARL checkpoint,
+    an exported model) and nothing trains. A released checkpoint's clip length (which scales its
+    position encoding) comes from its cfg (``TRAIN.NUM_FRAMES``), else 240.
+
+    Args:
+        model_choice: ``train``, or the model to use (``<dataset>.model`` in conf).
+    """
+    if model_choice.trains:
+        return train_encoder(frame_store, video_index, frame_labels, pretrained_backbone, run_dir, params)
+    from carl_pipeline.export import open_model
+
+    checkpoint = open_model(model_choice.root)
+    logger.info("using the model %s as it is (%s, run %s): nothing trains", model_choice.root, checkpoint.algorithm,
+                checkpoint.run_record.name or "none")
+    return checkpoint
 
 
 def _frame_labels(frame_labels: pd.DataFrame, video_ids: list[str], column: str) -> dict[str, Any]:

@@ -1,0 +1,16 @@
+"""Models in and out of the project: export a trained encoder (safetensors, config, model card)
+and open any model (project checkpoint, run folder, released checkpoint, export). No Kedro."""
+
+from carl_pipeline.export.card import model_card
+from carl_pipeline.export.hub import (
+    ExportedCARL,
+    ExportedModel,
+    export_config,
+    is_exported,
+    load_exported,
+    save_exported,
+)
+from carl_pipeline.export.sources import ModelSourceError, open_model
+
+__all__ = ["ExportedCARL", "ExportedModel", "ModelSourceError", "export_config", "is_exported", "load_exported",
+           "model_card", "open_model", "save_exported"]

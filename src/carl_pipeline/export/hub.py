@@ -1,0 +1,156 @@
+"""A trained encoder as a folder anyone can load: ``model.safetensors``, ``config.json`` and a
+model card (``README.md``), in the Hugging Face Hub's layout (``PyTorchModelHubMixin``), saved
+and loaded locally without a network (nothing here uploads).
+
+``config.json`` holds everything needed to rebuild and feed the encoder: the architecture
+(``encoder``, ``input_norm`` in it), the input (``input``: image side, framing), the settings
+it was trained with, its run identity and data fingerprint, and its scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from carl_pipeline.models import CARLEncoder, EncoderConfig
+from carl_pipeline.training import Checkpoint, read_checkpoint
+
+#: What ``config.json`` says it is, and the version of its layout.
+FORMAT = "carl-pipeline-export"
+FORMAT_VERSION = 1
+REQUIRED_FILES = ("config.json", "model.safetensors")
+
+
+class ExportedCARL(nn.Module, PyTorchModelHubMixin, library_name="carl-pipeline",
+                   tags=["video", "frame-wise-representation", "carl", "self-supervised"]):
+    """A CARL encoder built from an exported ``config`` (``config.json``).
+
+    ``ExportedCARL.from_pretrained(folder)`` rebuilds it with its weights; ``forward`` takes
+    ``(B, T, 3, S, S)`` frames in [0, 1] (framed as ``config["input"]`` says) and returns
+    ``(B, T, D)`` frame embeddings.
+    """
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        if config.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} config (format {config.get('format')!r})")
+        self.config = config
+        self.encoder = CARLEncoder(EncoderConfig(**{**config["encoder"], "backbone_weights": None}))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.encoder(frames)
+
+
+@dataclass
+class ExportedModel:
+    """What an export writes: the checkpoint, the extra config (scores, input, provenance) and
+    the model card's text."""
+
+    checkpoint: Checkpoint
+    config: dict[str, Any]
+    card: str
+
+
+def export_config(checkpoint: Checkpoint, framing: str, scores: Mapping[str, Any] | None = None,
+                  dataset: str | None = None) -> dict[str, Any]:
+    """``config.json`` of ``checkpoint``: the architecture, how to feed it, how it was made."""
+    run = checkpoint.run_record
+    identity = dict(run.identity or {})
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "encoder": {**checkpoint.encoder, "backbone_weights": None},
+        # frames in [0, 1], RGB, framed to a square of image_size (carl_pipeline.augment.eval_transform);
+        # the encoder normalises them itself (encoder.input_norm)
+        "input": {"image_size": checkpoint.image_size, "framing": framing, "channels": "RGB", "range": [0.0, 1.0],
+                  "input_norm": checkpoint.encoder.get("input_norm", "none")},
+        "training": {"algorithm": checkpoint.algorithm, "epoch": checkpoint.epoch, "step": checkpoint.step,
+                     "final_loss": checkpoint.history[-1] if checkpoint.history else None,
+                     "backbone_init": checkpoint.backbone_init, "sampling": checkpoint.sampling,
+                     "augment": checkpoint.augment, "optim": checkpoint.optim, "loss": checkpoint.loss,
+                     "history": list(checkpoint.history)},
+        "run": {"id": run.id, "name": run.name, "identity": identity, "namespaces": list(run.namespaces)},
+        "data_fingerprint": identity.get("data"),
+        "released_checkpoint": checkpoint.released_checkpoint,
+        "dataset": dataset,
+        "scores": dict(scores or {}),
+    }
+
+
+def save_exported(exported: ExportedModel, folder: str | os.PathLike) -> Path:
+    """Write the export to ``folder`` whole or not at all: into a temporary sibling, then renamed
+    over (an earlier export there is replaced only once the new one is complete)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (staging / "README.md").write_text(exported.card)  # the mixin keeps a card that is there
+        module = ExportedCARL(exported.config)
+        module.encoder.load_state_dict(exported.checkpoint.model)
+        module.save_pretrained(staging)
+        old = folder.with_name(f".{folder.name}.old")
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            folder.rename(old)
+        staging.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def is_exported(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds an export (``config.json`` of this format and the weights)."""
+    folder = Path(folder)
+    if not all((folder / name).is_file() for name in REQUIRED_FILES):
+        return False
+    try:
+        return json.loads((folder / "config.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_exported(folder: str | os.PathLike) -> Checkpoint:
+    """An exported model back as this project's ``Checkpoint`` (what ``load_encoder``, the
+    evaluation and ``videos.model`` read), in one call.
+
+    Raises:
+        ValueError: ``folder`` is not an export (naming what is missing).
+    """
+    folder = Path(folder)
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ValueError(f"{folder}: not an exported model (no {', '.join(missing)})")
+    try:
+        module = ExportedCARL.from_pretrained(folder, local_files_only=True)
+    except Exception as error:
+        raise ValueError(f"{folder}: the exported model does not load ({type(error).__name__}: {error})") from error
+    return checkpoint_of(module)
+
+
+def checkpoint_of(module: ExportedCARL) -> Checkpoint:
+    """The ``Checkpoint`` of a loaded ``ExportedCARL``."""
+    config = module.config
+    training = config.get("training", {})
+    run = dict(config.get("run") or {})
+    return read_checkpoint({
+        "model": {k: v.detach().cpu() for k, v in module.encoder.state_dict().items()},
+        "encoder": config["encoder"], "augment": training.get("augment") or {"image_size": config["input"]["image_size"]},
+        "sampling": training.get("sampling", {}), "optim": training.get("optim", {}),
+        "loss": training.get("loss") or {"algorithm": training.get("algorithm", "scl")},
+        "backbone_init": training.get("backbone_init", "random init"), "epoch": training.get("epoch", 0),
+        "step": training.get("step", 0), "history": training.get("history", []),
+        "run": {k: run.get(k) for k in ("id", "name", "identity", "namespaces")},
+        "released_checkpoint": config.get("released_checkpoint"),
+        "framing": config["input"].get("framing"),
+    }, "exported model")

@@ -1,0 +1,29 @@
+"""Export node: a trained encoder as a folder anyone can load (``carl_pipeline.export``)."""
+
+import logging
+from typing import Any
+
+from carl_pipeline.export import ExportedModel, export_config, model_card
+from carl_pipeline.params import EvaluateParams
+from carl_pipeline.training import Checkpoint, read_checkpoint
+
+logger = logging.getLogger(__name__)
+
+
+def export_trained_model(model: Checkpoint, metrics: dict[str, Any], params: EvaluateParams,
+                         dataset: str) -> ExportedModel:
+    """The trained encoder with a ``config.json`` (architecture, input framing and size, run
+    identity, data fingerprint, scores) and a model card of its scores against the untrained
+    encoder.
+
+    Args:
+        model: the trained checkpoint.
+        metrics: the dataset's evaluation (``trained`` and ``untrained`` scores).
+        params: the dataset's evaluation, whose framing the model's users should frame with.
+        dataset: the namespace, named in the card.
+    """
+    checkpoint = read_checkpoint(model)
+    scores = {"trained": metrics.get("trained", {}), "untrained": metrics.get("untrained", {})}
+    config = export_config(checkpoint, params.framing, scores, dataset)
+    logger.info("exporting %s (run %s)", dataset, checkpoint.run_record.name)
+    return ExportedModel(checkpoint, config, model_card(config, f"data/06_models/{dataset}/exported"))

@@ -1,0 +1,5 @@
+"""Nearest-frame search over a library of embedded videos (FAISS). No Kedro."""
+
+from carl_pipeline.search.index import FrameIndex, normalised, table_arrays, table_fingerprint
+
+__all__ = ["FrameIndex", "normalised", "table_arrays", "table_fingerprint"]

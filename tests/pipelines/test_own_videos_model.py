@@ -1,0 +1,214 @@
+"""A model you already have on your own videos (issue 26): ``videos.model`` trains nothing and
+embeds as the evaluation does, labels by example beat the untrained encoder and relative time,
+exported and released models work as ``videos.model``.
+
+One module fixture trains a small Pouring encoder on the embedded demo data (16 training
+videos, 24 epochs at 64 px: about three minutes), enough for its embeddings to carry phases.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from carl_pipeline.embedding import embed_video
+from carl_pipeline.export import load_exported
+from carl_pipeline.labels.propagate import accuracy, propagation_scores, relative_time_labels
+from carl_pipeline.training import load_encoder
+from carl_pipeline.video import FrameStore, write_video
+from tests.conftest import PROJECT_ROOT, make_project, newest
+
+pytestmark = pytest.mark.slow
+
+TRAIN = """
+pouring:
+  ingest: {splits: [train, val], num_workers: 0, progress: false}
+  train: {augment: {image_size: 64}, optim: {epochs: 24, progress: false}}
+  evaluate: {protocol: {stride: 1}, alignment_height: 32, progress: false}
+"""
+VIDEOS = 10  # validation videos written out as mp4 files
+LABELLED = 2
+
+
+def _videos_params(model: str, labels: str | None) -> str:
+    return f"""
+videos:
+  model: {model}
+  ingest: {{num_workers: 0, progress: false, fps: null}}
+  report: {{alignment_height: 32, retrieval_queries: 2, retrieval_neighbours: 2, progress: false}}
+  labels: {{path: {labels or 'null'}}}
+  query: {{neighbours: 3, default_queries: 2}}
+"""
+
+
+def _run(project, pipeline: str, parameters: str | None = None) -> None:
+    if parameters is not None:
+        (project / "conf/local/parameters.yml").write_text(TRAIN + parameters)
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=[pipeline])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A project where the Pouring demo pipeline trained and scored an encoder, and
+    ``VIDEOS`` of its validation videos lie as mp4 files in ``data/01_raw/videos``."""
+    raw = tmp_path_factory.mktemp("raw")
+    shutil.copytree(PROJECT_ROOT / "data/01_raw/pouring", raw / "pouring")
+    project = make_project(tmp_path_factory.mktemp("own") / "project", TRAIN, raw)
+    (project / "conf/local/tracking.yml").write_text("enabled: false\n")
+    bootstrap_project(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        _run(project, "pouring")
+    index = pd.read_parquet(project / "data/03_primary/pouring/video_index.parquet")
+    val = index.loc[index["split"] == "val", "video_id"].tolist()[:VIDEOS]
+    store = FrameStore(project / "data/03_primary/pouring/frames")
+    (project / "data/01_raw/videos").mkdir()
+    for video_id in val:
+        write_video(project / "data/01_raw/videos" / f"{video_id}.mp4",
+                    store.open(video_id).read().permute(0, 2, 3, 1).numpy(), 30)
+    return project, val
+
+
+def _embeddings(table: pd.DataFrame, video_id: str) -> np.ndarray:
+    rows = table[table["video_id"] == video_id].sort_values("frame_index")
+    return np.stack(rows["embedding"].to_numpy())
+
+
+def test_videos_model__a_pouring_model_on_mp4_files_trains_nothing_and_labels_by_example(trained, monkeypatch):
+    project, val = trained
+    monkeypatch.chdir(project)
+    truth = pd.read_parquet(project / "data/03_primary/pouring/frame_labels.parquet")
+    phases = {v: rows.sort_values("frame_index")["phase"].to_numpy() for v, rows in truth.groupby("video_id")}
+    labelled, targets = val[:LABELLED], val[LABELLED:]
+    lines = ["video_id,phase,start_frame,end_frame"]
+    for video_id in labelled:  # each phase as one segment, as a person labels
+        y = phases[video_id]
+        for phase in np.unique(y[y >= 0]):
+            frames = np.flatnonzero(y == phase)
+            lines.append(f"{video_id},{phase},{frames.min()},{frames.max()}")
+    bad_id_line, bad_frame_line = len(lines) + 1, len(lines) + 2
+    lines += ["not_a_video,0,0,5", f"{labelled[0]},0,0,{len(phases[labelled[0]]) + 50}"]
+    (project / "labels.csv").write_text("\n".join(lines) + "\n")
+    runs_before = sorted((project / "data/06_models/runs").iterdir())
+    model_file = newest(project / "data/06_models/pouring/carl.pt")
+
+    _run(project, "videos", _videos_params("data/06_models/pouring/carl.pt", "labels.csv"))
+
+    # Nothing trained: no new run, and the model used is the Pouring one, weights and all
+    assert sorted((project / "data/06_models/runs").iterdir()) == runs_before
+    used = torch.load(newest(project / "data/06_models/videos/carl.pt"), weights_only=True)
+    given = torch.load(model_file, weights_only=True)
+    assert used["run"]["id"] == given["run"]["id"]
+    assert all(torch.equal(used["model"][k], given["model"][k]) for k in given["model"])
+    # The embeddings evaluate_pouring gives for those videos, up to the mp4's lossy coding
+    ours = pd.read_parquet(project / "data/07_model_output/videos/embeddings.parquet")
+    theirs = pd.read_parquet(project / "data/07_model_output/pouring/embeddings.parquet")
+    assert sorted(ours["video_id"].unique()) == sorted(val)
+    for video_id in val:
+        a, b = _embeddings(ours, video_id), _embeddings(theirs, video_id)
+        assert a.shape == b.shape
+        cosine = np.sum(a * b, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        assert cosine.mean() > 0.99, (video_id, cosine.mean())
+    untrained = pd.read_parquet(project / "data/07_model_output/pouring/embeddings_untrained.parquet")
+
+    # The labels file: the bad lines reported by line, the rest used
+    report = json.loads((project / "data/08_reporting/videos/labels_report.json").read_text())
+    problems = {p["line"]: p for p in report["problems"]}
+    assert set(problems) == {bad_id_line, bad_frame_line}
+    assert "unknown video id 'not_a_video'" in problems[bad_id_line]["problem"]
+    assert "out of range" in problems[bad_frame_line]["problem"]
+    assert sorted(report["labelled_videos"]) == sorted(labelled)
+    assert report["labelled_videos"][labelled[0]] == int((phases[labelled[0]] >= 0).sum())
+
+    # Propagated labels beat the untrained encoder and the relative-time baseline by 0.05
+    propagated = pd.read_parquet(project / "data/07_model_output/videos/propagated_labels.parquet")
+    assert {"video_id", "frame_index", "phase", "confidence", "sources"} <= set(propagated.columns)
+    assert propagated["confidence"].between(0, 1).all()
+    assert set(propagated.loc[~propagated["given"], "video_id"]) == set(targets)
+    found = propagated[~propagated["given"]]
+    assert all(set(s) <= set(labelled) for s in found["sources"])
+    predicted = np.concatenate([found[found["video_id"] == v].sort_values("frame_index")["phase"].to_numpy()
+                                .astype(int) for v in targets])
+    true = np.concatenate([phases[v] for v in targets])
+    sources = {v: phases[v] for v in labelled}
+    baseline = np.concatenate([relative_time_labels(len(phases[v]), sources, int(true.max()) + 1) for v in targets])
+    untrained_score = propagation_scores(untrained, "phase", labelled, targets)["propagated"]
+    score = accuracy(predicted, true)
+    assert score >= accuracy(baseline, true) + 0.05, (score, accuracy(baseline, true))
+    assert score >= untrained_score + 0.05, (score, untrained_score)
+    assert (project / "data/08_reporting/videos/propagated_labels.png").stat().st_size > 5000
+
+    # Search: the query frames' neighbours from the other videos, a table and a sheet
+    results = pd.read_parquet(project / "data/08_reporting/videos/search_results.parquet")
+    assert len(results) == 2 * 3 and (results["video_id"] != results["query_video_id"]).all()
+    assert (results.groupby("query")["similarity"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    assert (project / "data/08_reporting/videos/search_sheet.png").stat().st_size > 5000
+
+
+def test_export__reloads_identical_and_works_as_videos_model(trained, monkeypatch):
+    project, val = trained
+    monkeypatch.chdir(project)
+    _run(project, "export_pouring", "")
+    folder = project / "data/06_models/pouring/exported"
+    assert {p.name for p in folder.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
+    config = json.loads((folder / "config.json").read_text())
+    checkpoint = torch.load(newest(project / "data/06_models/pouring/carl.pt"), weights_only=True)
+    assert config["run"]["id"] == checkpoint["run"]["id"] and config["data_fingerprint"] == checkpoint["run"]["identity"]["data"]
+    assert config["input"] == {"image_size": 64, "framing": "resize_crop", "channels": "RGB", "range": [0.0, 1.0],
+                               "input_norm": "frame"}
+    metrics = json.loads(newest(project / "data/08_reporting/pouring/metrics.json").read_text())
+    card = (folder / "README.md").read_text()
+    assert checkpoint["run"]["name"] in card and f"{metrics['trained']['progression']:.3f}" in card
+    assert f"{metrics['untrained']['progression']:.3f}" in card
+    frames = torch.rand(1, 12, 3, 64, 64)
+    reloaded = load_exported(folder)  # one call
+    assert torch.equal(load_encoder(reloaded)(frames), load_encoder(checkpoint)(frames))
+
+    _run(project, "videos", _videos_params(str(folder), None))
+    table = pd.read_parquet(project / "data/07_model_output/videos/embeddings.parquet")
+    assert sorted(table["video_id"].unique()) == sorted(val)
+    # the same weights and framing on the same decoded frames: the embeddings of the run with the checkpoint
+    encoder = load_encoder(checkpoint)
+    store = FrameStore(project / "data/03_primary/videos/frames")
+    expected = embed_video(encoder, store.open(val[0]), 64, torch.device("cpu"))
+    np.testing.assert_array_equal(_embeddings(table, val[0]), expected)
+
+
+def test_videos_model__a_released_checkpoint_embeds_your_videos_without_training(tiny_raw, tmp_path, monkeypatch):
+    from carl_pipeline.models.released import load_released_checkpoint
+    from carl_pipeline.synthetic.actions import POURING
+    from carl_pipeline.synthetic.generate import _rng, render_action_video
+    from tests.conftest import open_project
+    from tests.models.test_released import HEADS, TRAIN_LEN, _released_state_dict
+
+    project = open_project(tmp_path / "project", "", tiny_raw, monkeypatch)
+    (project / "conf/local/tracking.yml").write_text("enabled: false\n")
+    folder = project / "data/01_raw/videos"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        frames, _ = render_action_video(_rng(5, i), POURING, 12 + 2 * i, 32, 32, pouring_props=True)
+        write_video(folder / f"clip{i}.mp4", frames, 25)
+    released = tmp_path / "checkpoint_epoch_00300.pth"  # the authors' layout: model_state, cfg
+    cfg = {"IMAGE_SIZE": 32, "MODEL": {"EMBEDDER_MODEL": {"NUM_HEADS": HEADS}}, "TRAIN": {"NUM_FRAMES": TRAIN_LEN}}
+    torch.save({"epoch": 300, "model_state": {"module." + k: v for k, v in _released_state_dict().items()},
+                "optimizer_state": {}, "cfg": cfg}, released)
+    (project / "conf/local/parameters.yml").write_text(_videos_params(str(released), None))
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["videos"])
+    assert not (project / "data/06_models/runs").exists() or not any((project / "data/06_models/runs").iterdir())
+    table = pd.read_parquet(project / "data/07_model_output/videos/embeddings.parquet")
+    store = FrameStore(project / "data/03_primary/videos/frames")
+    encoder = load_encoder(load_released_checkpoint(released))
+    for video_id in ("clip0", "clip2"):
+        expected = embed_video(encoder, store.open(video_id), 32, torch.device("cpu"))
+        np.testing.assert_allclose(_embeddings(table, video_id), expected, atol=1e-5)
+    assert _embeddings(table, "clip0").shape[1] == 16  # the released model's embedding size
+    # without a labels file: an empty labels table, and a picture that says so
+    assert pd.read_parquet(project / "data/07_model_output/videos/propagated_labels.parquet").empty
+    assert (project / "data/08_reporting/videos/search_results.parquet").is_file()
