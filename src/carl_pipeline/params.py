@@ -263,13 +263,14 @@ class SearchIndexParams(_Block):
     # IVF cells; null: 2 sqrt(frames).
     nlist: int | None = Field(None, ge=1)
     # IVF cells searched per query: recall against speed.
-    nprobe: int = Field(32, ge=1)
+    nprobe: int = Field(64, ge=1)
 
 
 class QueryParams(_Block):
     """Query frames for the search (``videos.query``)."""
 
     # A video of the library and frame indices of it; null frames: default_queries frames evenly.
+    # On the command line, frames separated by spaces: --params="videos.query.frames=0 40".
     video_id: str | None = None
     frames: list[int] | None = None
     # Or an image file (embedded as a one-frame video); used instead of video_id when set.
@@ -279,6 +280,18 @@ class QueryParams(_Block):
     other_videos_only: bool = True
     # With neither video_id nor image: this many frames evenly from the first video.
     default_queries: int = Field(4, ge=1)
+
+    @field_validator("frames", mode="before")
+    @classmethod
+    def _frames_from_text(cls, value):
+        if isinstance(value, str):  # kedro's --params splits on commas: "0 40" is two frames
+            try:
+                return [int(part) for part in value.replace(";", " ").split()]
+            except ValueError as error:
+                raise ValueError(f"frames must be frame indices, e.g. '0 40', got {value!r}") from error
+        if isinstance(value, int):
+            return [value]
+        return value
 
 
 class ModelSource(RootModel[str]):

@@ -8,6 +8,8 @@ videos, 24 epochs at 64 px: about three minutes), enough for its embeddings to c
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -212,3 +214,18 @@ def test_videos_model__a_released_checkpoint_embeds_your_videos_without_training
     # without a labels file: an empty labels table, and a picture that says so
     assert pd.read_parquet(project / "data/07_model_output/videos/propagated_labels.parquet").empty
     assert (project / "data/08_reporting/videos/search_results.parquet").is_file()
+
+    # The README's commands: another query against the index made, and labelling alone
+    kedro = [sys.executable, "-m", "kedro", "run"]
+    subprocess.run([*kedro, "--pipelines=search_videos", "--params=videos.query.video_id=clip1,videos.query.frames=0 5"],
+                   cwd=project, check=True, capture_output=True)
+    results = pd.read_parquet(project / "data/08_reporting/videos/search_results.parquet")
+    assert results["query"].unique().tolist() == ["clip1 frame 0", "clip1 frame 5"]
+    assert set(results["video_id"]) <= {"clip0", "clip2"} and len(results) == 2 * 3
+    (project / "labels.csv").write_text("video_id,frame_index,phase\nclip0,0,0\nclip0,11,1\nclip9,0,0\n")
+    subprocess.run([*kedro, "--pipelines=label_videos", "--params=videos.labels.path=labels.csv"], cwd=project,
+                   check=True, capture_output=True)
+    report = json.loads((project / "data/08_reporting/videos/labels_report.json").read_text())
+    assert [p["line"] for p in report["problems"]] == [4] and report["labelled_videos"] == {"clip0": 2}
+    propagated = pd.read_parquet(project / "data/07_model_output/videos/propagated_labels.parquet")
+    assert set(propagated.loc[~propagated["given"], "video_id"]) == {"clip1", "clip2"}

@@ -58,7 +58,7 @@ class FrameIndex:
 
     @classmethod
     def build(cls, embeddings: np.ndarray, video_ids, frame_indices, exact_below: int = 200_000,
-              nlist: int | None = None, nprobe: int = 32, seed: int = 0) -> FrameIndex:
+              nlist: int | None = None, nprobe: int = 64, seed: int = 0) -> FrameIndex:
         """Index ``(N, D)`` embeddings.
 
         Args:
