@@ -122,3 +122,32 @@ def atomic_path(path: str | os.PathLike, sweep: bool = True) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` (a folder
+    of several files written together: an exported model, a search index), on any error it is
+    removed and ``path`` is left as it was. Staging folders that killed writers left are removed
+    first. A reader sees the old folder, the new one, or (for the instant between two renames)
+    none, never a mixture."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*"):
+        if stale.is_dir() and is_temporary(stale) and _abandoned(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    prefix = f".{path.name}.{os.getpid()}@{host_name()}."
+    staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent))
+    old = None
+    try:
+        yield staging
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

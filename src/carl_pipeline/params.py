@@ -245,6 +245,14 @@ class VideosLabelsParams(_Block):
     # Softmax temperature of the cosine similarities (nn votes, and every confidence).
     temperature: float = Field(0.1, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_path_alone(cls, value):
+        """``videos.labels=labels.csv`` (the file alone) means ``videos.labels.path=labels.csv``."""
+        if isinstance(value, str):
+            return {"path": value}
+        return value
+
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:

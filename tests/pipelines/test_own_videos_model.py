@@ -222,8 +222,16 @@ def test_videos_model__a_released_checkpoint_embeds_your_videos_without_training
     results = pd.read_parquet(project / "data/08_reporting/videos/search_results.parquet")
     assert results["query"].unique().tolist() == ["clip1 frame 0", "clip1 frame 5"]
     assert set(results["video_id"]) <= {"clip0", "clip2"} and len(results) == 2 * 3
+    from PIL import Image
+
+    Image.fromarray(store.open("clip0").read([3])[0].permute(1, 2, 0).numpy()).save(project / "frame.png")
+    subprocess.run([*kedro, "--pipelines=search_videos", "--params=videos.query.image=frame.png"], cwd=project,
+                   check=True, capture_output=True)
+    results = pd.read_parquet(project / "data/08_reporting/videos/search_results.parquet")
+    assert results["query"].unique().tolist() == ["frame.png"] and (results["query_frame_index"] == -1).all()
+    assert len(results) == 3 and results["similarity"].is_monotonic_decreasing
     (project / "labels.csv").write_text("video_id,frame_index,phase\nclip0,0,0\nclip0,11,1\nclip9,0,0\n")
-    subprocess.run([*kedro, "--pipelines=label_videos", "--params=videos.labels.path=labels.csv"], cwd=project,
+    subprocess.run([*kedro, "--pipelines=label_videos", "--params=videos.labels=labels.csv"], cwd=project,
                    check=True, capture_output=True)
     report = json.loads((project / "data/08_reporting/videos/labels_report.json").read_text())
     assert [p["line"] for p in report["problems"]] == [4] and report["labelled_videos"] == {"clip0": 2}

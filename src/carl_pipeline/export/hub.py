@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from carl_pipeline.atomic import atomic_folder
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training import Checkpoint, read_checkpoint
 
@@ -87,25 +86,14 @@ def export_config(checkpoint: Checkpoint, framing: str, scores: Mapping[str, Any
 
 
 def save_exported(exported: ExportedModel, folder: str | os.PathLike) -> Path:
-    """Write the export to ``folder`` whole or not at all: into a temporary sibling, then renamed
-    over (an earlier export there is replaced only once the new one is complete)."""
+    """Write the export to ``folder`` whole or not at all (``carl_pipeline.atomic.atomic_folder``:
+    an earlier export there is replaced only once the new one is complete)."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as staging:
         (staging / "README.md").write_text(exported.card)  # the mixin keeps a card that is there
         module = ExportedCARL(exported.config)
         module.encoder.load_state_dict(exported.checkpoint.model)
         module.save_pretrained(staging)
-        old = folder.with_name(f".{folder.name}.old")
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            folder.rename(old)
-        staging.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 

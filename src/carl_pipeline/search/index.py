@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pandas as pd
+
+from carl_pipeline.atomic import atomic_folder
 
 FORMAT_VERSION = 1
 
@@ -136,11 +136,9 @@ class FrameIndex:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write ``index.faiss``, ``frames.parquet`` and ``index.json`` to ``folder``, whole or
-        not at all (into a temporary sibling, renamed over)."""
+        not at all (``carl_pipeline.atomic.atomic_folder``)."""
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        with atomic_folder(folder) as staging:
             faiss.write_index(self.index, str(staging / "index.faiss"))
             pd.DataFrame({"video_id": self.video_ids.astype(str), "frame_index": self.frame_indices}).to_parquet(
                 staging / "frames.parquet")
@@ -148,15 +146,6 @@ class FrameIndex:
                 "format_version": FORMAT_VERSION, "fingerprint": self.fingerprint, "kind": self.kind,
                 "frames": len(self), "dim": int(self.index.d), "metric": "cosine",
                 "nprobe": int(getattr(self.index, "nprobe", 0))}, indent=2))
-            old = folder.with_name(f".{folder.name}.old")
-            if folder.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                folder.rename(old)
-            staging.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return folder
 
     @classmethod
