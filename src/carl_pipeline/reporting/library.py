@@ -30,7 +30,7 @@ def phase_timeline_figure(propagated: pd.DataFrame, phases: Sequence[str], max_v
         length = max(int(frames.max()) + 1, 1)
         ax.bar((frames + 0.5) / length, 0.8, width=1.0 / length, bottom=row - 0.4,
                color=[colours(p % colours.N) for p in rows["phase"]], linewidth=0)
-        ax.plot((frames + 0.5) / length, row - 0.4 + 0.8 * rows["confidence"].to_numpy(), color="black", lw=0.7)
+        ax.plot((frames + 0.5) / length, row + 0.4 - 0.8 * rows["confidence"].to_numpy(), color="black", lw=0.7)  # y grows down
         if bool(rows["given"].iloc[0]):
             ax.text(1.01, row, "given", va="center", fontsize=7)
     ax.set_yticks(range(len(videos)), videos, fontsize=7)
