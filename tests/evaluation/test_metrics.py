@@ -132,6 +132,31 @@ def test_dtw_path__is_monotone_and_matches_a_stretched_copy():
     assert np.all(np.abs(path[:, 1] // 2 - path[:, 0]) <= 1)
 
 
+def _dtw_cell_by_cell(a, b):
+    """DTW's definition, one cell at a time: the total cost of the cheapest monotone path."""
+    from scipy.spatial.distance import cdist
+
+    cost = cdist(a, b, "sqeuclidean")
+    total = np.full((len(a) + 1, len(b) + 1), np.inf)
+    total[0, 0] = 0.0
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            total[i, j] = cost[i - 1, j - 1] + min(total[i - 1, j - 1], total[i - 1, j], total[i, j - 1])
+    return total[-1, -1]
+
+
+@pytest.mark.parametrize(("n", "m"), [(1, 1), (1, 6), (7, 1), (13, 29), (40, 25)])
+def test_dtw_path__is_a_cheapest_path_even_among_ties(n, m):
+    rng = np.random.default_rng(n * 100 + m)
+    for a, b in [(rng.normal(size=(n, 3)), rng.normal(size=(m, 3))),
+                 (rng.integers(0, 2, size=(n, 2)).astype(float), rng.integers(0, 2, size=(m, 2)).astype(float))]:
+        path = dtw_path(a, b)  # the integer case has many equally cheap paths
+        assert tuple(path[0]) == (0, 0) and tuple(path[-1]) == (n - 1, m - 1)
+        assert all(tuple(step) in {(1, 1), (1, 0), (0, 1)} for step in np.diff(path, axis=0))
+        cost = ((a[path[:, 0]] - b[path[:, 1]]) ** 2).sum()
+        assert cost == pytest.approx(_dtw_cell_by_cell(a, b))
+
+
 def _table(videos, action=None):
     rows = []
     for video_id, split, embeddings, labels in videos:

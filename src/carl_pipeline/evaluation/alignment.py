@@ -140,10 +140,12 @@ def dtw_path(a: np.ndarray, b: np.ndarray, distance: str = "sqeuclidean") -> np.
     n, m = cost.shape
     total = np.full((n + 1, m + 1), np.inf)
     total[0, 0] = 0.0
-    for i in range(1, n + 1):
-        row, previous = total[i], total[i - 1]
-        for j in range(1, m + 1):
-            row[j] = cost[i - 1, j - 1] + min(previous[j - 1], previous[j], row[j - 1])
+    # One anti-diagonal (i + j = d) at a time: its cells depend only on the two before it, so
+    # each is one vectorised step (the same sums and minima as cell by cell, bit for bit).
+    for d in range(2, n + m + 1):
+        i = np.arange(max(1, d - m), min(n, d - 1) + 1)
+        j = d - i
+        total[i, j] = cost[i - 1, j - 1] + np.minimum(np.minimum(total[i - 1, j - 1], total[i - 1, j]), total[i, j - 1])
     path, i, j = [], n, m
     while i > 0 and j > 0:
         path.append((i - 1, j - 1))
