@@ -24,8 +24,8 @@ class _Block(BaseModel):
     @field_validator("framing", check_fields=False)
     @classmethod
     def _known_framing(cls, value: str | None) -> str | None:
-        if value is None and "framing" in cls.model_fields and cls.model_fields["framing"].default is None:
-            return value  # the own-videos report: the model's framing decides
+        if value is None:  # only an Optional framing gets here with None: the model's framing decides
+            return value
         if value not in FRAMINGS:
             raise ValueError(f"framing must be one of {list(FRAMINGS)}, got {value!r}")
         return value

@@ -10,7 +10,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import JSONPreview
 
-from carl_pipeline.export import ExportedModel, load_exported, save_exported
+from carl_pipeline.export import ExportedModel, is_exported, load_exported, save_exported
 from carl_pipeline.search import FrameIndex
 from carl_pipeline.training import Checkpoint
 
@@ -62,7 +62,7 @@ class ExportedModelDataset(AbstractDataset[ExportedModel, Checkpoint]):
         save_exported(data, self._path)
 
     def _exists(self) -> bool:
-        return (self._path / "config.json").is_file() and (self._path / "model.safetensors").is_file()
+        return is_exported(self._path)
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}

@@ -15,7 +15,7 @@ from carl_pipeline.augment import eval_transform
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import all_gather_dict, shard, world
 from carl_pipeline.models import CARLEncoder
-from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
+from carl_pipeline.training.checkpoint import Checkpoint, load_encoder, read_checkpoint
 from carl_pipeline.video.frame_pack import FramePack
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -78,6 +78,14 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
     return {video_id: everything[video_id] for video_id in video_ids}
 
 
+def input_settings(checkpoint: Checkpoint | dict[str, Any], image_size: int | None, framing: str | None
+                   ) -> tuple[int, str]:
+    """The ``(image side, framing)`` a model is fed with: the settings' where set, else the
+    model's own (its training image size; the framing its maker recorded), else resize_crop."""
+    checkpoint = read_checkpoint(checkpoint)
+    return image_size or checkpoint.image_size, framing or checkpoint.framing or "resize_crop"
+
+
 def load_image(path: str) -> torch.Tensor:
     """An image file as a ``(3, H, W)`` uint8 RGB tensor.
 
@@ -98,11 +106,8 @@ def load_image(path: str) -> torch.Tensor:
 def embed_image(checkpoint: Checkpoint | dict[str, Any], path: str, settings) -> np.ndarray:
     """``(1, D)``: an image file embedded as a one-frame video, framed as the library's frames
     are (``settings``: ``framing``, ``image_size``, ``device``, as for ``embeddings_of``)."""
-    checkpoint = read_checkpoint(checkpoint)
     device = resolve_device(settings.device or "auto")
-    from carl_pipeline.training.checkpoint import load_encoder
-
     model = load_encoder(checkpoint, str(device))
-    framing = settings.framing or checkpoint.framing or "resize_crop"
-    frames = eval_transform(load_image(path)[None].to(device), settings.image_size or checkpoint.image_size, framing)
+    image_size, framing = input_settings(checkpoint, settings.image_size, settings.framing)
+    frames = eval_transform(load_image(path)[None].to(device), image_size, framing)
     return model(frames[None])[0].float().cpu().numpy()

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def _number(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) and value is not None else "-"
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
 
 
 def model_card(config: Mapping[str, Any], folder_hint: str = "path/to/this/folder") -> str:

@@ -46,12 +46,9 @@ def _softmax_phase_mass(similarity: np.ndarray, phases: np.ndarray, num_phases: 
 def _dtw_votes(target: np.ndarray, source: np.ndarray, phases: np.ndarray, num_phases: int) -> np.ndarray:
     """``(T, P)`` one-hot: the phase of the labelled frame each target frame is aligned with (the
     first of them, where DTW matches a frame to several)."""
-    path = dtw_path(target, source, "cosine")
+    path = dtw_path(target, source, "cosine")  # (L, 2), target frames in order, each at least once
+    first = path[np.searchsorted(path[:, 0], np.arange(len(target))), 1]
     votes = np.zeros((len(target), num_phases))
-    first = np.full(len(target), -1)
-    for i, j in path:
-        if first[i] < 0:
-            first[i] = j
     votes[np.arange(len(target)), phases[first]] = 1.0
     return votes
 

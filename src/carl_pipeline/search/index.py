@@ -15,12 +15,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 import pandas as pd
 
 from carl_pipeline.atomic import atomic_folder
+
+if TYPE_CHECKING:
+    import faiss
 
 FORMAT_VERSION = 1
 
@@ -67,6 +70,8 @@ class FrameIndex:
             nprobe: cells searched per query (more: better recall, slower).
             seed: of the k-means that places the cells.
         """
+        import faiss  # where an index is made or read: not on every catalog load (0.2 s)
+
         vectors = normalised(embeddings)
         n, dim = vectors.shape
         if n == 0:
@@ -137,6 +142,8 @@ class FrameIndex:
     def save(self, folder: str | os.PathLike) -> Path:
         """Write ``index.faiss``, ``frames.parquet`` and ``index.json`` to ``folder``, whole or
         not at all (``carl_pipeline.atomic.atomic_folder``)."""
+        import faiss
+
         folder = Path(folder)
         with atomic_folder(folder) as staging:
             faiss.write_index(self.index, str(staging / "index.faiss"))
@@ -160,6 +167,8 @@ class FrameIndex:
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise FileNotFoundError(f"{folder}: no search index (missing {', '.join(missing)}); build it first")
+        import faiss
+
         meta = json.loads(files[2].read_text())
         index = faiss.read_index(str(files[0]))
         if "nprobe" in meta and hasattr(index, "nprobe") and meta["nprobe"]:

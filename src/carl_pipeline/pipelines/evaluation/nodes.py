@@ -9,6 +9,7 @@ from carl_pipeline.distributed import writes
 from carl_pipeline.embedding import (
     embeddings_table,
     extract_embeddings,
+    input_settings,
     join_to_dataset,
     read_external_embeddings,
     untrained_checkpoint,
@@ -81,10 +82,9 @@ def embeddings_of(model, frame_store: FrameStore, video_index: pd.DataFrame, fra
                   params: EvaluateParams | VideosReportParams) -> pd.DataFrame:
     """Every frame of every video embedded with ``model`` (frozen, no projection head), one row
     per frame: what ``embed_frames`` and the own-videos pipeline's ``embed_own_videos`` return."""
-    embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(),
-                                    params.image_size or read_checkpoint(model).image_size, device=params.device,
-                                    progress=params.progress,
-                                    framing=params.framing or read_checkpoint(model).framing or "resize_crop")
+    image_size, framing = input_settings(model, params.image_size, params.framing)
+    embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(), image_size,
+                                    device=params.device, progress=params.progress, framing=framing)
     return embeddings_table(embeddings, video_index, frame_labels)
 
 

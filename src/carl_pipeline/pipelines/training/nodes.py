@@ -5,6 +5,7 @@ from typing import Any
 
 import pandas as pd
 
+from carl_pipeline.export import open_model
 from carl_pipeline.params import ModelSource, TrainParams
 from carl_pipeline.training import Checkpoint, RunDir, pretrain_backbone, train
 from carl_pipeline.video.frame_store import FrameStore
@@ -99,8 +100,6 @@ def train_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame
     """
     if model_choice.trains:
         return train_encoder(frame_store, video_index, frame_labels, pretrained_backbone, run_dir, params)
-    from carl_pipeline.export import open_model
-
     checkpoint = open_model(model_choice.root)
     logger.info("using the model %s as it is (%s, run %s): nothing trains", model_choice.root, checkpoint.algorithm,
                 checkpoint.run_record.name or "none")
