@@ -387,3 +387,105 @@ def test_lock__a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
             with exclusive_lock(tmp_path, "second", timeout_s=0.2, poll_s=0.05):
                 pass
     assert not (tmp_path / ".lock").exists()
+
+
+def test_video_folder__a_legal_245_character_name_is_ingested(tmp_path):
+    from carl_pipeline.video import write_video
+
+    (tmp_path / "videos").mkdir()
+    name = "v" * 245  # 249 bytes with ".mp4": legal; its temporary's name is not, unless shortened
+    frames = np.random.default_rng(0).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    write_video(tmp_path / "videos" / f"{name}.mp4", frames, 25)
+    jobs, failures, _ = plan_video_folder(tmp_path / "videos")
+    store = FrameStore(tmp_path / "frames")
+    report, index, labels, ingest_report = _ingest(jobs, store, failures)
+    assert report.to_dict()["failed"] == [] and index["video_id"].tolist() == [name]
+    assert store.open(name).read().shape[0] == 6
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_atomic_path__temporaries_of_a_long_name_are_shortened_and_still_swept(tmp_path):
+    from carl_pipeline.atomic import NAME_MAX, sweep_stale_temporaries, temporary_prefix
+
+    name = "x" * 250
+    prefix = temporary_prefix(name)
+    assert len(prefix.encode()) + 8 + len(".tmp") <= NAME_MAX and "~" in prefix
+    assert temporary_prefix("y" * 250) != prefix  # a digest of the whole name keeps two long names apart
+    left = tmp_path / f"{prefix.replace(str(os.getpid()), str(_dead_pid()))}abcd1234.tmp"  # a killed writer's
+    left.write_bytes(b"half")
+    assert sweep_stale_temporaries(tmp_path, name) == [left]
+
+
+_SAVE_PAST_A_SIZE_LIMIT = textwrap.dedent("""
+    import resource, signal, sys
+    import torch
+    from carl_pipeline.training import RunDir
+
+    runs = RunDir(sys.argv[1])
+    runs.save({"w": torch.zeros(10)}, 1)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing us
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    try:
+        runs.save({"w": torch.zeros(100_000)}, 2)  # 400 kB: the disk is "full" halfway through
+    except OSError as error:
+        print("ERROR", error)
+""")
+
+
+def test_checkpoint_save__an_os_error_names_the_file_and_the_cause_and_keeps_the_last_epoch(tmp_path):
+    import torch
+
+    from carl_pipeline.training import RunDir
+
+    script = tmp_path / "save.py"
+    script.write_text(_SAVE_PAST_A_SIZE_LIMIT)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], check=False, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    epoch_2 = tmp_path / "run" / "checkpoints" / "epoch_0002.pt"
+    assert f"ERROR [Errno 27] File too large while writing: '{epoch_2}'" in out.stdout
+    assert [e for e, _ in RunDir(tmp_path / "run").checkpoints()] == [1]  # nothing half-written, epoch 1 intact
+    assert torch.load(tmp_path / "run/checkpoints/epoch_0001.pt", weights_only=True)["w"].shape == (10,)
+    assert sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir()) == ["epoch_0001.pt"]
+
+
+def test_atomic_path__no_space_left_is_raised_naming_the_target(tmp_path, monkeypatch):
+    import errno
+
+    from carl_pipeline.atomic import save_torch
+
+    class FullDisk:  # a file on a disk with no space left
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def flush(self):
+            pass
+
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda file, mode="r", *a, **k: FullDisk() if str(file).endswith(".tmp")
+                        and "w" in mode else real_open(file, mode, *a, **k))
+    with pytest.raises(OSError, match=r"No space left on device while writing: '.*epoch_0003.pt'"):
+        save_torch({"w": 1}, tmp_path / "epoch_0003.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lock__two_waiters_that_judged_one_dead_lock_stale_never_remove_each_others_fresh_lock(tmp_path):
+    """Waiters A and B both read the dead holder's lock and judge it stale; A takes it over first
+    and holds a fresh lock; B's takeover, acting on its earlier judgement, must leave A's lock."""
+    from carl_pipeline.locking import _observe, _take_over, exclusive_lock
+
+    lock = tmp_path / ".lock"
+    lock.write_text(json.dumps({"pid": _dead_pid(), "host": host_name(), "what": "training"}))
+    judged_by_b = _observe(lock)
+    with exclusive_lock(tmp_path, "A", timeout_s=5):  # A takes the stale lock over
+        held_by_a = lock.read_text()
+        assert json.loads(held_by_a)["what"] == "A"
+        assert _take_over(lock, judged_by_b) is False  # B, late
+        assert lock.read_text() == held_by_a  # A still holds it, and no one else could take it
+    assert not lock.exists() and sorted(p.name for p in tmp_path.iterdir()) == []

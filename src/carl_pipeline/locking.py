@@ -5,6 +5,11 @@ would write the same one waits (saying who holds it) until the first is done, th
 first did (a finished run, converted packs) and does only what is left. A lock whose holder died
 (same host, no such pid) is taken over; a lock of another host is trusted until it is older than
 ``FOREIGN_LOCK_MAX_AGE_S``.
+
+The lock file appears whole (written beside it, then hard-linked into place, which fails where a
+lock already is), and a stale lock is taken over by renaming it aside and checking that what was
+renamed is the file judged stale: two waiters that both judged one dead holder's lock stale can
+never remove each other's fresh lock.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from carl_pipeline.atomic import host_name, pid_alive
+from carl_pipeline.atomic import TEMP_SUFFIX, host_name, pid_alive, temporary_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +37,20 @@ class LockTimeout(RuntimeError):
 
 def _holder(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return _parse(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):  # a lock being written this instant, or a damaged one
+    except OSError:
         return {}
+
+
+def _parse(text: bytes) -> dict:
+    """A lock's holder; ``{}`` for a damaged lock (or one an older version was writing)."""
+    try:
+        holder = json.loads(text.decode("utf-8"))
+    except ValueError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
 
 
 def _stale(path: Path, holder: dict) -> bool:
@@ -50,6 +65,50 @@ def _stale(path: Path, holder: dict) -> bool:
         return time.time() - path.stat().st_mtime > FOREIGN_LOCK_MAX_AGE_S
     except FileNotFoundError:
         return False
+
+
+def _observe(path: Path) -> tuple | None:
+    """What identifies this lock file: ``(inode, device, mtime, text)``; None when there is none."""
+    try:
+        stat = os.stat(path)
+        return stat.st_ino, stat.st_dev, stat.st_mtime_ns, path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _take_over(path: Path, judged: tuple) -> bool:
+    """Remove the stale lock ``judged`` (``_observe``'s result when it was judged stale), and only
+    it: it is renamed aside first (one waiter wins the rename), and if what was renamed is not the
+    file judged (another waiter took the lock over in between and holds a fresh one) it is put
+    back. True when the stale lock is gone."""
+    aside = path.with_name(f"{path.name}.stale.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:  # another waiter removed it first
+        return False
+    if _observe(aside) == judged:
+        aside.unlink(missing_ok=True)
+        return True
+    try:  # a fresh lock: back where it was, unless yet another writer created one this instant
+        os.link(aside, path)
+    except FileExistsError:
+        logger.warning("%s: a lock was replaced while it was being taken over", path)
+    aside.unlink(missing_ok=True)
+    return False
+
+
+def _create(path: Path, me: dict) -> bool:
+    """Create the lock holding ``me``, whole (never an empty lock file for another process to
+    read); False when a lock is already there."""
+    tmp = path.with_name(f"{temporary_prefix(path.name)}{secrets.token_hex(4)}{TEMP_SUFFIX}")  # a sweep spares it
+    tmp.write_text(json.dumps(me), encoding="utf-8")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
 
 
 def _describe(holder: dict) -> str:
@@ -77,29 +136,23 @@ def exclusive_lock(folder: str | os.PathLike, what: str, timeout_s: float | None
     path = folder / LOCK_NAME
     me = {"pid": os.getpid(), "host": host_name(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"), "what": what}
     started, told = time.monotonic(), 0.0
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _holder(path)
-            if holder is None:
-                continue  # released between our open and our read
-            if _stale(path, holder):
-                logger.warning("%s: taking over the lock of %s, which no longer runs", folder, _describe(holder))
-                path.unlink(missing_ok=True)
-                continue
-            waited = time.monotonic() - started
-            if timeout_s is not None and waited >= timeout_s:
-                raise LockTimeout(f"{folder} is being written by {_describe(holder)}; waited {waited:.0f} s. "
-                                  f"Wait for it to finish, or remove {path} if that process is gone") from None
-            if waited >= told:
-                logger.warning("%s is being written by %s: waiting for it to finish", folder, _describe(holder))
-                told = waited + 60.0
-            time.sleep(poll_s)
+    while not _create(path, me):
+        judged = _observe(path)
+        if judged is None:
+            continue  # released between our attempt and our look
+        holder = _parse(judged[3])
+        if _stale(path, holder):
+            if _take_over(path, judged):
+                logger.warning("%s: took over the lock of %s, which no longer runs", folder, _describe(holder))
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(me, handle)
-        break
+        waited = time.monotonic() - started
+        if timeout_s is not None and waited >= timeout_s:
+            raise LockTimeout(f"{folder} is being written by {_describe(holder)}; waited {waited:.0f} s. "
+                              f"Wait for it to finish, or remove {path} if that process is gone") from None
+        if waited >= told:
+            logger.warning("%s is being written by %s: waiting for it to finish", folder, _describe(holder))
+            told = waited + 60.0
+        time.sleep(poll_s)
     try:
         yield path
     finally:

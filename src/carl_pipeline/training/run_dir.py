@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from carl_pipeline.atomic import atomic_path, sweep_stale_temporaries
+from carl_pipeline.atomic import atomic_path, save_torch, sweep_stale_temporaries
 
 if TYPE_CHECKING:
     from carl_pipeline.training.checkpoint import Checkpoint
@@ -21,11 +21,9 @@ _CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
 
 
 def save_atomic(obj, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-    return path
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file;
+    a full disk or another OS error is raised naming ``path`` (``carl_pipeline.atomic.save_torch``)."""
+    return save_torch(obj, path)
 
 
 class RunDir:
