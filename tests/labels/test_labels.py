@@ -74,6 +74,103 @@ def test_unusable_files_are_errors_naming_the_file(tmp_path):
         read_phase_labels(nothing, FRAMES)
 
 
+def test_a_blank_or_missing_phase_is_a_problem_not_a_phase(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("video_id,frame_index,phase\n"
+                    "a,0,reach\na,6,pour\n"
+                    "a,5,\n"        # line 4: blank phase cell
+                    "a,3,  \n"      # line 5: spaces only
+                    "a,2\n"         # line 6: a short row
+                    "b,0,reach\n")
+    found = read_phase_labels(path, FRAMES)
+    problems = {p["line"]: p["problem"] for p in found.problems}
+    assert set(problems) == {4, 5, 6}
+    assert "phase is empty" in problems[4] and "phase is empty" in problems[5]
+    assert "2 of the 3 fields" in problems[6] and "no phase" in problems[6]
+    assert found.phases == ["reach", "pour"]  # no phase named "" or "None"
+    np.testing.assert_array_equal(found.labels["a"], [0, -1, -1, -1, -1, -1, 1, -1, -1, -1])
+
+
+def test_phase_order__decided_per_file_from_its_valid_lines_and_stated(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("video_id,frame_index,phase\n"
+                    "a,0,2\na,4,10\n"   # numbers: 2 before 10 (not "10" before "2")
+                    "b,0,1\nb,3,2\n"
+                    "b,5,pour\n"        # line 6: a name in a file of numbers
+                    "b,7,10\n")
+    found = read_phase_labels(path, FRAMES)
+    assert found.phase_order == "numbers" and found.phases == ["1", "2", "10"]
+    assert [p["line"] for p in found.problems] == [6]  # only the odd line, not b's correct line 7
+    assert "is a name" in found.problems[0]["problem"] and "5 of the file's 6 valid lines give their phase as a number" in \
+        found.problems[0]["problem"]
+    np.testing.assert_array_equal(found.labels["b"], [0, -1, -1, 1, -1, -1, -1, 2])
+    assert found.report()["phase_order"] == "numbers"
+    names = tmp_path / "names.csv"
+    names.write_text("video_id,frame_index,phase\na,0,reach\na,3,3\na,5,pour\n")
+    found = read_phase_labels(names, FRAMES)
+    assert found.phase_order == "first mention" and found.phases == ["reach", "pour"]
+    assert [p["line"] for p in found.problems] == [3] and "is a number" in found.problems[0]["problem"]
+    assert read_phase_labels(names, FRAMES, phases=["reach", "3", "pour"]).phase_order == "given"
+
+
+@pytest.mark.parametrize("frame, problem", [("1.7", "not a whole number"), ("-0.5", "not a whole number"),
+                                            ("inf", "not a finite number"), ("1e400", "not a finite number"),
+                                            ("nan", "not a finite number"), ("1e20", "out of range")])
+def test_frame_numbers__fractions_and_infinities_are_problems_naming_the_line(tmp_path, frame, problem):
+    path = tmp_path / "labels.csv"
+    path.write_text(f"video_id,frame_index,phase\na,0,0\na,{frame},1\n")
+    found = read_phase_labels(path, FRAMES)
+    assert [p["line"] for p in found.problems] == [3] and problem in found.problems[0]["problem"]
+    np.testing.assert_array_equal(found.labels["a"], [0] + [-1] * 9)
+    segments = tmp_path / "segments.csv"
+    segments.write_text(f"video_id,phase,start_frame,end_frame\na,0,0,2\na,1,3,{frame}\n")
+    found = read_phase_labels(segments, FRAMES)
+    assert [p["line"] for p in found.problems] == [3] and problem in found.problems[0]["problem"]
+
+
+def test_the_same_frame_given_twice_is_reported_even_with_the_same_phase(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("video_id,frame_index,phase\na,0,reach\na,1,reach\na,1,reach\na,1,pour\n")
+    found = read_phase_labels(path, FRAMES)
+    problems = {p["line"]: p["problem"] for p in found.problems}
+    assert problems == {4: "frame 1 is labelled twice (also on line 3)",
+                        5: "frame 1 already has phase 'reach' (line 3)"}
+    segments = tmp_path / "segments.csv"
+    segments.write_text("video_id,phase,start_frame,end_frame\na,0,0,3\na,0,3,5\n")  # frame 3 in both
+    found = read_phase_labels(segments, FRAMES)
+    assert [(p["line"], p["problem"]) for p in found.problems] == [(3, "frame 3 is labelled twice (also on line 2)")]
+
+
+def test_encodings__a_bom_and_utf16_read_latin1_refused_naming_the_file_and_line(tmp_path):
+    text = "video_id,frame_index,phase\na,0,reach\na,5,pour\n"
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())  # Excel's CSV UTF-8
+    (tmp_path / "utf16.csv").write_bytes(text.encode("utf-16"))
+    for name in ("excel.csv", "utf16.csv"):
+        found = read_phase_labels(tmp_path / name, FRAMES)
+        assert found.problems == [] and found.phases == ["reach", "pour"]
+    (tmp_path / "latin1.csv").write_bytes((text + "b,0,versé\n").encode("latin-1"))
+    with pytest.raises(LabelsFileError, match=r"latin1.csv: not UTF-8 text \(byte 0xe9 on line 4"):
+        read_phase_labels(tmp_path / "latin1.csv", FRAMES)
+
+
+def test_many_bad_lines__twenty_logged_then_a_count_and_all_in_the_report(tmp_path, caplog):
+    import logging
+
+    import pandas as pd
+
+    from carl_pipeline.params import VideosLabelsParams
+    from carl_pipeline.pipelines.own_videos.nodes import read_labels
+
+    path = tmp_path / "labels.csv"
+    path.write_text("video_id,frame_index,phase\na,0,reach\n" + "zzz,0,reach\n" * 5000)
+    index = pd.DataFrame({"video_id": list(FRAMES), "num_frames": list(FRAMES.values())})
+    with caplog.at_level(logging.WARNING):
+        _, report = read_labels(index, VideosLabelsParams(path=str(path)))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(report["problems"]) == 5000 and len(warnings) == 21
+    assert "4980 more problems, not shown; all 5000 are listed in the labels report" in warnings[-1]
+
+
 def _video(lengths, rng, noise=0.05):
     """Embeddings of a video made of phases of ``lengths`` frames, each phase near its own direction."""
     centres = np.eye(8)[: len(lengths)]

@@ -56,23 +56,22 @@ def read_labels(video_index: pd.DataFrame, params: VideosLabelsParams) -> tuple[
     Returns:
         The usable labels, one row per labelled frame (``video_id``, ``frame_index``, ``phase``:
         its number, ``phase_name``), and the labels report: the phases, the labelled frames per
-        video and each line left out with its problem (also logged, by line). Both empty
-        without a labels file.
+        video and each line left out with its problem (the first ``LOGGED_PROBLEMS`` also logged,
+        by line, then how many more). Both empty without a labels file.
     """
     empty = pd.DataFrame({"video_id": pd.Series(dtype=str), "frame_index": pd.Series(dtype="int64"),
                           "phase": pd.Series(dtype="int64"), "phase_name": pd.Series(dtype=str)})
     if params.path is None:
-        return empty, {"source": None, "phases": [], "labelled_videos": {}, "problems": []}
+        return empty, {"source": None, "phases": [], "phase_order": None, "labelled_videos": {}, "problems": []}
     found = read_phase_labels(params.path, dict(zip(video_index["video_id"], video_index["num_frames"])),
                               params.phases)
-    for problem in found.problems:
-        logger.warning("%s, line %s (%s): %s; left out", found.source, problem["line"], problem["video_id"],
-                       problem["problem"])
+    for message in found.problem_messages():
+        logger.warning("%s", message)
     rows = [pd.DataFrame({"video_id": video_id, "frame_index": np.flatnonzero(y >= 0),
                           "phase": y[y >= 0], "phase_name": [found.phases[p] for p in y[y >= 0]]})
             for video_id, y in found.labels.items()]
-    logger.info("labels for %d videos (%d frames) from %s, %d lines left out", len(rows),
-                sum(len(r) for r in rows), found.source, len(found.problems))
+    logger.info("labels for %d videos (%d frames) from %s, %d lines left out; phases %s (%s)", len(rows),
+                sum(len(r) for r in rows), found.source, len(found.problems), found.phases, found.phase_order)
     return pd.concat(rows, ignore_index=True), found.report()
 
 
