@@ -54,3 +54,52 @@ def test_saved_index__loads_back_and_refuses_other_embeddings(tmp_path):
         loaded.check_built_from(changed)
     with pytest.raises(FileNotFoundError, match="no search index"):
         FrameIndex.load(tmp_path / "nothing")
+
+
+def _saved(tmp_path):
+    embeddings, video_ids, frames = _library()
+    table = pd.DataFrame({"video_id": video_ids, "frame_index": frames, "embedding": list(embeddings)})
+    FrameIndex.from_table(table, exact_below=100, nlist=16).save(tmp_path / "index")
+    return tmp_path / "index", embeddings
+
+
+@pytest.mark.parametrize("name", ["index.faiss", "frames.parquet"])
+def test_saved_index__one_changed_byte_in_a_file_is_refused_naming_it(tmp_path, name):
+    from carl_pipeline.search import SearchIndexError
+
+    folder, embeddings = _saved(tmp_path)
+    path = folder / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, deep in the vectors or the frame list
+    path.write_bytes(bytes(data))
+    with pytest.raises(SearchIndexError, match=rf"{name}: its checksum is not the one index.json holds"):
+        FrameIndex.load(folder)
+
+
+def test_saved_index__a_wrong_frame_count_or_no_checksums_says_which_file_says_what(tmp_path):
+    import json
+
+    from carl_pipeline.search import SearchIndexError
+
+    folder, embeddings = _saved(tmp_path)
+    meta = json.loads((folder / "index.json").read_text())
+    (folder / "index.json").write_text(json.dumps({**meta, "frames": meta["frames"] + 1}))
+    with pytest.raises(SearchIndexError, match=rf"index.faiss holds {len(embeddings)}, frames.parquet lists "
+                                               rf"{len(embeddings)}, index.json says {len(embeddings) + 1}"):
+        FrameIndex.load(folder)
+    (folder / "index.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "checksums"}))
+    with pytest.raises(SearchIndexError, match="holds no checksums.*build it again"):
+        FrameIndex.load(folder)
+
+
+def test_saved_index__readable_by_others_as_the_umask_says(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        folder, _ = _saved(tmp_path)
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()} == {
+        "index.faiss": 0o644, "frames.parquet": 0o644, "index.json": 0o644}

@@ -5,7 +5,8 @@ in a FAISS index: exact (``IndexFlatIP``) up to ``exact_below`` frames, an inver
 (``IndexIVFFlat``: ``nlist`` k-means cells, ``nprobe`` of them searched per query) above, which
 answers a query over 10^6 frames in about a millisecond (benchmarks/search_index.py measures it
 against brute force). An index remembers the fingerprint of the embeddings it was built from, so
-that it is never used with another table.
+that it is never used with another table, and ``index.json`` holds a checksum of each of its other
+files, so that a damaged ``index.faiss`` or frame list is refused instead of answering wrongly.
 """
 
 from __future__ import annotations
@@ -25,7 +26,23 @@ from carl_pipeline.atomic import atomic_folder
 if TYPE_CHECKING:
     import faiss
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: index.json holds the checksums of index.faiss and frames.parquet
+#: The files whose checksums ``index.json`` holds.
+CHECKED_FILES = ("index.faiss", "frames.parquet")
+
+
+class SearchIndexError(ValueError):
+    """A search index folder that must not be used (damaged, incomplete, written by other code);
+    the message names the folder, the file and what is wrong."""
+
+
+def file_checksum(path: Path) -> str:
+    """BLAKE2b (16 bytes) of a file's bytes, read in 8 MiB blocks."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def normalised(x: np.ndarray) -> np.ndarray:
@@ -152,7 +169,8 @@ class FrameIndex:
             (staging / "index.json").write_text(json.dumps({
                 "format_version": FORMAT_VERSION, "fingerprint": self.fingerprint, "kind": self.kind,
                 "frames": len(self), "dim": int(self.index.d), "metric": "cosine",
-                "nprobe": int(getattr(self.index, "nprobe", 0))}, indent=2))
+                "nprobe": int(getattr(self.index, "nprobe", 0)),
+                "checksums": {name: file_checksum(staging / name) for name in CHECKED_FILES}}, indent=2))
         return folder
 
     @classmethod
@@ -160,7 +178,10 @@ class FrameIndex:
         """An index written by ``save``.
 
         Raises:
-            FileNotFoundError, ValueError: nothing there, or the files disagree (naming the folder).
+            FileNotFoundError: nothing there (naming the missing files).
+            SearchIndexError: a file whose checksum is not the one ``index.json`` holds, an index
+                written before checksums were kept, or files that disagree on the number of
+                frames (naming the folder, the file and the numbers): build it again.
         """
         folder = Path(folder)
         files = [folder / name for name in ("index.faiss", "frames.parquet", "index.json")]
@@ -169,12 +190,26 @@ class FrameIndex:
             raise FileNotFoundError(f"{folder}: no search index (missing {', '.join(missing)}); build it first")
         import faiss
 
-        meta = json.loads(files[2].read_text())
+        again = "build it again (kedro run --pipelines=videos)"
+        try:
+            meta = json.loads(files[2].read_text())
+            checksums = dict(meta.get("checksums") or {})
+        except (ValueError, AttributeError, TypeError) as error:
+            raise SearchIndexError(f"{files[2]}: not a readable index description ({error}); {again}") from None
+        if set(checksums) != set(CHECKED_FILES):
+            raise SearchIndexError(f"{folder}: index.json holds no checksums of {', '.join(CHECKED_FILES)} "
+                                   f"(written by an older version, or not by this project); {again}")
+        for name in CHECKED_FILES:
+            if file_checksum(folder / name) != checksums[name]:
+                raise SearchIndexError(f"{folder / name}: its checksum is not the one index.json holds "
+                                       f"(the file was damaged or replaced since the index was built); {again}")
         index = faiss.read_index(str(files[0]))
         if "nprobe" in meta and hasattr(index, "nprobe") and meta["nprobe"]:
             faiss.extract_index_ivf(index).nprobe = meta["nprobe"]
         frames = pd.read_parquet(files[1])
-        if len(frames) != index.ntotal or meta.get("frames") != index.ntotal:
-            raise ValueError(f"{folder}: the index holds {index.ntotal} frames, its frame list {len(frames)}")
+        if not len(frames) == index.ntotal == meta.get("frames"):
+            raise SearchIndexError(f"{folder}: the files disagree on the number of frames: index.faiss holds "
+                                   f"{index.ntotal}, frames.parquet lists {len(frames)}, index.json says "
+                                   f"{meta.get('frames')}; {again}")
         return cls(index, frames["video_id"].to_numpy(dtype=object), frames["frame_index"].to_numpy(dtype=np.int64),
                    meta["fingerprint"], meta["kind"])
