@@ -126,3 +126,57 @@ def test_released_pickles__labels_that_disagree_with_the_datasets_are_reported_b
     _, report, metrics = _score(index, labels, tmp_path / "logdir")
     assert report["labels_disagree"] == [{"name": video_id, "column": "gym288", "frames": len(embeddings[video_id])}]
     assert metrics["join"]["labels_disagree"] == 1 and report["scored"] == sorted(index["video_id"])
+
+
+class _WritesAMarker:
+    """A hostile pickle: loading it calls ``exec`` (pickle's ``__reduce__``)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+def test_released_pickles__a_crafted_pkl_runs_nothing_and_is_reported_by_name(finegym, tmp_path):
+    index, labels, embeddings = finegym
+    _write_released_pickles(tmp_path / "logdir", index, labels, embeddings)
+    victim = sorted(index.loc[index["split"] == "train", "video_id"])[0]
+    marker = tmp_path / "marker"
+    for protocol in (2, 4):
+        with open(tmp_path / f"logdir/finegym_eval_trainset/{victim}.pkl", "wb") as f:
+            pickle.dump({"embs": torch.from_numpy(embeddings[victim]), "name": victim,
+                         "labels": _WritesAMarker(marker)}, f, protocol=protocol)
+        table, report, metrics = _score(index, labels, tmp_path / "logdir")
+        assert not marker.exists()
+        assert [u["file"].rsplit("/", 1)[1] for u in report["unreadable"]] == [f"{victim}.pkl"]
+        assert ".exec is not a type the released embeddings hold" in report["unreadable"][0]["error"]
+        assert victim not in report["scored"] and len(report["scored"]) == len(index) - 1
+
+
+@pytest.mark.parametrize("damage, error", [
+    ("nan", "1 values are NaN or infinite (in 1 frames, the first frame 3)"),
+    ("inf", "2 values are NaN or infinite (in 1 frames, the first frame 0)"),
+    ("wide", "embeddings of 16 dimensions, where {others} other entries have 8"),
+    ("zero", "at least one dimension")])
+def test_embeddings_that_are_not_finite_or_of_another_width_are_reported_not_scored(finegym, tmp_path, damage, error):
+    index, labels, embeddings = finegym
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    victim = sorted(index.loc[index["split"] == "train", "video_id"])[0]
+    for video_id, embedding in embeddings.items():
+        embedding = embedding.copy()
+        if video_id == victim and damage == "nan":
+            embedding[3, 1] = np.nan
+        elif video_id == victim and damage == "inf":
+            embedding[0, :2] = [np.inf, -np.inf]
+        elif video_id == victim and damage == "wide":
+            embedding = np.concatenate([embedding, embedding], axis=1)
+        elif video_id == victim and damage == "zero":
+            embedding = embedding[:, :0]
+        np.save(folder / f"{video_id}.npy", embedding)
+    table, report, metrics = _score(index, labels, folder)
+    assert [u["file"].rsplit("/", 1)[1] for u in report["unreadable"]] == [f"{victim}.npy"]
+    assert error.format(others=len(index) - 1) in report["unreadable"][0]["error"]
+    assert victim not in report["scored"] and len(report["scored"]) == len(index) - 1
+    assert np.isfinite(metrics["trained"]["gym288_accuracy"])

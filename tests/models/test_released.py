@@ -151,3 +151,36 @@ def test_released_checkpoint__other_files_get_a_clear_error(tmp_path):
     state["embed.video_emb.weight"] = torch.zeros(HIDDEN, FC + 1)
     with pytest.raises(ReleasedCheckpointError, match="does not fit"):
         convert_released_state_dict(state, num_heads=HEADS, train_length=TRAIN_LEN, source="x.pth")
+
+
+def test_released_checkpoint__its_easydict_config_reads_without_running_code(tmp_path):
+    from easydict import EasyDict
+
+    cfg = EasyDict({"IMAGE_SIZE": 48, "MODEL": {"EMBEDDER_MODEL": {"NUM_HEADS": HEADS}},
+                    "TRAIN": {"NUM_FRAMES": TRAIN_LEN}, "DATASETS": ["pouring"]})
+    path = tmp_path / "checkpoint_epoch_00300.pth"  # as the released save_checkpoint writes it
+    torch.save({"epoch": 300, "model_state": _released_state_dict(), "optimizer_state": {}, "cfg": cfg}, path)
+    checkpoint = load_released_checkpoint(path)
+    assert checkpoint["augment"]["image_size"] == 48 and checkpoint["encoder"]["num_heads"] == HEADS
+    assert checkpoint["encoder"]["train_length"] == TRAIN_LEN
+
+
+class _WritesAMarker:
+    """What a hostile checkpoint holds: unpickling it calls ``exec`` (pickle's ``__reduce__``)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_released_checkpoint__a_crafted_file_runs_nothing_and_is_refused_naming_it(tmp_path, protocol):
+    marker = tmp_path / "marker"
+    path = tmp_path / "evil.pth"
+    torch.save({"epoch": 1, "model_state": _released_state_dict(), "cfg": _WritesAMarker(marker)}, path,
+               pickle_protocol=protocol)
+    with pytest.raises(ReleasedCheckpointError, match="evil.pth: not a readable torch checkpoint"):
+        load_released_checkpoint(path)
+    assert not marker.exists()

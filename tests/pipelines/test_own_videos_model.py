@@ -22,6 +22,7 @@ from carl_pipeline.embedding import embed_video
 from carl_pipeline.export import load_exported
 from carl_pipeline.labels.propagate import accuracy, propagation_scores, relative_time_labels
 from carl_pipeline.training import load_encoder
+from carl_pipeline.training.checkpoint import weights_digest
 from carl_pipeline.video import FrameStore, write_video
 from tests.conftest import PROJECT_ROOT, make_project, newest
 
@@ -165,6 +166,7 @@ def test_export__reloads_identical_and_works_as_videos_model(trained, monkeypatc
     assert config["input"] == {"image_size": 64, "framing": "resize_crop", "channels": "RGB", "range": [0.0, 1.0],
                                "input_norm": "frame"}
     metrics = json.loads(newest(project / "data/08_reporting/pouring/metrics.json").read_text())
+    assert metrics["model"]["weights"] == weights_digest(checkpoint["model"])  # the scores are of these weights
     card = (folder / "README.md").read_text()
     assert checkpoint["run"]["name"] in card and f"{metrics['trained']['progression']:.3f}" in card
     assert f"{metrics['untrained']['progression']:.3f}" in card
@@ -237,3 +239,33 @@ def test_videos_model__a_released_checkpoint_embeds_your_videos_without_training
     assert [p["line"] for p in report["problems"]] == [4] and report["labelled_videos"] == {"clip0": 2}
     propagated = pd.read_parquet(project / "data/07_model_output/videos/propagated_labels.parquet")
     assert set(propagated.loc[~propagated["given"], "video_id"]) == {"clip1", "clip2"}
+
+
+class _WritesAMarker:
+    """What a hostile model file holds: unpickling it calls ``exec`` (pickle's ``__reduce__``)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+def test_videos_model__a_crafted_model_file_runs_nothing_and_stops_the_run_naming_it(tiny_raw, tmp_path, monkeypatch):
+    from tests.conftest import open_project
+    from tests.models.test_released import _released_state_dict
+
+    project = open_project(tmp_path / "project", "", tiny_raw, monkeypatch)
+    (project / "conf/local/tracking.yml").write_text("enabled: false\n")
+    folder = project / "data/01_raw/videos"
+    folder.mkdir(parents=True)
+    write_video(folder / "clip0.mp4", np.zeros((8, 32, 32, 3), dtype=np.uint8), 25)
+    marker = tmp_path / "marker"
+    crafted = tmp_path / "carl.pt"  # protocol 4: what torch's default protocol (2) does not write
+    torch.save({"model_state": _released_state_dict(), "cfg": _WritesAMarker(marker)}, crafted, pickle_protocol=4)
+    (project / "conf/local/parameters.yml").write_text(_videos_params(str(crafted), None))
+    with pytest.raises(Exception, match=r"carl.pt: neither a project checkpoint nor a released CARL checkpoint"):
+        with KedroSession.create(project_path=project) as session:
+            session.run(pipeline_names=["videos"])
+    assert not marker.exists()
+    assert (project / "data/03_primary/videos/video_index.parquet").is_file()  # the ingestion before it is kept

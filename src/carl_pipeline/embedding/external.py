@@ -16,13 +16,23 @@ event id ``<youtube id>_E_<start>_<end>`` is the project's FineGym video id, and
 video, whose frame count is not the video's, or that does not read is reported by name; the rest
 are scored.
 
-Pickles run code when they load: read only files you trust (CARL's pickles hold torch tensors,
-so reading them imports torch).
+The pickles are read by a restricted unpickler (``read_released_pickle``) that builds only what
+the released layout holds (dicts, lists, strings, numbers, torch tensors and NumPy arrays):
+anything else in a file (a class, a function to call) is refused as unreadable, and nothing in
+it runs. Reading them imports torch.
+
+Every entry is checked before it counts as scored: a ``(frames, dimensions)`` array of finite
+numbers, with at least one dimension, and the same number of dimensions as the other entries
+(the most common width wins; an entry of another width is reported by name).
 """
 
 from __future__ import annotations
 
+import codecs
+import collections
+import io
 import pickle
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +60,59 @@ class ExternalEmbeddings:
     unreadable: list[dict[str, str]] = field(default_factory=list)
 
 
+def _storage_from_bytes(data: bytes):
+    """A pickled torch storage (``torch.storage._load_from_bytes``'s input) read weights-only."""
+    import torch
+
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _allowed_globals() -> dict[tuple[str, str], Any]:
+    """What a released embeddings pickle may name: torch's tensor rebuilders (its storages read
+    weights-only), NumPy's array and scalar rebuilders, ``OrderedDict`` and ``_codecs.encode``
+    (how pickles store bytes). Each builds data; none runs code of the file's choosing."""
+    import torch
+
+    allowed: dict[tuple[str, str], Any] = {
+        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
+        ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("_codecs", "encode"): codecs.encode,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):  # NumPy 1 and 2 name them apart
+        allowed[(module, "_reconstruct")] = np.ndarray.__reduce__(np.zeros(0))[0]
+        allowed[(module, "scalar")] = np.int64(0).__reduce__()[0]
+    return allowed
+
+
+class _ReleasedPickleReader(pickle.Unpickler):
+    """Builds only what ``_allowed_globals`` names; anything else is an error naming it."""
+
+    allowed: dict[tuple[str, str], Any] = {}
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a type the released embeddings hold "
+                                         f"(only tensors, arrays, dicts, lists, strings and numbers are read; "
+                                         f"nothing in the file was run)") from None
+
+
+def read_released_pickle(path: str | Path) -> Any:
+    """One of the released ``evaluate_finegym.py`` pickles, read without running anything in it.
+
+    Raises:
+        pickle.UnpicklingError: the file names a type beyond the released layout's (named).
+    """
+    _ReleasedPickleReader.allowed = _ReleasedPickleReader.allowed or _allowed_globals()
+    with open(path, "rb") as handle:
+        return _ReleasedPickleReader(handle).load()
+
+
 def _array(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor (fp16 under the released AMP)
         value = value.detach().cpu().float().numpy()
@@ -65,19 +128,43 @@ def _add(found: ExternalEmbeddings, name: str, embedding: np.ndarray, file: Path
         found.unreadable.append({"file": str(file), "error": f"a second entry for '{name}' "
                                  f"(first: {found.files[name]}); left out"})
         return
-    if embedding.ndim != 2 or not np.issubdtype(embedding.dtype, np.number):
+    if embedding.ndim != 2 or not np.issubdtype(embedding.dtype, np.number) or embedding.shape[1] == 0:
         found.unreadable.append({"file": str(file), "error": f"embeddings of shape {embedding.shape} "
-                                 f"({embedding.dtype}); expected (frames, dimensions) numbers"})
+                                 f"({embedding.dtype}); expected (frames, dimensions) numbers, at least one "
+                                 f"dimension"})
         return
-    found.embeddings[name] = embedding.astype(np.float32)
+    embedding = embedding.astype(np.float32)
+    bad = int((~np.isfinite(embedding)).sum())
+    if bad:
+        rows = np.flatnonzero(~np.isfinite(embedding).all(axis=1))
+        found.unreadable.append({"file": str(file), "error": f"'{name}': {bad} values are NaN or infinite "
+                                 f"(in {len(rows)} frames, the first frame {int(rows[0])}); left out"})
+        return
+    found.embeddings[name] = embedding
     found.files[name] = str(file)
+
+
+def _one_width(found: ExternalEmbeddings) -> None:
+    """Leave out (reported by name) the entries whose width is not the most common one: a probe
+    cannot score embeddings of two widths together."""
+    widths = Counter(e.shape[1] for e in found.embeddings.values())
+    if len(widths) < 2:
+        return
+    width, count = widths.most_common(1)[0]
+    for name in [n for n, e in found.embeddings.items() if e.shape[1] != width]:
+        found.unreadable.append({"file": found.files.pop(name), "error": f"'{name}': embeddings of "
+                                 f"{found.embeddings.pop(name).shape[1]} dimensions, where {count} other entries "
+                                 f"have {width}; left out"})
+        found.labels.pop(name, None)
 
 
 def _read_pickles(root: Path, found: ExternalEmbeddings) -> None:
     for file in sorted(root.rglob("*.pkl")):
         try:
-            with open(file, "rb") as handle:
-                data = pickle.load(handle)  # noqa: S301 - the user's own files (module docstring)
+            data = read_released_pickle(file)
+            if not isinstance(data, dict) or "embs" not in data:
+                raise ValueError(f"holds a {type(data).__name__}, not the released {{'embs', 'labels', "
+                                 f"'seq_len', 'name'}} dict")
             name = str(data.get("name") or file.stem)
             embedding = _array(data["embs"])
             if "seq_len" in data and int(data["seq_len"]) != len(embedding):
@@ -136,6 +223,7 @@ def read_external_embeddings(path: str | Path, layout: str = "auto") -> External
             layout = "released_pickles" if next(path.rglob("*.pkl"), None) is not None else "npy"
     found = ExternalEmbeddings()
     {"released_pickles": _read_pickles, "npy": _read_npy, "table": _read_table}[layout](path, found)
+    _one_width(found)
     if not found.embeddings and not found.unreadable:
         raise ValueError(f"{path}: no {layout} embeddings found there")
     return found

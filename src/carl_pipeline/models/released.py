@@ -19,8 +19,7 @@ They map one to one onto ``CARLEncoder`` with ``transformer="released"``.
 
 from __future__ import annotations
 
-import io
-import pickle
+import collections
 import re
 from pathlib import Path
 from typing import Any
@@ -117,33 +116,20 @@ def convert_released_state_dict(state: dict[str, torch.Tensor], *, num_heads: in
     return config, converted
 
 
-class _Stub(dict):
-    """Stands in for any non-torch class in a released pickle (its ``cfg``): holds its state."""
-
-    def __setstate__(self, state):
-        if isinstance(state, dict):
-            self.update(state)
-
-
-class _ReleasedUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if module.split(".")[0] in ("torch", "collections", "numpy", "builtins", "_codecs"):
-            return super().find_class(module, name)
-        return _Stub
-
-
-class _PickleModule:
-    """``torch.load``'s ``pickle_module``: torch's own types load, anything else becomes a dict."""
-
-    Unpickler = _ReleasedUnpickler
-    load = staticmethod(lambda f, **kw: _ReleasedUnpickler(f, **kw).load())
+#: The only types beyond torch's weights-only set that a released checkpoint holds: its ``cfg`` is
+#: an ``easydict.EasyDict`` (minghchen/CARL_code ``utils/config.py``), read as the plain mapping
+#: it is (``collections.OrderedDict``: the weights-only reader fills no other dict subclass).
+#: Nothing else is allowed, so reading a file never runs code from it.
+RELEASED_GLOBALS = [(collections.OrderedDict, "easydict.EasyDict")]
 
 
 def load_released_checkpoint(path: str | Path, *, num_heads: int | None = None,
                              train_length: int | None = None) -> dict[str, Any]:
     """A released CARL checkpoint file as this project's checkpoint (what ``load_encoder`` reads).
 
-    The file's ``cfg`` (when readable) gives ``num_heads`` and ``train_length``
+    The file is read with ``torch.load(weights_only=True)`` and ``RELEASED_GLOBALS`` only: no
+    code in it runs (a file that needs anything else is refused). The file's ``cfg`` gives
+    ``num_heads`` and ``train_length``
     (``MODEL.EMBEDDER_MODEL.NUM_HEADS``, ``TRAIN.NUM_FRAMES``); the arguments override it.
 
     Raises:
@@ -152,15 +138,16 @@ def load_released_checkpoint(path: str | Path, *, num_heads: int | None = None,
     path = Path(path)
     if not path.is_file():
         raise ReleasedCheckpointError(f"{path}: released checkpoint file does not exist")
-    raw = path.read_bytes()
-    try:
-        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception:  # its cfg is a pickled config object: read it with stand-ins, no code runs
-        try:
-            checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False,
-                                    pickle_module=_PickleModule)
-        except Exception as error:
-            raise ReleasedCheckpointError(f"{path}: not a readable torch checkpoint ({error})") from error
+    try:  # weights only, plus the config's EasyDict read as a mapping: no code in the file runs
+        with torch.serialization.safe_globals(RELEASED_GLOBALS):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises several types for what it refuses
+        reason = str(error).strip().splitlines()
+        detail = next((line for line in reason if "WeightsUnpickler error" in line or "Unsupported" in line
+                       or "global" in line.lower()), reason[-1] if reason else type(error).__name__)
+        raise ReleasedCheckpointError(
+            f"{path}: not a readable torch checkpoint holding only tensors, plain values and the released "
+            f"config ({detail.strip()}); files that would need code run to load are refused") from None
     if not isinstance(checkpoint, dict):
         raise ReleasedCheckpointError(f"{path}: holds a {type(checkpoint).__name__}, not a checkpoint dict")
     state = checkpoint.get("model_state", checkpoint)
