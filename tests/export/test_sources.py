@@ -1,10 +1,14 @@
 """Opening any model (videos.model): project checkpoints, run folders, released files, exports."""
 
+import dataclasses
+import os
+
 import pytest
 import torch
 
 from carl_pipeline.export import (
     ExportedModel,
+    ExportMismatchError,
     ModelSourceError,
     export_config,
     load_exported,
@@ -80,3 +84,57 @@ def test_export__saved_whole_reloaded_identical_with_a_card(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["exported"]  # no staging folder left behind
     with pytest.raises(ValueError, match="not an exported model"):
         load_exported(tmp_path)
+
+
+def _metrics_of(checkpoint: Checkpoint, with_digest: bool = True) -> dict:
+    model = {"run": checkpoint.run_record.name, "epochs": checkpoint.epoch}
+    if with_digest:
+        model["weights"] = checkpoint.weights_digest()
+    return {"trained": {"progression": 0.9}, "untrained": {"progression": 0.4}, "model": model}
+
+
+def test_export__refuses_scores_of_another_run_naming_both(tmp_path):
+    """Train seed 0 and evaluate, train seed 1 and do not evaluate, export: the scores are seed 0's."""
+    from carl_pipeline.evaluation import EvalConfig
+    from carl_pipeline.params import EvaluateParams
+    from carl_pipeline.pipelines.export.nodes import export_trained_model
+
+    params = EvaluateParams(protocol=EvalConfig(task="phases"), progress=False)
+
+    evaluated = _checkpoint(0)
+    newer = dataclasses.replace(_checkpoint(1), run={"id": "beef5678", "name": "scl-lr0.0001-seed1-beef5678"})
+    with pytest.raises(ExportMismatchError, match=r"pouring.metrics holds the scores of run scl-lr0.0001-seed0-abcd1234 "
+                                                  r"\(epoch 3\), but the model to export is run scl-lr0.0001-seed1-beef5678.*"
+                                                  r"kedro run --pipelines=evaluate_pouring"):
+        export_trained_model(newer, _metrics_of(evaluated), params, "pouring")
+    # the same run and epoch, other weights (a file replaced by hand): the digest tells them apart
+    with pytest.raises(ExportMismatchError, match="weights"):
+        export_trained_model(dataclasses.replace(newer, run=evaluated.run), _metrics_of(evaluated),
+                             params, "pouring")
+    # a metrics.json written before digests: run and epoch must agree
+    with pytest.raises(ExportMismatchError, match="no weights digest"):
+        export_trained_model(newer, _metrics_of(evaluated, with_digest=False), params, "pouring")
+    exported = export_trained_model(evaluated, _metrics_of(evaluated), params, "pouring")
+    assert exported.config["scores"]["trained"] == {"progression": 0.9}
+    export_trained_model(evaluated, _metrics_of(evaluated, with_digest=False), params, "pouring")
+
+
+def test_export__readable_by_others_as_a_normal_write_is(tmp_path):
+    checkpoint = _checkpoint()
+    config = export_config(checkpoint, "resize_crop", {}, "pouring")
+    old = os.umask(0o022)
+    try:
+        save_exported(ExportedModel(checkpoint, config, model_card(config)), tmp_path / "exported")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "exported").stat().st_mode & 0o777 == 0o755
+    assert {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "exported").iterdir()} == {
+        "README.md": 0o644, "config.json": 0o644, "model.safetensors": 0o644}
+
+
+def test_a_checkpoint_whose_settings_disagree_with_its_weights_is_an_error_naming_the_file(tmp_path):
+    checkpoint = _checkpoint()
+    torch.save({**checkpoint.to_dict(), "encoder": {**checkpoint.encoder, "hidden_size": 32}}, tmp_path / "carl.pt")
+    with pytest.raises(ValueError, match=r"carl.pt: its weights do not fit the encoder settings stored with them "
+                                         r"\(.*size mismatch"):
+        load_encoder(open_model(tmp_path / "carl.pt"))

@@ -5,6 +5,8 @@ from carl_pipeline.export.card import model_card
 from carl_pipeline.export.hub import (
     ExportedCARL,
     ExportedModel,
+    ExportMismatchError,
+    check_scores_are_of,
     export_config,
     is_exported,
     load_exported,
@@ -12,5 +14,5 @@ from carl_pipeline.export.hub import (
 )
 from carl_pipeline.export.sources import ModelSourceError, open_model
 
-__all__ = ["ExportedCARL", "ExportedModel", "ModelSourceError", "export_config", "is_exported", "load_exported",
-           "model_card", "open_model", "save_exported"]
+__all__ = ["ExportMismatchError", "ExportedCARL", "ExportedModel", "ModelSourceError", "check_scores_are_of",
+           "export_config", "is_exported", "load_exported", "model_card", "open_model", "save_exported"]

@@ -85,6 +85,37 @@ def export_config(checkpoint: Checkpoint, framing: str, scores: Mapping[str, Any
     }
 
 
+class ExportMismatchError(ValueError):
+    """Scores that are not of the model being exported; the message names both and what to run."""
+
+
+def check_scores_are_of(checkpoint: Checkpoint, metrics: Mapping[str, Any], metrics_name: str = "metrics.json",
+                        rerun: str = "the evaluation") -> None:
+    """Refuse to carry ``metrics`` with ``checkpoint`` unless they scored its weights: the
+    weights digest the evaluation recorded (``metrics["model"]["weights"]``) must be the
+    checkpoint's; a ``metrics.json`` written before digests were recorded must name the same
+    run and epoch.
+
+    Raises:
+        ExportMismatchError: naming the run and weights each side is of, and ``rerun``.
+    """
+    scored = metrics.get("model") or {}
+    ours = checkpoint.weights_digest()
+    run, epoch = checkpoint.run_record.name, checkpoint.epoch
+    if "weights" in scored:
+        if scored["weights"] == ours:
+            return
+        what = f"weights {str(scored['weights'])[:12]}, the model to export weights {ours[:12]}"
+    else:  # written before the digest was recorded
+        if run is not None and scored.get("run") == run and scored.get("epochs") == epoch:
+            return
+        what = "no weights digest (an older evaluation) and another run or epoch"
+    raise ExportMismatchError(
+        f"{metrics_name} holds the scores of run {scored.get('run')} (epoch {scored.get('epochs')}), but the model "
+        f"to export is run {run} (epoch {epoch}) ({what}): its scores would be another model's. Evaluate this "
+        f"model first ({rerun}), then export")
+
+
 def save_exported(exported: ExportedModel, folder: str | os.PathLike) -> Path:
     """Write the export to ``folder`` whole or not at all (``carl_pipeline.atomic.atomic_folder``:
     an earlier export there is replaced only once the new one is complete)."""

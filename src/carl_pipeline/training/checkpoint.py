@@ -8,6 +8,7 @@ unpickled; in code it is a ``Checkpoint``, read from whatever holds it through o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -93,6 +94,8 @@ class Checkpoint:
     # the encoder and not part of it; None for the self-supervised algorithms.
     head: dict[str, torch.Tensor] | None = None
     schema_version: int = SCHEMA_VERSION
+    # Where it was read from (a file, "exported model"), for error messages; never saved.
+    source: str | None = field(default=None, compare=False)
 
     @property
     def run_record(self) -> RunRecord:
@@ -101,7 +104,7 @@ class Checkpoint:
 
     def to_dict(self) -> dict[str, Any]:
         """The on-disk form (the resume-only parts left out when absent)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
         return {k: v for k, v in out.items() if v is not None or k not in ("optimizer", "scaler", "rng", "head")}
 
     @classmethod
@@ -117,13 +120,19 @@ class Checkpoint:
         known = {f.name for f in fields(cls)}
         if version < 2 and "train" in state:  # the optimiser block's name before version 2
             state = {**{k: v for k, v in state.items() if k != "train"}, "optim": state["train"]}
-        values = {k: v for k, v in state.items() if k in known}
+        values = {k: v for k, v in state.items() if k in known and k != "source"}
         values["schema_version"] = SCHEMA_VERSION  # read and brought up to this version
+        values["source"] = source
         return cls(**values)
 
     def encoder_config(self) -> EncoderConfig:
         """The architecture, with the weights coming from this checkpoint (no weights file is read)."""
         return EncoderConfig(**{**self.encoder, "backbone_weights": None})
+
+    def weights_digest(self) -> str:
+        """A digest of the encoder's weights (names, dtypes, shapes and values): what the scores
+        in a ``metrics.json`` and an export must share to be of one model."""
+        return weights_digest(self.model)
 
     @property
     def image_size(self) -> int | None:
@@ -136,7 +145,18 @@ class Checkpoint:
 
     def summary(self) -> dict[str, Any]:
         """Everything but the tensors (for logs, previews, trackers)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "optimizer", "scaler", "rng", "head")}
+        left_out = ("model", "optimizer", "scaler", "rng", "head", "source")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in left_out}
+
+
+def weights_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """BLAKE2b (16 bytes) of a state dict: every tensor's name, dtype, shape and bytes, by name."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{tensor.dtype}|{tuple(state[name].shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def read_checkpoint(obj: Checkpoint | Mapping[str, Any], source: str = "checkpoint") -> Checkpoint:
@@ -151,5 +171,10 @@ def load_encoder(checkpoint: Checkpoint | dict[str, Any], device: str = "cpu") -
     weights are in it, so the backbone file is not read again)."""
     checkpoint = read_checkpoint(checkpoint)
     model = CARLEncoder(checkpoint.encoder_config())
-    model.load_state_dict(checkpoint.model)
+    try:
+        model.load_state_dict(checkpoint.model)
+    except RuntimeError as error:  # torch's message lists every key; the first lines say enough
+        detail = " ".join(line.strip() for line in str(error).splitlines()[1:4])
+        raise ValueError(f"{checkpoint.source or 'the checkpoint'}: its weights do not fit the encoder settings "
+                         f"stored with them ({detail[:400]}); the file was changed or written by other code") from None
     return model.to(device).eval()

@@ -123,7 +123,9 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
                   "backbone_weights": model.backbone_init or model.encoder.get("backbone_weights") or "random init",
                   "epochs": model.epoch, "final_loss": model.history[-1] if model.history else None,
                   # the training run that made these weights (none for a released checkpoint)
-                  "run": model.run_record.name, "run_folder": model.run_record.folder},
+                  "run": model.run_record.name, "run_folder": model.run_record.folder,
+                  # which weights were scored: an export refuses scores of other weights
+                  "weights": model.weights_digest()},
     }
 
 

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from carl_pipeline.export import ExportedModel, export_config, model_card
+from carl_pipeline.export import ExportedModel, check_scores_are_of, export_config, model_card
 from carl_pipeline.params import EvaluateParams
 from carl_pipeline.training import Checkpoint, read_checkpoint
 
@@ -18,11 +18,16 @@ def export_trained_model(model: Checkpoint, metrics: dict[str, Any], params: Eva
 
     Args:
         model: the trained checkpoint.
-        metrics: the dataset's evaluation (``trained`` and ``untrained`` scores).
+        metrics: the dataset's evaluation (``trained`` and ``untrained`` scores) of this model.
         params: the dataset's evaluation, whose framing the model's users should frame with.
         dataset: the namespace, named in the card.
+
+    Raises:
+        ExportMismatchError: ``metrics`` scored other weights than ``model`` (a newer model that
+            was not evaluated yet): the scores would be another model's.
     """
     checkpoint = read_checkpoint(model)
+    check_scores_are_of(checkpoint, metrics, f"{dataset}.metrics", f"kedro run --pipelines=evaluate_{dataset}")
     scores = {"trained": metrics.get("trained", {}), "untrained": metrics.get("untrained", {})}
     config = export_config(checkpoint, params.framing, scores, dataset)
     logger.info("exporting %s (run %s)", dataset, checkpoint.run_record.name)
