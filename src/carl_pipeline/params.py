@@ -240,10 +240,21 @@ class VideosLabelsParams(_Block):
     path: str | None = None
     # The phase names in order (for named phases; numbered phases are ordered as numbers).
     phases: list[str] | None = None
-    # dtw (align to each labelled video, phases kept in order) or nn (soft nearest neighbours).
-    method: str = "dtw"
+    # auto (drop_dtw when the labels mark background, else dtw), dtw (align to each labelled
+    # video, every frame matched, phases kept in order: trimmed videos), drop_dtw (frames may be
+    # dropped as background: untrimmed videos) or nn (soft nearest neighbours).
+    method: str = "auto"
     # Softmax temperature of the cosine similarities (nn votes, and every confidence).
     temperature: float = Field(0.1, gt=0)
+    # drop_dtw: a frame's drop cost, drop_scale times this percentile of the labelled phase
+    # frames' cosine distances to their nearest frame of the video (lowered to the frame's
+    # distance to the nearest labelled background frame).
+    drop_percentile: float = Field(95.0, ge=0, le=100)
+    drop_scale: float = Field(3.0, gt=0)
+    # Long videos: above max_cells frame pairs, align at half the length first and compute only a
+    # band of band_radius frames around that path (memory linear in the lengths).
+    band_radius: int = Field(32, ge=1)
+    max_cells: int = Field(4_000_000, ge=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -171,6 +171,52 @@ def test_many_bad_lines__twenty_logged_then_a_count_and_all_in_the_report(tmp_pa
     assert "4980 more problems, not shown; all 5000 are listed in the labels report" in warnings[-1]
 
 
+def test_background__anywhere_along_a_video_outside_the_order_and_never_alone(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("video_id,frame_index,phase\n"
+                    "a,0,background\na,1,reach\na,4,Background\n"  # between two phases: no order to break
+                    "a,5,pour\na,9,background\n"
+                    "a,9,reach\n"                                   # line 7: frame 9 is background already
+                    "b,0,background\n")
+    found = read_phase_labels(path, FRAMES)
+    assert found.phases == ["reach", "pour"] and found.phase_order == "first mention"
+    np.testing.assert_array_equal(found.labels["a"], [-2, 0, -1, -1, -2, 1, -1, -1, -1, -2])
+    np.testing.assert_array_equal(found.labels["b"], [-2] + [-1] * 7)  # background examples count
+    assert [(p["line"], p["problem"]) for p in found.problems] == [(7, "frame 9 already has phase 'background' (line 6)")]
+    assert found.report()["background_frames"] == {"a": 3, "b": 1}
+    only = tmp_path / "only.csv"
+    only.write_text("video_id,frame_index,phase\na,0,background\na,1,background\n")
+    with pytest.raises(LabelsFileError, match="only.csv: the only phase labelled is 'background'"):
+        read_phase_labels(only, FRAMES)
+    numbers = tmp_path / "numbers.csv"  # background does not make a file of numbers one of names
+    numbers.write_text("video_id,frame_index,phase\na,0,background\na,1,2\na,3,10\n")
+    found = read_phase_labels(numbers, FRAMES)
+    assert found.phase_order == "numbers" and found.phases == ["2", "10"] and found.problems == []
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    np.save(folder / "a.npy", np.array([-2, 0, 0, 1, 1, -1, -1, -1, -2, -2]))
+    np.testing.assert_array_equal(read_phase_labels(folder, FRAMES).labels["a"], [-2, 0, 0, 1, 1, -1, -1, -1, -2, -2])
+
+
+def test_propagate__drop_dtw_leaves_background_where_the_labelled_video_has_it():
+    rng = np.random.default_rng(3)
+    source, source_y = _video([12, 10, 14], rng)
+    lead = np.eye(8)[6] + 0.05 * rng.normal(size=(6, 8))
+    labelled = np.concatenate([lead, source])
+    labelled_y = np.concatenate([[-2] * 6, source_y])
+    action, action_y = _video([9, 16, 11], rng)
+    tail = np.eye(8)[6] + 0.05 * rng.normal(size=(8, 8))
+    target = np.concatenate([action, tail])  # starts at once, ends late: background after
+    truth = np.concatenate([action_y, [-2] * 8])
+    found = propagate({"t": target}, {"l": (labelled, labelled_y)}, 3, "auto")["t"]
+    assert accuracy(found["phase"], truth) == 1.0
+    assert (found["confidence"][truth == -2] > 0.5).all()
+    whole = propagate({"t": target}, {"l": (labelled, labelled_y)}, 3, "dtw")["t"]["phase"]
+    assert (whole >= 0).all() and accuracy(whole, truth) < 0.85  # today's DTW: no background
+    baseline = relative_time_labels(len(target), {"l": labelled_y}, 3)
+    assert (baseline[:3] == -2).all()  # the baseline knows background too: at the same relative time
+
+
 def _video(lengths, rng, noise=0.05):
     """Embeddings of a video made of phases of ``lengths`` frames, each phase near its own direction."""
     centres = np.eye(8)[: len(lengths)]

@@ -3,19 +3,40 @@
 How (``propagate``): the embeddings are L2-normalised, so that similarity is the cosine. Each
 labelled video votes on each frame of a video to label:
 
-* ``dtw``: the two videos are aligned by dynamic time warping on the cosine distance (labelled
-  frames only), and each frame takes the phase of the labelled frame it is matched with; the
-  alignment keeps the phases in order, as they are in an action;
-* ``nn``: each frame takes the phase mass of the labelled video's frames, weighted by a softmax
-  of their similarity to it (``temperature``), its soft nearest neighbours.
+* ``dtw``: the two videos are aligned by dynamic time warping on the cosine distance (the
+  labelled video's phase frames only), and each frame takes the phase of the labelled frame it is
+  matched with; the alignment keeps the phases in order, as they are in an action. Every frame
+  is matched: right for trimmed videos, where the action fills the video;
+* ``drop_dtw``: for untrimmed footage. The video is aligned with the whole labelled video, its
+  frames labelled ``background`` in their places (so that what comes before, between and after
+  the action in one is matched with what does in the other), with two freedoms
+  (``carl_pipeline.labels.align``): a frame of the video to label may be dropped (Drop-DTW,
+  Dvornik et al., NeurIPS 2021), and becomes ``background``; the labelled video's leading and
+  trailing background need not be matched (the video may start or end sooner). A frame's drop
+  cost is ``drop_scale`` times the ``drop_percentile``-th percentile of the labelled phase
+  frames' cosine distances to their nearest frame of the video: what matching a frame of the
+  action costs there, however much of the video is background (a percentile rule as Drop-DTW's,
+  taken over nearest matches rather than all pairs so that it does not move with the share of
+  background; an aligned pair is rarely a nearest pair, hence the scale). So a frame unlike every
+  labelled frame is dropped, and an action that starts late or ends early is still aligned phase
+  by phase;
+* ``nn``: each frame takes the phase mass of the labelled video's frames (background frames
+  included), weighted by a softmax of their similarity to it (``temperature``), its soft nearest
+  neighbours;
+* ``auto``: ``drop_dtw`` when a labelled video has background frames, else ``dtw``.
 
-The votes of all labelled videos are averaged and the phase with most wins. A frame's
-``confidence`` is, averaged over the labelled videos, the share of the softmax weight of their
-frames that carry the phase chosen: 1 when every frame that looks like it has that phase, low
-where the labelled videos' similar frames disagree (a phase boundary, a frame unlike any).
+The votes of all labelled videos are averaged and the phase with most wins (background is one
+more choice). A frame's ``confidence`` is, averaged over the labelled videos, the share of the
+softmax weight of their frames that carry the phase chosen: 1 when every frame that looks like it
+has that phase, low where the labelled videos' similar frames disagree (a phase boundary, a frame
+unlike any). Under ``drop_dtw`` a virtual background frame joins the softmax, as similar to each
+frame as its drop cost allows (``1 - drop cost``, VAVA's virtual frame), so a dropped frame's
+confidence is the weight of background, labelled and virtual.
 
-The baseline that uses no embedding (``relative_time_labels``) gives each frame the phase of the
-labelled videos at the same relative time.
+Long videos are aligned in memory linear in their lengths (``align``'s multiscale band).
+
+The baseline that uses no embedding (``relative_time_labels``) gives each frame the label of the
+labelled videos at the same relative time (background included).
 """
 
 from __future__ import annotations
@@ -24,9 +45,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from carl_pipeline.evaluation.alignment import dtw_path
+from carl_pipeline.labels.align import DROPPED, align
+from carl_pipeline.labels.reading import BACKGROUND_LABEL
 
-METHODS = ("dtw", "nn")
+METHODS = ("auto", "dtw", "drop_dtw", "nn")
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
@@ -43,78 +65,141 @@ def _softmax_phase_mass(similarity: np.ndarray, phases: np.ndarray, num_phases: 
     return weights @ np.eye(num_phases)[phases]
 
 
-def _dtw_votes(target: np.ndarray, source: np.ndarray, phases: np.ndarray, num_phases: int) -> np.ndarray:
-    """``(T, P)`` one-hot: the phase of the labelled frame each target frame is aligned with (the
-    first of them, where DTW matches a frame to several)."""
-    path = dtw_path(target, source, "cosine")  # (L, 2), target frames in order, each at least once
-    first = path[np.searchsorted(path[:, 0], np.arange(len(target))), 1]
-    votes = np.zeros((len(target), num_phases))
-    votes[np.arange(len(target)), phases[first]] = 1.0
+def drop_costs(target: np.ndarray, source: np.ndarray, percentile: float, scale: float = 3.0) -> np.ndarray:
+    """``(T,)`` the cost of dropping each target frame: ``scale`` times the ``percentile`` of the
+    source's phase frames' cosine distances to their nearest target frame (what matching a frame
+    of the action costs, whatever share of the target is background; an aligned pair is rarely a
+    nearest pair, hence the scale)."""
+    nearest_in_target = np.concatenate([1.0 - (source[start:start + 2048] @ target.T).max(axis=1)
+                                        for start in range(0, len(source), 2048)])  # chunks: linear memory
+    return np.full(len(target), scale * float(np.percentile(nearest_in_target, percentile)))
+
+
+def _aligned_votes(target: np.ndarray, source: np.ndarray, labels: np.ndarray, num_phases: int,
+                   drop: np.ndarray | None, band_radius: int, max_cells: int) -> np.ndarray:
+    """``(T, P + 1)`` one-hot: the label of the labelled frame each target frame is aligned with
+    (the first of them, where it is matched with several), background (the last column) where
+    that frame is background or the target frame was dropped. The source's leading and trailing
+    background need not be matched (the target may start or end sooner)."""
+    action = np.flatnonzero(labels >= 0)
+    head, tail = int(action[0]), int(len(labels) - 1 - action[-1])
+    matches = align(target, source, drop, band_radius=band_radius, max_cells=max_cells, skip_head=head,
+                    skip_tail=tail).matches
+    label = np.where(matches == DROPPED, BACKGROUND_LABEL, labels[np.maximum(matches, 0)])
+    votes = np.zeros((len(target), num_phases + 1))
+    votes[np.arange(len(target)), np.where(label == BACKGROUND_LABEL, num_phases, label)] = 1.0
     return votes
 
 
 def propagate(targets: Mapping[str, np.ndarray], labelled: Mapping[str, tuple[np.ndarray, np.ndarray]],
-              num_phases: int, method: str = "dtw", temperature: float = 0.1
+              num_phases: int, method: str = "dtw", temperature: float = 0.1, drop_percentile: float = 95.0,
+              band_radius: int = 32, max_cells: int = 4_000_000, drop_scale: float = 3.0
               ) -> dict[str, dict[str, np.ndarray | list]]:
     """Phase labels for ``targets`` from the ``labelled`` videos.
 
     Args:
         targets: ``{video_id: (T, D) embeddings}`` of the videos to label.
-        labelled: ``{video_id: ((N, D) embeddings, (N,) int phases, -1 for none)}``; a video's
-            frames without a phase do not vote.
+        labelled: ``{video_id: ((N, D) embeddings, (N,) int phases)}``: -1 for a frame without a
+            label (it does not vote), ``BACKGROUND_LABEL`` for background.
         num_phases: the number of phases (phase numbers are ``0 .. num_phases - 1``).
-        method: ``dtw`` or ``nn`` (see the module docstring).
+        method: one of ``METHODS`` (see the module docstring).
         temperature: the softmax temperature of the cosine similarities (``nn`` and the confidence).
+        drop_percentile, drop_scale: ``drop_dtw``'s drop cost (module docstring).
+        band_radius, max_cells: ``align``'s band for long videos.
 
     Returns:
-        ``{video_id: {"phase": (T,) int64, "confidence": (T,) float32, "sources": [per frame,
-        the labelled videos that voted for the chosen phase]}}``.
+        ``{video_id: {"phase": (T,) int64 (``BACKGROUND_LABEL`` for background), "confidence":
+        (T,) float32, "sources": [per frame, the labelled videos that voted for the chosen
+        label]}}``.
+
+    Raises:
+        ValueError: an unknown method, no labelled video, or no labelled video with a phase frame.
     """
     if method not in METHODS:
         raise ValueError(f"label propagation method must be one of {list(METHODS)}, got {method!r}")
     if not labelled:
         raise ValueError("no labelled video to propagate labels from")
-    sources = {}
-    for video_id, (embeddings, phases) in labelled.items():
-        phases = np.asarray(phases, dtype=np.int64)
-        keep = phases >= 0
-        sources[video_id] = (_normalised(np.asarray(embeddings)[keep]), phases[keep])
+    sources, backgrounds = {}, []
+    for video_id, (embeddings, labels) in labelled.items():
+        labels = np.asarray(labels, dtype=np.int64)
+        embeddings = _normalised(np.asarray(embeddings))
+        backgrounds.append(embeddings[labels == BACKGROUND_LABEL])
+        if (labels >= 0).any():  # a video of background examples only still informs the confidence
+            keep = labels != -1
+            sources[video_id] = (embeddings[keep], labels[keep])
+    if not sources:
+        raise ValueError("no labelled video has a frame of a phase (background alone)")
+    background = np.concatenate(backgrounds)
+    if method == "auto":
+        method = "drop_dtw" if len(background) else "dtw"
     out = {}
     for video_id, embeddings in targets.items():
         target = _normalised(embeddings)
-        votes, mass, voted = np.zeros((len(target), num_phases)), np.zeros((len(target), num_phases)), []
-        for source_id, (source, phases) in sources.items():
-            soft = _softmax_phase_mass(target @ source.T, phases, num_phases, temperature)
-            vote = _dtw_votes(target, source, phases, num_phases) if method == "dtw" else soft
+        votes, mass, voted = np.zeros((len(target), num_phases + 1)), np.zeros((len(target), num_phases + 1)), []
+        for source_id, (source, labels) in sources.items():
+            phase_frames = labels >= 0
+            drop = None
+            if method == "drop_dtw":
+                drop = drop_costs(target, source[phase_frames], drop_percentile, drop_scale)
+            soft = _soft_mass(target, source[phase_frames], labels[phase_frames], background, num_phases, temperature,
+                              drop)
+            if method == "nn":
+                vote = soft
+            elif method == "dtw":  # today's: the phase frames only, every target frame matched
+                vote = _aligned_votes(target, source[phase_frames], labels[phase_frames], num_phases, None,
+                                      band_radius, max_cells)
+            else:  # the whole labelled video, background in its place, target frames droppable
+                vote = _aligned_votes(target, source, labels, num_phases, drop, band_radius, max_cells)
             votes += vote
             mass += soft
             voted.append((source_id, vote.argmax(axis=1)))
-        phase = votes.argmax(axis=1)
-        confidence = mass[np.arange(len(target)), phase] / len(sources)
-        agreeing = [[source_id for source_id, choice in voted if choice[t] == phase[t]] for t in range(len(target))]
+        choice = votes.argmax(axis=1)
+        confidence = mass[np.arange(len(target)), choice] / len(sources)
+        agreeing = [[source_id for source_id, c in voted if c[t] == choice[t]] for t in range(len(target))]
+        phase = np.where(choice == num_phases, BACKGROUND_LABEL, choice)
         out[video_id] = {"phase": phase.astype(np.int64), "confidence": confidence.astype(np.float32),
                          "sources": agreeing}
     return out
 
 
+def _soft_mass(target: np.ndarray, source: np.ndarray, phases: np.ndarray, background: np.ndarray,
+               num_phases: int, temperature: float, drop: np.ndarray | None) -> np.ndarray:
+    """``(T, P + 1)``: per frame, the softmax weight of each phase and of background (the last
+    column: the labelled background frames, and under Drop-DTW a virtual frame of similarity
+    ``1 - drop cost``), computed in chunks of frames (linear memory in long videos)."""
+    out = np.zeros((len(target), num_phases + 1))
+    for start in range(0, len(target), 2048):
+        chunk = target[start:start + 2048]
+        columns = [chunk @ source.T, chunk @ background.T]
+        labels = [phases, np.full(len(background), num_phases)]
+        if drop is not None:
+            columns.append(1.0 - drop[start:start + 2048, None])
+            labels.append(np.array([num_phases]))
+        out[start:start + 2048] = _softmax_phase_mass(np.concatenate(columns, axis=1), np.concatenate(labels),
+                                                       num_phases + 1, temperature)
+    return out
+
+
 def relative_time_labels(num_frames: int, labelled: Mapping[str, np.ndarray], num_phases: int) -> np.ndarray:
-    """``(num_frames,)`` phases: each frame takes the labelled videos' phase at its relative time
-    (the centre of frame t is at (t + 0.5) / num_frames), the most common across them (frames of
-    theirs without a phase do not vote)."""
-    votes = np.zeros((num_frames, num_phases))
+    """``(num_frames,)`` labels: each frame takes the labelled videos' label (a phase, or
+    ``BACKGROUND_LABEL``) at its relative time (the centre of frame t is at (t + 0.5) /
+    num_frames), the most common across them (frames of theirs without a label do not vote)."""
+    votes = np.zeros((num_frames, num_phases + 1))
     centres = (np.arange(num_frames) + 0.5) / num_frames
     for phases in labelled.values():
         phases = np.asarray(phases, dtype=np.int64)
         at = phases[np.minimum((centres * len(phases)).astype(int), len(phases) - 1)]
-        has = at >= 0
-        votes[np.flatnonzero(has), at[has]] += 1
-    return votes.argmax(axis=1).astype(np.int64)
+        has = at != -1
+        votes[np.flatnonzero(has), np.where(at[has] == BACKGROUND_LABEL, num_phases, at[has])] += 1
+    choice = votes.argmax(axis=1)
+    return np.where(choice == num_phases, BACKGROUND_LABEL, choice).astype(np.int64)
 
 
 def accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
-    """The fraction of frames with a true phase (>= 0) given that phase."""
+    """The fraction of frames with a true label (a phase >= 0, or ``BACKGROUND_LABEL``: background
+    counts as a class) given that label."""
     truth = np.asarray(truth)
-    known = truth >= 0
+    known = truth != -1
     if not known.any():
         return float("nan")
     return float(np.mean(np.asarray(predicted)[known] == truth[known]))

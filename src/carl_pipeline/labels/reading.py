@@ -16,6 +16,12 @@ name their phase by a number, the numbers' order (and a line naming its phase ot
 problem), else the order in which the file first names them. A video's phases must not go back
 in that order along its frames (a phase is one stretch of an action done in order).
 
+Frames of untrimmed footage that belong to no phase (before, between or after the action) are
+labelled with the reserved phase name ``background`` (``BACKGROUND``; in a ``.npy`` array,
+``-2``): background may come anywhere along a video, is not a phase of the order, and is held
+as ``BACKGROUND_LABEL`` (-2) in the label arrays. A file must label at least one frame with a
+phase that is not background.
+
 Every problem is reported by line (a CSV's line number, counting the header as line 1, or the
 ``.npy`` file) and that line is left out; the rest is used. A line is a problem when it has too
 few fields, an empty phase or video id, a frame number that is not a whole number in the video's
@@ -37,6 +43,9 @@ import numpy as np
 
 FRAME_COLUMNS = ("video_id", "frame_index", "phase")
 SEGMENT_COLUMNS = ("video_id", "phase", "start_frame", "end_frame")
+#: The reserved phase name of frames that belong to no phase, and its number in label arrays.
+BACKGROUND = "background"
+BACKGROUND_LABEL = -2
 #: Problems logged one by one; past these, one line says how many more the report lists.
 LOGGED_PROBLEMS = 20
 #: How the phases of a file are ordered (``PhaseLabels.phase_order``).
@@ -52,7 +61,8 @@ class PhaseLabels:
     """Checked phase labels.
 
     ``labels``: ``{video_id: (num_frames,) int64}`` phase numbers (positions in ``phases``), -1
-    for a frame without a label, for the videos with at least one label. ``phases``: the phase
+    for a frame without a label, ``BACKGROUND_LABEL`` (-2) for background, for the videos with
+    at least one label. ``phases``: the phase
     names in order. ``problems``: ``{"line", "video_id", "problem"}`` for each line left out.
     ``source``: the file or folder read. ``phase_order``: how the phases were ordered, one of
     ``PHASE_ORDERS`` (``given``: the ``phases`` setting; ``numbers``: the file's phases are
@@ -68,7 +78,9 @@ class PhaseLabels:
     def report(self) -> dict:
         """What was used and what was left out, for the labels report (JSON)."""
         return {"source": self.source, "phases": self.phases, "phase_order": self.phase_order,
-                "labelled_videos": {v: int((y >= 0).sum()) for v, y in sorted(self.labels.items())},
+                "labelled_videos": {v: int((y != -1).sum()) for v, y in sorted(self.labels.items())},
+                "background_frames": {v: int((y == BACKGROUND_LABEL).sum()) for v, y in sorted(self.labels.items())
+                                      if (y == BACKGROUND_LABEL).any()},
                 "problems": self.problems}
 
     def problem_messages(self, shown: int = LOGGED_PROBLEMS) -> list[str]:
@@ -80,6 +92,11 @@ class PhaseLabels:
             messages.append(f"{self.source}: {len(self.problems) - shown} more problems, not shown; all "
                             f"{len(self.problems)} are listed in the labels report")
         return messages
+
+
+def label_name(label: int, phases: Sequence[str]) -> str:
+    """The name of a label: its phase's, or ``background``."""
+    return BACKGROUND if label == BACKGROUND_LABEL else phases[label]
 
 
 def _is_number(name: str) -> bool:
@@ -100,13 +117,13 @@ class _PhaseOrder:
         if given is not None:
             self.kind, self.names = "given", [str(p) for p in given]
         else:
-            kinds = {row[0]: _is_number(row[3]) for row in rows}  # one kind per line
+            kinds = {row[0]: _is_number(row[3]) for row in rows if row[3] != BACKGROUND}  # one kind per line
             numbers = sum(kinds.values())
             self.kind = "numbers" if kinds and numbers >= len(kinds) - numbers else "first mention"
             wanted = self.kind == "numbers"
             self.misfits = {"numbers": numbers, "lines": len(kinds),
                             "lines_left_out": {line for line, number in kinds.items() if number != wanted}}
-            phases = [row[3] for row in rows if kinds[row[0]] == wanted]
+            phases = [row[3] for row in rows if row[3] != BACKGROUND and kinds[row[0]] == wanted]
             self.names = (sorted(set(phases), key=float) if wanted else list(dict.fromkeys(phases)))
         self.position = {name: i for i, name in enumerate(self.names)}
 
@@ -124,6 +141,8 @@ class _PhaseOrder:
 
 def _normal_phase(value) -> str:
     text = str(value).strip()
+    if text.lower() == BACKGROUND:
+        return BACKGROUND
     try:  # "2", "2.0" and 2 are one phase
         number = float(text)
         return str(int(number)) if number.is_integer() else text
@@ -152,29 +171,37 @@ def read_phase_labels(path: str | Path, num_frames: Mapping[str, int], phases: S
     else:
         rows, problems = _csv_rows(path, num_frames)
     given = [_normal_phase(p) for p in phases] if phases is not None else None
+    if given is not None and BACKGROUND in given:
+        raise LabelsFileError(f"{path}: videos.labels.phases lists '{BACKGROUND}', the reserved name of frames in no "
+                              f"phase; leave it out of the phases")
     order = _PhaseOrder(rows, given)
     labels: dict[str, np.ndarray] = {}
     labelled_by: dict[str, np.ndarray] = {}  # the line that labelled each frame
     for line, video_id, frames, phase in _by_line(rows):  # a segment's line is used whole or not at all
-        misfit = order.misfit(line)
+        misfit = None if phase == BACKGROUND else order.misfit(line)
         if misfit is not None:
             problems.append({"line": line, "video_id": video_id, "problem": f"phase {phase!r} {misfit}"})
             continue
-        if phase not in order.position:
+        if phase != BACKGROUND and phase not in order.position:
             problems.append({"line": line, "video_id": video_id,
                              "problem": f"phase {phase!r} is not one of the phases {order.names}"})
             continue
         y = labels.setdefault(video_id, np.full(num_frames[video_id], -1, dtype=np.int64))
         by = labelled_by.setdefault(video_id, np.full(num_frames[video_id], None, dtype=object))
-        position = order.position[phase]
+        position = BACKGROUND_LABEL if phase == BACKGROUND else order.position[phase]
         frames = np.asarray(frames)
-        clash = frames[y[frames] >= 0]
+        clash = frames[y[frames] != -1]
         if len(clash):
             first = clash[0]
             earlier = f"line {by[first]}" if not isinstance(by[first], str) else by[first]
-            problem = (f"frame {first} already has phase {order.names[y[first]]!r} ({earlier})"
+            had = BACKGROUND if y[first] == BACKGROUND_LABEL else order.names[y[first]]
+            problem = (f"frame {first} already has phase {had!r} ({earlier})"
                        if y[first] != position else f"frame {first} is labelled twice (also on {earlier})")
             problems.append({"line": line, "video_id": video_id, "problem": problem})
+            continue
+        if position == BACKGROUND_LABEL:  # anywhere along a video: no order to keep
+            y[frames] = position
+            by[frames] = line
             continue
         labelled = np.flatnonzero(y >= 0)
         earlier, later = labelled[labelled < frames.min()], labelled[labelled > frames.max()]
@@ -187,10 +214,13 @@ def read_phase_labels(path: str | Path, num_frames: Mapping[str, int], phases: S
             continue
         y[frames] = position
         by[frames] = line
-    labels = {v: y for v, y in labels.items() if (y >= 0).any()}
+    labels = {v: y for v, y in labels.items() if (y != -1).any()}
     if not labels:
         shown = "; ".join(f"line {p['line']}: {p['problem']}" for p in problems[:3])
         raise LabelsFileError(f"{path}: no usable label" + (f" ({shown})" if shown else " (the file is empty)"))
+    if not any((y >= 0).any() for y in labels.values()):
+        raise LabelsFileError(f"{path}: the only phase labelled is '{BACKGROUND}'; label the frames of at least one "
+                              f"phase of the action (background alone says nothing to carry to other videos)")
     return PhaseLabels(labels, order.names, problems, str(path), order.kind)
 
 
@@ -333,6 +363,6 @@ def _npy_rows(folder: Path, num_frames: Mapping[str, int]) -> tuple[list, list]:
                              "problem": f"labels of type {values.dtype} that are not all whole numbers "
                                         f"(a phase number per frame, -1 for none)"})
             continue
-        rows.extend((file.name, video_id, frame, _normal_phase(v)) for frame, v in enumerate(values.tolist())
-                    if not (isinstance(v, (int, float)) and v < 0))
+        rows.extend((file.name, video_id, frame, BACKGROUND if v == BACKGROUND_LABEL else _normal_phase(v))
+                    for frame, v in enumerate(values.tolist()) if v != -1 and not (v < 0 and v != BACKGROUND_LABEL))
     return rows, problems

@@ -14,22 +14,30 @@ from carl_pipeline.reporting.plots import _subplots
 from carl_pipeline.video.frame_store import FrameStore
 
 
-def phase_timeline_figure(propagated: pd.DataFrame, phases: Sequence[str], max_videos: int = 40):
-    """One row per video (at most ``max_videos``): its frames coloured by phase, a black line of
-    the confidence over them, and "given" beside the videos whose labels were given."""
+def phase_timeline_figure(propagated: pd.DataFrame, phases: Sequence[str], max_videos: int = 40,
+                          title: str = "phases labelled by example",
+                          empty: str = "no labels given (set videos.labels.path)"):
+    """One row per video (at most ``max_videos``): its frames coloured by phase (background
+    grey), a black line of the confidence over them, and "given" beside the videos whose labels
+    were given."""
     videos = list(dict.fromkeys(propagated["video_id"]))[:max_videos] if len(propagated) else []
     fig, ax = _subplots(figsize=(9, 0.8 + 0.32 * max(len(videos), 1)))
     if not videos:
-        ax.text(0.5, 0.5, "no labels given (set videos.labels.path)", ha="center", va="center")
+        ax.text(0.5, 0.5, empty, ha="center", va="center")
         ax.set_axis_off()
         return fig
     colours = matplotlib.colormaps["tab10" if len(phases) <= 10 else "tab20"]
+    background = (0.86, 0.86, 0.86)  # frames in no phase (labels.BACKGROUND_LABEL, -2)
+
+    def colour(phase: int):
+        return background if phase < 0 else colours(phase % colours.N)
+
     for row, video_id in enumerate(videos):
         rows = propagated[propagated["video_id"] == video_id].sort_values("frame_index")
         frames = rows["frame_index"].to_numpy()
         length = max(int(frames.max()) + 1, 1)
         ax.bar((frames + 0.5) / length, 0.8, width=1.0 / length, bottom=row - 0.4,
-               color=[colours(p % colours.N) for p in rows["phase"]], linewidth=0)
+               color=[colour(p) for p in rows["phase"]], linewidth=0)
         ax.plot((frames + 0.5) / length, row + 0.4 - 0.8 * rows["confidence"].to_numpy(), color="black", lw=0.7)  # y grows down
         if bool(rows["given"].iloc[0]):
             ax.text(1.01, row, "given", va="center", fontsize=7)
@@ -39,9 +47,11 @@ def phase_timeline_figure(propagated: pd.DataFrame, phases: Sequence[str], max_v
     ax.set_xlabel("relative time in the video (black line: confidence, 0 at the bar's bottom, 1 at its top)",
                   fontsize=8)
     handles = [matplotlib.patches.Patch(color=colours(i % colours.N), label=name) for i, name in enumerate(phases)]
+    if (propagated["phase"] < 0).any():
+        handles.append(matplotlib.patches.Patch(color=background, label="background"))
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.0 + 0.6 / (len(videos) + 2)),
-              ncol=min(len(phases), 8), frameon=False)
-    ax.set_title("phases labelled by example", fontsize=9, pad=18)
+              ncol=min(len(handles), 8), frameon=False)
+    ax.set_title(title, fontsize=9, pad=18)
     fig.tight_layout()
     return fig
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from carl_pipeline.embedding import embed_image, load_image
-from carl_pipeline.labels import propagate, read_phase_labels
+from carl_pipeline.labels import label_name, propagate, read_phase_labels
+from carl_pipeline.labels.discover import discover_phases
 from carl_pipeline.params import (
     QueryParams,
     SearchIndexParams,
@@ -67,8 +68,8 @@ def read_labels(video_index: pd.DataFrame, params: VideosLabelsParams) -> tuple[
                               params.phases)
     for message in found.problem_messages():
         logger.warning("%s", message)
-    rows = [pd.DataFrame({"video_id": video_id, "frame_index": np.flatnonzero(y >= 0),
-                          "phase": y[y >= 0], "phase_name": [found.phases[p] for p in y[y >= 0]]})
+    rows = [pd.DataFrame({"video_id": video_id, "frame_index": np.flatnonzero(y != -1),
+                          "phase": y[y != -1], "phase_name": [label_name(p, found.phases) for p in y[y != -1]]})
             for video_id, y in found.labels.items()]
     logger.info("labels for %d videos (%d frames) from %s, %d lines left out; phases %s (%s)", len(rows),
                 sum(len(r) for r in rows), found.source, len(found.problems), found.phases, found.phase_order)
@@ -80,7 +81,8 @@ def propagate_phase_labels(embeddings: pd.DataFrame, labels: pd.DataFrame, label
     """Every video without labels labelled from the labelled ones (``carl_pipeline.labels``).
 
     Returns:
-        One row per frame of every video: ``video_id``, ``frame_index``, ``phase`` (number),
+        One row per frame of every video: ``video_id``, ``frame_index``, ``phase`` (number;
+        ``BACKGROUND_LABEL``, -2, for background),
         ``phase_name``, ``confidence`` (1 for a given label), ``sources`` (the labelled videos
         that voted for the phase; ``["labels file"]`` for a given label) and ``given``. Empty
         without labels.
@@ -96,13 +98,14 @@ def propagate_phase_labels(embeddings: pd.DataFrame, labels: pd.DataFrame, label
         y[rows["frame_index"].to_numpy()] = rows["phase"].to_numpy()
         labelled[video_id] = (np.stack(by_video[video_id]["embedding"].to_numpy()), y)
     targets = {v: np.stack(rows["embedding"].to_numpy()) for v, rows in by_video.items() if v not in labelled}
-    result = propagate(targets, labelled, len(phases), params.method, params.temperature)
+    result = propagate(targets, labelled, len(phases), params.method, params.temperature, params.drop_percentile,
+                       params.band_radius, params.max_cells, params.drop_scale)
     out = []
     for video_id, rows in by_video.items():
         frames = rows["frame_index"].to_numpy()
         if video_id in labelled:
             y = labelled[video_id][1]
-            keep = y >= 0
+            keep = y != -1
             out.append(pd.DataFrame({"video_id": video_id, "frame_index": frames[keep], "phase": y[keep],
                                      "confidence": np.float32(1.0), "sources": [["labels file"]] * int(keep.sum()),
                                      "given": True}))
@@ -111,10 +114,49 @@ def propagate_phase_labels(embeddings: pd.DataFrame, labels: pd.DataFrame, label
         out.append(pd.DataFrame({"video_id": video_id, "frame_index": frames, "phase": found["phase"],
                                  "confidence": found["confidence"], "sources": found["sources"], "given": False}))
     table = pd.concat(out, ignore_index=True)
-    table["phase_name"] = [phases[p] for p in table["phase"]]
+    table["phase_name"] = [label_name(p, phases) for p in table["phase"]]
     logger.info("labelled %d videos from %d (%s), mean confidence %.3f", len(targets), len(labelled), params.method,
                 float(table.loc[~table["given"], "confidence"].mean()) if targets else 1.0)
     return table[columns]
+
+
+def discover_video_phases(embeddings: pd.DataFrame, k: int | None, params: VideosLabelsParams
+                          ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every video cut into ``k`` phases shared across the videos, with no labels
+    (``carl_pipeline.labels.discover``; aligned as ``videos.labels.method`` says: ``drop_dtw``
+    leaves background).
+
+    Returns:
+        One row per frame, as ``propagate_phase_labels`` gives (``phase_name``: ``phase 1`` ..
+        ``phase k`` or ``background``; ``sources``: the prototypes), and the discovery report
+        (``k``, ``method``, the prototypes' ``relative_times``, ``frames_per_phase``,
+        ``background_frames``, ``phases``). Both empty when ``k`` is null.
+    """
+    columns = ["video_id", "frame_index", "phase", "phase_name", "confidence", "sources", "given"]
+    if k is None:
+        return pd.DataFrame({c: [] for c in columns}), {"k": None}
+    by_video = {v: rows.sort_values("frame_index") for v, rows in embeddings.groupby("video_id", sort=True)}
+    found, report = discover_phases({v: np.stack(rows["embedding"].to_numpy()) for v, rows in by_video.items()},
+                                    k, params.method, temperature=params.temperature,
+                                    drop_scale=params.drop_scale, band_radius=params.band_radius,
+                                    max_cells=params.max_cells)
+    names = [f"phase {i + 1}" for i in range(int(k))]
+    table = pd.concat([pd.DataFrame({"video_id": v, "frame_index": rows["frame_index"].to_numpy(),
+                                     "phase": found[v]["phase"], "confidence": found[v]["confidence"],
+                                     "sources": found[v]["sources"], "given": False})
+                       for v, rows in by_video.items()], ignore_index=True)
+    table["phase_name"] = [label_name(p, names) for p in table["phase"]]
+    report["phases"] = names
+    logger.info("found %d phases in %d videos (%s): %s frames each, %d background", k, len(by_video),
+                report["method"], report["frames_per_phase"], report["background_frames"])
+    return table[columns], report
+
+
+def plot_discovered_phases(discovered: pd.DataFrame, report: dict[str, Any]):
+    """Each video's discovered phases over its frames, with the confidence drawn over them."""
+    return phase_timeline_figure(discovered, report.get("phases") or [],
+                                 title="phases discovered without labels", empty="no phase discovery asked "
+                                 "(set videos.discover_phases: K)")
 
 
 def plot_propagated_labels(propagated: pd.DataFrame, labels_report: dict[str, Any]):

@@ -5,7 +5,9 @@ from kedro.pipeline import Node, Pipeline
 from carl_pipeline.pipelines.own_videos.nodes import (
     align_own_videos,
     build_search_index,
+    discover_video_phases,
     embed_own_videos,
+    plot_discovered_phases,
     plot_propagated_labels,
     propagate_phase_labels,
     read_labels,
@@ -32,7 +34,9 @@ def create_pipeline(dataset: str = "videos") -> Pipeline:
 
 def create_label_pipeline(dataset: str = "videos") -> Pipeline:
     """``labels.path`` checked -> ``labels_report``; carried over the embeddings to every other
-    video -> ``propagated_labels`` and its picture (rerun alone: ``label_<dataset>``)."""
+    video -> ``propagated_labels`` and its picture; with ``discover_phases: K``, K phases found
+    with no labels -> ``discovered_phases``, ``discovery_report`` and their picture (rerun alone:
+    ``label_<dataset>``)."""
     return Pipeline([
         Node(read_labels, inputs=["video_index", "params:labels"], outputs=["labels_given", "labels_report"],
              name="read_and_check_labels"),
@@ -40,6 +44,10 @@ def create_label_pipeline(dataset: str = "videos") -> Pipeline:
              outputs="propagated_labels", name="propagate_labels"),
         Node(plot_propagated_labels, inputs=["propagated_labels", "labels_report"], outputs="propagated_labels_plot",
              name="plot_propagated_labels"),
+        Node(discover_video_phases, inputs=["embeddings", "params:discover_phases", "params:labels"],
+             outputs=["discovered_phases", "discovery_report"], name="discover_phases"),
+        Node(plot_discovered_phases, inputs=["discovered_phases", "discovery_report"],
+             outputs="discovered_phases_plot", name="plot_discovered_phases"),
     ], namespace=dataset)
 
 
