@@ -25,7 +25,13 @@ from carl_pipeline.synthetic.actions import (
     gym288_of,
     idle_poses,
 )
-from carl_pipeline.synthetic.render import NEUTRAL, phase_timeline, random_appearance, render_video
+from carl_pipeline.synthetic.render import (
+    NEUTRAL,
+    interpolate_pose,
+    phase_timeline,
+    random_appearance,
+    render_video,
+)
 from carl_pipeline.video.encode import write_video
 from carl_pipeline.video.frame_pack import encode_jpeg
 
@@ -86,6 +92,98 @@ def generate_pouring(
         for k, chunk in enumerate(chunks):
             path = out_dir / f"pouring_{split}-{k}-of-{len(chunks)}.tfrecord"
             written.append(write_sequence_examples(path, chunk, extra_context=split in extra_context_files))
+    return written
+
+
+#: The ground truth of a frame of untrimmed footage that belongs to no phase of the action.
+BACKGROUND = -2
+#: Motions spliced around an untrimmed performance (key poses of the Penn Action-like actions).
+UNRELATED_MOTIONS = ("jumping_jacks", "squat", "tennis_serve")
+
+
+def _idle(rng: np.random.Generator, pose: dict[str, float], num_frames: int) -> list[dict[str, float]]:
+    """Holding ``pose`` for ``num_frames``, swaying a little (the cup arm still)."""
+    sway, phase = rng.uniform(0.03, 0.08), rng.uniform(0, 2 * np.pi)
+    t = np.arange(num_frames) / 25.0
+    return [{**pose, "lean": pose["lean"] + sway * np.sin(2 * np.pi * 0.5 * x + phase),
+             "arm_l": pose["arm_l"] + 0.15 * np.sin(2 * np.pi * 0.3 * x + phase)} for x in t]
+
+
+def _unrelated(rng: np.random.Generator, name: str, num_frames: int, hold: dict[str, float]) -> list[dict[str, float]]:
+    """Another action (``UNRELATED_MOTIONS``), the cup and glass as ``hold`` has them."""
+    key_poses = PENN_ACTIONS[name]
+    phases, progress = phase_timeline(rng, num_frames, len(key_poses) - 1)
+    return [{**interpolate_pose(key_poses, int(p), float(q)), "fill": hold["fill"], "tilt": 0.0}
+            for p, q in zip(phases, progress)]
+
+
+def render_untrimmed_pouring(
+    rng: np.random.Generator, action_frames: int, height: int, width: int, *,
+    lead: tuple[int, int] = (20, 45), gap: tuple[int, int] = (6, 14), tail: tuple[int, int] = (20, 45),
+) -> tuple[np.ndarray, np.ndarray]:
+    """One Pouring performance inside untrimmed footage, as a camera left running records it:
+    an unrelated motion and an idle stretch before the action, an idle stretch at one of its
+    phase boundaries, an idle stretch and another unrelated motion after it, all in one scene.
+
+    Args:
+        action_frames: frames of the pouring itself.
+        lead, gap, tail: (min, max) frames before, inside and after it (each of the lead and tail
+            split between the unrelated motion and the idle stretch).
+
+    Returns:
+        Frames ``(T, H, W, 3)`` uint8 and labels ``(T,)``: the phase (0-4) or ``BACKGROUND``.
+    """
+    phases, progress = phase_timeline(rng, action_frames, len(POURING) - 1)
+    appearance = random_appearance(rng, height, width)
+    action = [interpolate_pose(POURING, int(p), float(q)) for p, q in zip(phases, progress)]
+    first, second = rng.choice(len(UNRELATED_MOTIONS), size=2, replace=False)
+    lead_n, tail_n = int(rng.integers(*lead, endpoint=True)), int(rng.integers(*tail, endpoint=True))
+    lead_motion, tail_motion = int(lead_n * rng.uniform(0.4, 0.7)), int(tail_n * rng.uniform(0.4, 0.7))
+    boundaries = np.flatnonzero(np.diff(phases)) + 1
+    cut = int(rng.choice(boundaries))  # the idle stretch inside the action, at a phase boundary
+    gap_n = int(rng.integers(*gap, endpoint=True))
+    parts = [
+        (_unrelated(rng, UNRELATED_MOTIONS[first], lead_motion, action[0]), None),
+        (_idle(rng, action[0], lead_n - lead_motion), None),
+        (action[:cut], phases[:cut]),
+        (_idle(rng, action[cut - 1], gap_n), None),
+        (action[cut:], phases[cut:]),
+        (_idle(rng, action[-1], tail_n - tail_motion), None),
+        (_unrelated(rng, UNRELATED_MOTIONS[second], tail_motion, action[-1]), None),
+    ]
+    poses = [pose for part, _ in parts for pose in part]
+    labels = np.concatenate([np.asarray(y) if y is not None else np.full(len(part), BACKGROUND)
+                             for part, y in parts]).astype(np.int64)
+    zeros = np.zeros(len(poses))
+    frames = render_video(rng, POURING, zeros.astype(np.int64), zeros, height, width, pouring_props=True,
+                          appearance=appearance, poses=poses)
+    return frames, labels
+
+
+def generate_untrimmed_pouring(
+    out_dir: str | os.PathLike, count: int = 10, *, frames: tuple[int, int] = (40, 90),
+    size: tuple[int, int] = (96, 96), fps: float = 25.0, labelled: int = 2, seed: int = 0,
+) -> list[Path]:
+    """Untrimmed Pouring footage (``render_untrimmed_pouring``) as mp4 files in ``out_dir``, with
+    ``truth.csv`` (``video_id,frame_index,phase``: every frame, ``background`` where no phase)
+    beside them and ``labels.csv`` (the truth of the first ``labelled`` videos: a labels file
+    for ``videos.labels``, background included). The pouring is drawn as the demo's validation
+    videos are (same length range and size), from another seed stream.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, rows = [], []
+    for i in range(count):
+        rng = _rng(seed, 5, i)
+        clip, labels = render_untrimmed_pouring(rng, int(rng.integers(frames[0], frames[1] + 1)), *size)
+        video_id = f"untrimmed_{i:03d}"
+        written.append(write_video(out_dir / f"{video_id}.mp4", clip, fps))
+        rows += [(video_id, t, "background" if y == BACKGROUND else str(y)) for t, y in enumerate(labels)]
+    truth = "video_id,frame_index,phase\n" + "".join(f"{v},{t},{p}\n" for v, t, p in rows)
+    (out_dir / "truth.csv").write_text(truth)
+    given = {f"untrimmed_{i:03d}" for i in range(labelled)}
+    (out_dir / "labels.csv").write_text("video_id,frame_index,phase\n"
+                                        + "".join(f"{v},{t},{p}\n" for v, t, p in rows if v in given))
     return written
 
 
