@@ -411,7 +411,8 @@ def test_atomic_path__temporaries_of_a_long_name_are_shortened_and_still_swept(t
     prefix = temporary_prefix(name)
     assert len(prefix.encode()) + 8 + len(".tmp") <= NAME_MAX and "~" in prefix
     assert temporary_prefix("y" * 250) != prefix  # a digest of the whole name keeps two long names apart
-    left = tmp_path / f"{prefix.replace(str(os.getpid()), str(_dead_pid()))}abcd1234.tmp"  # a killed writer's
+    stem = prefix[1:].split(f".{os.getpid()}@")[0]
+    left = tmp_path / f".{stem}.{_dead_pid()}@{host_name()}.abcd1234.tmp"  # what a killed writer left
     left.write_bytes(b"half")
     assert sweep_stale_temporaries(tmp_path, name) == [left]
 

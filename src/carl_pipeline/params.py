@@ -313,6 +313,22 @@ class QueryParams(_Block):
         return value
 
 
+class DiscoverPhases(_Block):
+    """``videos.discover_phases``: phases found in every video with no labels
+    (``carl_pipeline.labels.discover``). ``videos.discover_phases=5`` (the number alone) means
+    ``videos.discover_phases.k=5``."""
+
+    # The number of phases to find, at least 2; null: no discovery.
+    k: int | None = Field(None, ge=2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_number_alone(cls, value):
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return {"k": value}
+        return value
+
+
 class ModelSource(RootModel[str]):
     """``videos.model``: ``train``, or the path of a model to use as it is (a carl.pt or its
     versioned folder, a run folder, a released CARL checkpoint, an exported model's folder;

@@ -12,6 +12,7 @@ from carl_pipeline.embedding import embed_image, load_image
 from carl_pipeline.labels import label_name, propagate, read_phase_labels
 from carl_pipeline.labels.discover import discover_phases
 from carl_pipeline.params import (
+    DiscoverPhases,
     QueryParams,
     SearchIndexParams,
     VideosLabelsParams,
@@ -120,9 +121,9 @@ def propagate_phase_labels(embeddings: pd.DataFrame, labels: pd.DataFrame, label
     return table[columns]
 
 
-def discover_video_phases(embeddings: pd.DataFrame, k: int | None, params: VideosLabelsParams
+def discover_video_phases(embeddings: pd.DataFrame, phases: DiscoverPhases, params: VideosLabelsParams
                           ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Every video cut into ``k`` phases shared across the videos, with no labels
+    """Every video cut into ``phases`` (K) phases shared across the videos, with no labels
     (``carl_pipeline.labels.discover``; aligned as ``videos.labels.method`` says: ``drop_dtw``
     leaves background).
 
@@ -130,9 +131,10 @@ def discover_video_phases(embeddings: pd.DataFrame, k: int | None, params: Video
         One row per frame, as ``propagate_phase_labels`` gives (``phase_name``: ``phase 1`` ..
         ``phase k`` or ``background``; ``sources``: the prototypes), and the discovery report
         (``k``, ``method``, the prototypes' ``relative_times``, ``frames_per_phase``,
-        ``background_frames``, ``phases``). Both empty when ``k`` is null.
+        ``background_frames``, ``phases``). Both empty when K is null.
     """
     columns = ["video_id", "frame_index", "phase", "phase_name", "confidence", "sources", "given"]
+    k = phases.k
     if k is None:
         return pd.DataFrame({c: [] for c in columns}), {"k": None}
     by_video = {v: rows.sort_values("frame_index") for v, rows in embeddings.groupby("video_id", sort=True)}
