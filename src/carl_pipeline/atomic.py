@@ -132,7 +132,7 @@ def save_torch(obj, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     buffer = _RecordingWriter()
-    with atomic_path(path) as tmp, naming_target(path), open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # atomic_path names the file of an OS error
         buffer.handle = handle
         try:
             torch.save(obj, buffer)

@@ -247,8 +247,8 @@ class VideosLabelsParams(_Block):
     # Softmax temperature of the cosine similarities (nn votes, and every confidence).
     temperature: float = Field(0.1, gt=0)
     # drop_dtw: a frame's drop cost, drop_scale times this percentile of the labelled phase
-    # frames' cosine distances to their nearest frame of the video (lowered to the frame's
-    # distance to the nearest labelled background frame).
+    # frames' cosine distances to their nearest frame of the video (what matching the action
+    # costs there).
     drop_percentile: float = Field(95.0, ge=0, le=100)
     drop_scale: float = Field(3.0, gt=0)
     # Long videos: above max_cells frame pairs, align at half the length first and compute only a

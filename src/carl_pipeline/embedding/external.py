@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import functools
 import io
 import pickle
 from collections import Counter
@@ -67,6 +68,7 @@ def _storage_from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
+@functools.cache
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     """What a released embeddings pickle may name: torch's tensor rebuilders (its storages read
     weights-only), NumPy's array and scalar rebuilders, ``OrderedDict`` and ``_codecs.encode``
@@ -91,11 +93,9 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
 class _ReleasedPickleReader(pickle.Unpickler):
     """Builds only what ``_allowed_globals`` names; anything else is an error naming it."""
 
-    allowed: dict[tuple[str, str], Any] = {}
-
     def find_class(self, module: str, name: str):
         try:
-            return self.allowed[(module, name)]
+            return _allowed_globals()[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(f"{module}.{name} is not a type the released embeddings hold "
                                          f"(only tensors, arrays, dicts, lists, strings and numbers are read; "
@@ -108,7 +108,6 @@ def read_released_pickle(path: str | Path) -> Any:
     Raises:
         pickle.UnpicklingError: the file names a type beyond the released layout's (named).
     """
-    _ReleasedPickleReader.allowed = _ReleasedPickleReader.allowed or _allowed_globals()
     with open(path, "rb") as handle:
         return _ReleasedPickleReader(handle).load()
 
@@ -134,9 +133,10 @@ def _add(found: ExternalEmbeddings, name: str, embedding: np.ndarray, file: Path
                                  f"dimension"})
         return
     embedding = embedding.astype(np.float32)
-    bad = int((~np.isfinite(embedding)).sum())
+    finite = np.isfinite(embedding)
+    bad = int((~finite).sum())
     if bad:
-        rows = np.flatnonzero(~np.isfinite(embedding).all(axis=1))
+        rows = np.flatnonzero(~finite.all(axis=1))
         found.unreadable.append({"file": str(file), "error": f"'{name}': {bad} values are NaN or infinite "
                                  f"(in {len(rows)} frames, the first frame {int(rows[0])}); left out"})
         return

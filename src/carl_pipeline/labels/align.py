@@ -55,7 +55,8 @@ class Alignment:
     exact: bool
 
 
-def _normalised(x: np.ndarray) -> np.ndarray:
+def normalised(x: np.ndarray) -> np.ndarray:
+    """``(N, D)`` float64 rows of unit length (the cosine is then a dot product)."""
     x = np.asarray(x, dtype=np.float64)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
@@ -162,7 +163,7 @@ def align(target: np.ndarray, source: np.ndarray, drop_costs: np.ndarray | None 
     Raises:
         ValueError: an empty video, or embeddings of different widths.
     """
-    target, source = _normalised(target), _normalised(source)
+    target, source = normalised(target), normalised(source)
     n, m = len(target), len(source)
     if n == 0 or m == 0:
         raise ValueError(f"cannot align an empty video ({n} and {m} frames)")

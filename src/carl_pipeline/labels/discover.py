@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from carl_pipeline.labels.align import DROPPED, align
-from carl_pipeline.labels.propagate import _normalised, _soft_mass
+from carl_pipeline.labels.align import DROPPED, align, normalised
+from carl_pipeline.labels.propagate import _soft_mass
 from carl_pipeline.labels.reading import BACKGROUND_LABEL
 
 
@@ -63,7 +63,7 @@ def ordered_prototypes(videos: Mapping[str, np.ndarray], k: int, max_cluster_fra
     nearest = kmeans.labels_
     when = np.array([times[sample][nearest == c].mean() if (nearest == c).any() else 1.0 for c in range(k)])
     order = np.argsort(when, kind="stable")
-    return _normalised(kmeans.cluster_centers_[order]), when[order]
+    return normalised(kmeans.cluster_centers_[order]), when[order]
 
 
 def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw", *, temperature: float = 0.1,
@@ -94,7 +94,7 @@ def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw
         raise DiscoveryError(f"phase discovery aligns by dtw or drop_dtw, got {method!r}")
     method = "dtw" if method == "auto" else method
     _check(videos, k)
-    videos = {v: _normalised(e) for v, e in videos.items()}
+    videos = {v: normalised(e) for v, e in videos.items()}
     prototypes, when = ordered_prototypes(videos, k, max_cluster_frames, seed)
     order = np.arange(k)
     typical = float(np.median(np.concatenate([1.0 - (e @ prototypes.T).max(axis=1) for e in videos.values()])))

@@ -45,15 +45,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from carl_pipeline.labels.align import DROPPED, align
+from carl_pipeline.labels.align import DROPPED, align, normalised
 from carl_pipeline.labels.reading import BACKGROUND_LABEL
 
 METHODS = ("auto", "dtw", "drop_dtw", "nn")
 
-
-def _normalised(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def _softmax_phase_mass(similarity: np.ndarray, phases: np.ndarray, num_phases: int, temperature: float
@@ -122,7 +118,7 @@ def propagate(targets: Mapping[str, np.ndarray], labelled: Mapping[str, tuple[np
     sources, backgrounds = {}, []
     for video_id, (embeddings, labels) in labelled.items():
         labels = np.asarray(labels, dtype=np.int64)
-        embeddings = _normalised(np.asarray(embeddings))
+        embeddings = normalised(np.asarray(embeddings))
         backgrounds.append(embeddings[labels == BACKGROUND_LABEL])
         if (labels >= 0).any():  # a video of background examples only still informs the confidence
             keep = labels != -1
@@ -134,7 +130,7 @@ def propagate(targets: Mapping[str, np.ndarray], labelled: Mapping[str, tuple[np
         method = "drop_dtw" if len(background) else "dtw"
     out = {}
     for video_id, embeddings in targets.items():
-        target = _normalised(embeddings)
+        target = normalised(embeddings)
         votes, mass, voted = np.zeros((len(target), num_phases + 1)), np.zeros((len(target), num_phases + 1)), []
         for source_id, (source, labels) in sources.items():
             phase_frames = labels >= 0

@@ -36,15 +36,6 @@ class SearchIndexError(ValueError):
     the message names the folder, the file and what is wrong."""
 
 
-def file_checksum(path: Path) -> str:
-    """BLAKE2b (16 bytes) of a file's bytes, read in 8 MiB blocks."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def normalised(x: np.ndarray) -> np.ndarray:
     """``(N, D)`` float32 rows of unit length (zero rows stay zero)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -161,6 +152,8 @@ class FrameIndex:
         not at all (``carl_pipeline.atomic.atomic_folder``)."""
         import faiss
 
+        from carl_pipeline.ingest.convert import file_digest
+
         folder = Path(folder)
         with atomic_folder(folder) as staging:
             faiss.write_index(self.index, str(staging / "index.faiss"))
@@ -170,7 +163,7 @@ class FrameIndex:
                 "format_version": FORMAT_VERSION, "fingerprint": self.fingerprint, "kind": self.kind,
                 "frames": len(self), "dim": int(self.index.d), "metric": "cosine",
                 "nprobe": int(getattr(self.index, "nprobe", 0)),
-                "checksums": {name: file_checksum(staging / name) for name in CHECKED_FILES}}, indent=2))
+                "checksums": {name: file_digest(staging / name) for name in CHECKED_FILES}}, indent=2))
         return folder
 
     @classmethod
@@ -190,6 +183,8 @@ class FrameIndex:
             raise FileNotFoundError(f"{folder}: no search index (missing {', '.join(missing)}); build it first")
         import faiss
 
+        from carl_pipeline.ingest.convert import file_digest
+
         again = "build it again (kedro run --pipelines=videos)"
         try:
             meta = json.loads(files[2].read_text())
@@ -200,7 +195,7 @@ class FrameIndex:
             raise SearchIndexError(f"{folder}: index.json holds no checksums of {', '.join(CHECKED_FILES)} "
                                    f"(written by an older version, or not by this project); {again}")
         for name in CHECKED_FILES:
-            if file_checksum(folder / name) != checksums[name]:
+            if file_digest(folder / name) != checksums[name]:
                 raise SearchIndexError(f"{folder / name}: its checksum is not the one index.json holds "
                                        f"(the file was damaged or replaced since the index was built); {again}")
         index = faiss.read_index(str(files[0]))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carl_pipeline.labels.reading import BACKGROUND, BACKGROUND_LABEL
 from carl_pipeline.synthetic.actions import (
     GYM99_CLASSES,
     GYM288_ONLY_VARIANT,
@@ -95,8 +96,6 @@ def generate_pouring(
     return written
 
 
-#: The ground truth of a frame of untrimmed footage that belongs to no phase of the action.
-BACKGROUND = -2
 #: Motions spliced around an untrimmed performance (key poses of the Penn Action-like actions).
 UNRELATED_MOTIONS = ("jumping_jacks", "squat", "tennis_serve")
 
@@ -131,7 +130,7 @@ def render_untrimmed_pouring(
             split between the unrelated motion and the idle stretch).
 
     Returns:
-        Frames ``(T, H, W, 3)`` uint8 and labels ``(T,)``: the phase (0-4) or ``BACKGROUND``.
+        Frames ``(T, H, W, 3)`` uint8 and labels ``(T,)``: the phase (0-4) or ``BACKGROUND_LABEL`` (-2).
     """
     phases, progress = phase_timeline(rng, action_frames, len(POURING) - 1)
     appearance = random_appearance(rng, height, width)
@@ -152,7 +151,7 @@ def render_untrimmed_pouring(
         (_unrelated(rng, UNRELATED_MOTIONS[second], tail_motion, action[-1]), None),
     ]
     poses = [pose for part, _ in parts for pose in part]
-    labels = np.concatenate([np.asarray(y) if y is not None else np.full(len(part), BACKGROUND)
+    labels = np.concatenate([np.asarray(y) if y is not None else np.full(len(part), BACKGROUND_LABEL)
                              for part, y in parts]).astype(np.int64)
     zeros = np.zeros(len(poses))
     frames = render_video(rng, POURING, zeros.astype(np.int64), zeros, height, width, pouring_props=True,
@@ -178,7 +177,7 @@ def generate_untrimmed_pouring(
         clip, labels = render_untrimmed_pouring(rng, int(rng.integers(frames[0], frames[1] + 1)), *size)
         video_id = f"untrimmed_{i:03d}"
         written.append(write_video(out_dir / f"{video_id}.mp4", clip, fps))
-        rows += [(video_id, t, "background" if y == BACKGROUND else str(y)) for t, y in enumerate(labels)]
+        rows += [(video_id, t, BACKGROUND if y == BACKGROUND_LABEL else str(y)) for t, y in enumerate(labels)]
     truth = "video_id,frame_index,phase\n" + "".join(f"{v},{t},{p}\n" for v, t, p in rows)
     (out_dir / "truth.csv").write_text(truth)
     given = {f"untrimmed_{i:03d}" for i in range(labelled)}
