@@ -36,6 +36,7 @@ _LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?
 FOREIGN_TEMP_MAX_AGE_S = 24 * 3600.0
 #: The longest file name most file systems take (bytes).
 NAME_MAX = 255
+_PID_DIGITS = 7
 
 
 def _umask() -> int:
@@ -94,7 +95,9 @@ def _temporary_stem(name: str) -> str:
     """The part of a temporary's name that stands for its target ``name``: the name itself, or,
     where that would make the temporary's name longer than ``NAME_MAX`` bytes, its start, ``~``
     and twelve hex digits of its digest (so a legal long target name is still writable)."""
-    pid_host = f".{os.getpid()}@{host_name()}."
+    # Room for the widest pid (Linux's PID_MAX_LIMIT, 4194304, has 7 digits), not this process's:
+    # the stem must not depend on who writes, or a sweep would miss a writer with a longer pid.
+    pid_host = f".{'9' * _PID_DIGITS}@{host_name()}."
     room = NAME_MAX - len(pid_host.encode()) - 1 - 8 - len(TEMP_SUFFIX)  # "." + name; mkstemp's 8 random
     if len(name.encode()) <= room:
         return name
