@@ -207,16 +207,27 @@ def test_gpu_sweep__its_dataset_settings_are_the_configured_ones():
 @pytest.mark.parametrize("env", [None, *ENVIRONMENTS])
 def test_compare_blocks__are_the_algorithm_tables_defaults(env):
     """What conf says a baseline changes is what its row of the algorithm table says (the row is
-    what a baseline without a conf block gets): one definition, checked."""
+    what a baseline without a conf block gets): one definition, checked. The paper environment
+    adds each released config's batch and schedule (tests/training/test_paper_rows.py), and
+    FineGym's released TCC is L2-normalised; the rest of its rows is the table's too."""
     from carl_pipeline.losses import get_algorithm
 
     params = _context(env).params
+    released = {("finegym", "tcc"): {"loss": {"l2_normalize": True}}} if env == "paper" else {}
+
+    def expected(dataset, algorithm, block):
+        table = dict(get_algorithm(algorithm).baseline_changes)
+        table = {**table, "loss": {**table["loss"], **released.get((dataset, algorithm), {}).get("loss", {})}}
+        if env == "paper":  # the released optimiser settings are the environment's own
+            table = {**table, **({"optim": block.as_changes()["optim"]} if "optim" in block.as_changes() else {})}
+        return table
+
     for dataset in ("pouring", "penn_action"):
         for algorithm, block in params[dataset]["compare"].items():
-            assert block.as_changes() == dict(get_algorithm(algorithm).baseline_changes), (dataset, algorithm)
+            assert block.as_changes() == expected(dataset, algorithm, block), (dataset, algorithm)
     for taxonomy in ("gym99", "gym288"):  # FineGym: the same, the supervised reference on the taxonomy's labels
         for algorithm, block in params[f"finegym_{taxonomy}"]["compare"].items():
-            expected = dict(get_algorithm(algorithm).baseline_changes)
+            table = expected("finegym", algorithm, block)
             if algorithm == "supervised":
-                expected["loss"] = {**expected["loss"], "label": taxonomy}
-            assert block.as_changes() == expected, (taxonomy, algorithm)
+                table["loss"] = {**table["loss"], "label": taxonomy}
+            assert block.as_changes() == table, (taxonomy, algorithm)

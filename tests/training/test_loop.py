@@ -349,3 +349,37 @@ def test_run_record__the_checkpoints_run_read_through_attributes_and_its_stored_
     assert run_folder(record, runs).root == folder  # the folder the run trained in, not rebuilt
     assert Checkpoint(model={}, encoder={}).run_record == RunRecord()
     assert run_folder(RunRecord(), runs).root == runs.root  # no run made it (released, untrained)
+
+
+def test_lr_schedule__fixed_holds_the_rate_after_the_warmup():
+    lr = lr_schedule(50, 5, 1e-4, "fixed")  # released tcc_config.yml: DECAY_TYPE fixed
+    assert lr[0] == pytest.approx(2e-5) and np.all(lr[5:] == 1e-4)
+    with pytest.raises(ValueError, match="cosine or fixed"):
+        lr_schedule(10, 0, 1e-4, "step")
+
+
+def test_run_identity__the_fixed_decay_and_sync_batchnorm_are_other_runs_and_earlier_ids_stay():
+    from dataclasses import replace
+
+    from carl_pipeline.training.identity import run_id, run_identity
+
+    def identity(optim):
+        return run_id(run_identity(EncoderConfig(), SamplingConfig(), AugmentConfig(), LossConfig(), optim, data="d"))
+
+    assert identity(OptimConfig()) == "697bbb94"  # the id runs at the defaults always had
+    ids = {identity(OptimConfig()), identity(replace(OptimConfig(), lr_decay="fixed")),
+           identity(replace(OptimConfig(), sync_batchnorm=True))}
+    assert len(ids) == 3
+
+
+def test_sync_batchnorm__every_batchnorm_synced_and_the_optimiser_still_trains_the_same_parameters(store):
+    from carl_pipeline.training.loop import sync_batchnorm
+
+    learner = Learner(CARLEncoder(ENCODER), LossConfig(), None)
+    optimiser = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad])
+    held = {id(p) for group in optimiser.param_groups for p in group["params"]}
+    norms = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in learner.modules())  # 2d and 1d
+    synced = sync_batchnorm(learner)
+    assert norms > 0 and sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == norms
+    assert not any(type(m) in (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d) for m in synced.modules())
+    assert {id(p) for p in synced.parameters() if p.requires_grad} == held

@@ -8,7 +8,7 @@ Equal run ids mean equal weights: everything that changes the weights is in the 
 
 In the identity (a change starts a new run): the encoder architecture and its initial weights
 (``backbone_weights`` and a hash of any pretrained backbone state), the sampling, the
-augmentation, the loss, the optimiser settings (learning rate, weight decay, warm-up, clipping,
+augmentation, the loss, the optimiser settings (learning rate and its decay, weight decay, warm-up, clipping,
 batch size, precision, steps per epoch cap), the number of epochs (the cosine schedule spans
 them: four epochs of a five-epoch run are not a four-epoch run, so asking for more epochs trains a
 new run, beside the old one), the seed, the number of processes (the batch is per process), and
@@ -48,6 +48,8 @@ NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
 ADDED_LATER_ENCODER = {"input_norm": "none"}
 #: The same for LossConfig's fields.
 ADDED_LATER_LOSS = {"tcc_label_smoothing": 0.0, "scl_target": "exact"}
+#: The same for OptimConfig's fields.
+ADDED_LATER_OPTIM = {"lr_decay": "cosine", "sync_batchnorm": False}
 
 
 def _without_added_later(fields: Mapping[str, Any], added_later: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,7 +109,8 @@ def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss:
         "sampling": asdict(sampling),
         "augment": asdict(augment),
         "loss": _without_added_later(asdict(loss), ADDED_LATER_LOSS),
-        "optim": {k: v for k, v in asdict(optim).items() if k not in NOT_IN_IDENTITY_OPTIM},
+        "optim": _without_added_later({k: v for k, v in asdict(optim).items() if k not in NOT_IN_IDENTITY_OPTIM},
+                                      ADDED_LATER_OPTIM),
         "data": data,
         "backbone_state": backbone_state,
         "world_size": world_size,

@@ -18,7 +18,7 @@ import math
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,9 @@ class OptimConfig:
     epochs: int = 500  # paper: 500 Pouring, 300 Penn Action and FineGym
     batch_size: int = 4  # videos per step (per GPU)
     lr: float = 1e-4
+    # "cosine": cosine decay to 0 over the run (CARL's configs); "fixed": the learning rate held
+    # (released tcc_config.yml and tcn_config.yml: OPTIMIZER.LR.DECAY_TYPE fixed). Warm-up first.
+    lr_decay: str = "cosine"
     weight_decay: float = 1e-5
     warmup_epochs: float = 1.0
     grad_clip: float = 10.0
@@ -81,10 +84,16 @@ class OptimConfig:
     channels_last: bool = False  # the backbone in channels_last memory format (GPUs)
     compile_backend: str | None = None  # torch.compile the backbone with this backend (e.g. inductor); None: off
     verify_frames: bool = True  # check every frame read against its pack's checksum (under 0.1% of a CPU step)
+    # Under DDP on GPUs, BatchNorm statistics over every process's batch (released train.py:
+    # convert_sync_batchnorm). torch's SyncBatchNorm runs on GPUs only: on CPUs each process keeps
+    # its own statistics, said in the log and in the run's identity.
+    sync_batchnorm: bool = False
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}")
+        if self.lr_decay not in ("cosine", "fixed"):
+            raise ValueError(f"lr_decay must be cosine or fixed, got {self.lr_decay!r}")
         check_ranges(self, {"epochs": ">= 1", "batch_size": ">= 1", "checkpoint_every": ">= 1", "lr": "> 0",
                             "weight_decay": ">= 0", "warmup_epochs": ">= 0", "grad_clip": "> 0",
                             "num_workers": ">= 0", "max_steps_per_epoch": ">= 1"})
@@ -222,6 +231,23 @@ def _training_device(name: str) -> torch.device:
     return device
 
 
+def check_batch(loss_config: LossConfig, batch_size: int, num_videos: int, world: int = 1) -> None:
+    """The check made before a run starts: an algorithm that needs several sequences in a batch
+    (TCC with one clip per video cycles between its videos) gets them, in every process.
+
+    Raises:
+        ValueError: ``batch_size`` videos per process are fewer than the algorithm needs, or the
+            ``num_videos`` training videos cannot fill one batch on each of ``world`` processes.
+    """
+    needed = loss_config.spec.sequences_per_batch(loss_config)
+    if needed > 1 and (batch_size < needed or num_videos < batch_size * world):
+        raise ValueError(f"{loss_config.spec.display_name} needs {needed} videos in a batch: {num_videos} training "
+                         f"videos are too few for batches of {batch_size} per process on {world} process(es)"
+                         if batch_size >= needed else
+                         f"{loss_config.spec.display_name} needs {needed} videos in a batch, got optim.batch_size "
+                         f"{batch_size} (videos per process)")
+
+
 def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig, sampling: SamplingConfig,
                    augment: AugmentConfig, config: OptimConfig, device: str | None = None,
                    loss_config: LossConfig | None = None, backbone_state: dict[str, torch.Tensor] | None = None,
@@ -251,12 +277,9 @@ def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig
                              verify=config.verify_frames)
     # An algorithm that needs several sequences in a batch (TCC with one clip per video cycles
     # between its videos) drops a last batch too small for it.
-    needed = loss_config.spec.sequences_per_batch(loss_config)
-    drop_last = needed > 1
+    check_batch(loss_config, config.batch_size, len(dataset), world)
+    drop_last = loss_config.spec.sequences_per_batch(loss_config) > 1
     per_step = config.batch_size * world
-    if drop_last and (config.batch_size < needed or len(dataset) < per_step):
-        raise ValueError(f"{loss_config.spec.display_name} needs {needed} videos in a batch: {len(dataset)} training "
-                         f"videos are too few for batches of {config.batch_size} per process on {world} process(es)")
     if rank == 0 and len(dataset) < per_step:
         logger.warning("batch_size %d (x %d processes) is larger than the %d training videos: every step sees "
                        "all of them, fewer than asked", config.batch_size, world, len(dataset))
@@ -272,7 +295,8 @@ def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig
         world=world, model=model, learner=learner, module=learner, parameters=parameters,
         optimizer=torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay), dataset=dataset,
         drop_last=drop_last, steps_per_epoch=steps_per_epoch,
-        schedule=lr_schedule(config.epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch), config.lr))
+        schedule=lr_schedule(config.epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch), config.lr,
+                             config.lr_decay))
 
 
 def training_step(trainer: Trainer, batch: dict, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -399,6 +423,24 @@ def _resume(trainer: Trainer, run: dict[str, Any], run_dir: RunDir) -> int:
     return state.epoch
 
 
+def sync_batchnorm(learner: torch.nn.Module) -> torch.nn.Module:
+    """``learner`` with every BatchNorm a ``SyncBatchNorm`` (statistics over all processes' batches
+    under DDP, on GPUs), as released ``train.py`` does before wrapping. The converted layers hold
+    the same Parameter objects and buffers, so the optimiser built before keeps training them."""
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(learner)
+
+
+def _effective_sync_batchnorm(config: OptimConfig, trainer: Trainer) -> OptimConfig:
+    """``config`` with ``sync_batchnorm`` as it will be: on only under DDP on GPUs (torch's
+    SyncBatchNorm has no CPU kernels), so that the run's identity says what happened."""
+    if not config.sync_batchnorm or (trainer.world > 1 and trainer.device.type == "cuda"):
+        return config
+    if trainer.world > 1 and trainer.rank == 0:
+        logger.warning("optim.sync_batchnorm: SyncBatchNorm runs on GPUs only; on %s each of the %d processes "
+                       "keeps its own BatchNorm statistics", trainer.device.type, trainer.world)
+    return replace(config, sync_batchnorm=False)
+
+
 def train(
     store_root: str,
     video_ids: list[str],
@@ -435,6 +477,7 @@ def train(
     trainer = setup_training(store_root, video_ids, encoder, sampling, augment, config, device, loss_config,
                              backbone_state, labels)
     labels = labels if trainer.loss_config.uses_labels else None
+    config = _effective_sync_batchnorm(config, trainer)
     identity = run_identity(encoder, sampling, augment, trainer.loss_config, config,
                             data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state),
                             trainer.world, labels=labels_fingerprint(labels, video_ids))
@@ -455,6 +498,8 @@ def train(
             run["asked_by"] = asked_by
         start_epoch = _resume(trainer, run, run_dir)
         if trainer.world > 1:
+            if config.sync_batchnorm:
+                trainer.learner = sync_batchnorm(trainer.learner)
             trainer.module = torch.nn.parallel.DistributedDataParallel(
                 trainer.learner, device_ids=[trainer.device.index] if trainer.device.type == "cuda" else None,
                 # the projection head sits unused when the loss reads the embedding (TCC, TCN, supervised)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def lr_schedule(total_steps: int, warmup_steps: int, base_lr: float) -> np.ndarray:
-    """Learning rate at every step: linear warm-up from 0, then cosine decay to 0."""
+def lr_schedule(total_steps: int, warmup_steps: int, base_lr: float, decay: str = "cosine") -> np.ndarray:
+    """Learning rate at every step ``(total_steps,)``: linear warm-up from 0, then cosine decay to
+    0 (``decay="cosine"``) or ``base_lr`` held (``"fixed"``, the released TCC and TCN configs)."""
+    if decay not in ("cosine", "fixed"):
+        raise ValueError(f"decay must be cosine or fixed, got {decay!r}")
     steps = np.arange(total_steps, dtype=np.float64)
     warm = base_lr * (steps + 1) / max(warmup_steps, 1)
     progress = (steps - warmup_steps) / max(total_steps - warmup_steps, 1)
-    cosine = 0.5 * base_lr * (1 + np.cos(np.pi * np.clip(progress, 0, 1)))
-    return np.where(steps < warmup_steps, warm, cosine)
+    after = (0.5 * base_lr * (1 + np.cos(np.pi * np.clip(progress, 0, 1))) if decay == "cosine"
+             else np.full_like(steps, base_lr))
+    return np.where(steps < warmup_steps, warm, after)
