@@ -231,3 +231,25 @@ def test_compare_blocks__are_the_algorithm_tables_defaults(env):
             if algorithm == "supervised":
                 table["loss"] = {**table["loss"], "label": taxonomy}
             assert block.as_changes() == table, (taxonomy, algorithm)
+
+
+def test_paper_environment__videos_train_is_the_released_kinetics_400_pretraining():
+    """Released configs/scl_transformer_k400_pretrain_config.yml and datasets/kinetics400.py, key
+    by key: clip 80, batch 2 per GPU, 10 epochs, batch_noself, consistent offset 1.0, 2 layers,
+    save every 5 epochs, every native frame (read_video), and the paper's model and optimiser."""
+    params = _context("paper").params
+    videos = params["videos"]
+    train = videos["train"]
+    assert videos["ingest"].fps is None
+    assert (train.sampling.strategy, train.sampling.num_steps, train.sampling.sampling_region,
+            train.sampling.consistent_offset, train.sampling.window) == ("time_augment", 80, 1.5, 1.0, "video")
+    assert (train.optim.batch_size, train.optim.epochs, train.optim.lr, train.optim.lr_decay, train.optim.weight_decay,
+            train.optim.grad_clip, train.optim.warmup_epochs, train.optim.precision, train.optim.checkpoint_every,
+            train.optim.sync_batchnorm) == (2, 10, 1e-4, "cosine", 1e-5, 10.0, 0.0, "fp16", 5, True)
+    assert (train.loss.algorithm, train.loss.negatives, train.loss.variance, train.loss.temperature) == \
+        ("scl", "batch_noself", 10.0, 0.1)
+    assert (train.model.backbone, train.model.backbone_weights, train.model.freeze_through, train.model.num_layers,
+            train.model.hidden_size, train.model.num_heads, train.model.ff_size, train.model.embedding_size) == \
+        ("resnet50", "imagenet_v1", "layer3", 2, 256, 8, 1024, 128)
+    assert (train.augment.image_size, train.augment.color_mode) == (224, "released")
+    assert train.model.train_length == 80

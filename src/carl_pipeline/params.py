@@ -186,6 +186,18 @@ class EmbeddingSettings(_Block):
     image_size: int | None = None
     # Where frames are embedded: auto (CUDA when present), cpu, cuda, cuda:N or mps.
     device: str = "auto"
+    # Autocast on CUDA while embedding: auto (bf16 where supported, else fp16), bf16, fp16 (the
+    # released evaluate.py) or fp32; a CPU embeds in float32 (carl_pipeline.embedding.embedding_dtype).
+    precision: str = "auto"
+
+    @field_validator("precision")
+    @classmethod
+    def _known_precision(cls, value: str) -> str:
+        from carl_pipeline.embedding.extract import PRECISIONS
+
+        if value not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {value!r}")
+        return value
     # Two videos to align in the alignment video; null: the first two (validation) videos.
     alignment_pair: tuple[str, str] | None = None
     alignment_height: int = Field(160, ge=16)

@@ -72,3 +72,44 @@ def test_linear_probe__trains_as_the_released_loop():
     # and a lower learning rate gives other weights: the setting is used
     other = train_linear_probe(embeddings, labels, 4, epochs=7, seed=3, lr=0.1)
     assert not torch.allclose(other.weight, theirs.weight, atol=1e-3)
+
+
+def test_finegym_fractions__the_released_subset_rule_and_one_score_per_fraction(monkeypatch):
+    """Released evaluate_finegym.py: ``num_train = max(NUM_GPUS x 10, int(f x N))`` of the training
+    files in their order, for f in EVAL.CLASSIFICATION_FRACTIONS (0.1, 0.5, 1.0)."""
+    import pandas as pd
+
+    from carl_pipeline.evaluation import evaluate_table
+    from carl_pipeline.evaluation.protocol import finegym_subset_size
+
+    assert [finegym_subset_size(f, 200) for f in (0.1, 0.5, 1.0)] == [20, 100, 200]
+    assert [finegym_subset_size(f, 25) for f in (0.1, 0.5, 1.0)] == [10, 12, 25]  # at least a batch of 10
+    assert finegym_subset_size(0.1, 4) == 4  # fewer videos than a batch: all of them
+    rows = []
+    for split, count, seed in (("train", 40, 0), ("val", 8, 1)):
+        embeddings, labels = _videos(count, seed)
+        for i, (x, y) in enumerate(zip(embeddings, labels, strict=True)):
+            rows += [{"video_id": f"{split}{i:02d}", "split": split, "frame_index": t, "embedding": x[t],
+                      "gym99": int(y[t])} for t in range(len(y))]
+    table = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # the table's row order does not matter
+    config = EvalConfig(task="finegym", finegym_labels=("gym99",), finegym_epochs=5, num_classes={"gym99": 4})
+    metrics = evaluate_table(table, config)
+    assert list(metrics) == ["gym99_accuracy@0.1", "gym99_accuracy@0.5", "gym99_accuracy"]
+    one = evaluate_table(table, EvalConfig(**{**config.__dict__, "fractions": (1.0,)}))
+    assert one == {"gym99_accuracy": metrics["gym99_accuracy"]}
+
+    import carl_pipeline.evaluation.protocol as protocol
+
+    probed = []  # the first training videos by id, as many as the rule says; equal subsets once
+
+    def recording(train_x, train_y, *args, **kwargs):
+        probed.append([int(np.asarray(y).size) for y in train_y])
+        return float(len(train_x))
+
+    monkeypatch.setattr(protocol, "finegym_accuracy", recording)
+    metrics = evaluate_table(table, config)
+    assert metrics == {"gym99_accuracy@0.1": 10.0, "gym99_accuracy@0.5": 20.0, "gym99_accuracy": 40.0}
+    lengths = [len(g) for _, g in table[table.split == "train"].groupby("video_id", sort=True)]
+    assert probed == [lengths[:10], lengths[:20], lengths]
+    evaluate_table(table[table.video_id.isin([f"train{i:02d}" for i in range(6)] + ["val00", "val01"])], config)
+    assert len(probed) == 4  # 6 videos: every fraction is all of them, probed once

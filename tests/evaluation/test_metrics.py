@@ -242,3 +242,23 @@ def test_evaluation__importing_it_loads_no_model_code():
               "loaded = [m for m in sys.modules if m.startswith(('carl_pipeline.models', 'carl_pipeline.training', "
               "'carl_pipeline.embedding.extract', 'torchvision'))]; print(loaded); assert not loaded, loaded")
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_evaluate_table__actions_scores_only_those_videos_and_a_missing_action_is_named():
+    """protocol.actions: the released Kinetics-400 run scores its model on baseball_pitch only."""
+    videos = []
+    for v in range(8):
+        n = 30 + 5 * v
+        labels = np.repeat([0, 1, 2], [n // 3, n // 3, n - 2 * (n // 3)])
+        # pitch videos move with time; squat videos are noise: mixing them in would lower the scores
+        x = _time_embedding(n, seed=v) if v % 2 == 0 else np.random.default_rng(v).normal(size=(n, 8))
+        videos.append((f"v{v}", "train" if v < 4 else "val", x, labels))
+    table = _table(videos)
+    table["action"] = np.where(table["video_id"].isin(["v0", "v2", "v4", "v6"]), "baseball_pitch", "squat")
+    pitch = evaluate_table(table[table["action"] == "baseball_pitch"], EvalConfig(stride=1))
+    assert evaluate_table(table, EvalConfig(stride=1, actions=("baseball_pitch",))) == pitch
+    assert evaluate_table(table, EvalConfig(stride=1))["kendalls_tau"] < pitch["kendalls_tau"]
+    assert tau_ceiling(table, EvalConfig(stride=1, actions=("baseball_pitch",))) == \
+        tau_ceiling(table[table["action"] == "baseball_pitch"], EvalConfig(stride=1))
+    with pytest.raises(ValueError, match=r"\['golf_swing'\], which have no videos here; the actions are \['baseball_pitch', 'squat'\]"):
+        evaluate_table(table, EvalConfig(actions=("golf_swing",)))

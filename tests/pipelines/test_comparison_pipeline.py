@@ -64,9 +64,9 @@ def test_compare_finegym__one_row_per_method_and_taxonomy_each_trained_on_its_ta
         session.run(pipeline_names=["compare_finegym"])
     reports = project / "data/08_reporting"
     comparison = json.loads(newest(reports / "finegym/comparison.json").read_text())
-    assert comparison["methods"] == METHODS and comparison["metrics"] == ["gym288_accuracy", "gym99_accuracy"]
+    assert comparison["methods"] == METHODS and comparison["metrics"] == [f"{t}_accuracy{f}" for t in ("gym288", "gym99") for f in ("@0.1", "@0.5", "")]
     assert {(r["method"], r["taxonomy"]) for r in comparison["rows"]} == \
-        {(m, t) for m in METHODS[1:] for t in ("gym99", "gym288")} and len(comparison["rows"]) == 10
+        {(m, t) for m in METHODS[1:] for t in ("gym99", "gym288")} and len(comparison["rows"]) == 30
     assert newest(reports / "finegym/comparison.png").stat().st_size > 5000
     for t in ("gym99", "gym288"):
         for algorithm, name in (("scl", "CARL (SCL)"), ("tcc", "TCC"), ("supervised", "supervised")):

@@ -41,7 +41,7 @@ def test_evaluate_embeddings_finegym__scores_released_pickles_of_both_taxonomies
         session.run(pipeline_names=["evaluate_embeddings_finegym"])
     reports = project / "data/paper/08_reporting"
     combined = json.loads(newest(reports / "finegym_external/metrics.json").read_text())
-    assert set(combined["trained"]) == {"gym99_accuracy", "gym288_accuracy"} and combined["untrained"] == {}
+    assert set(combined["trained"]) == {f"{t}_accuracy{f}" for t in ("gym99", "gym288") for f in ("@0.1", "@0.5", "")} and combined["untrained"] == {}
     for t in folders:
         metrics = json.loads(newest(reports / f"finegym_{t}_external/metrics.json").read_text())
         join = json.loads((reports / f"finegym_{t}_external/join_report.json").read_text())

@@ -48,7 +48,8 @@ def test_paper_environment__each_dataset_pipeline_runs_at_tiny_sizes(paper_proje
         session.run(pipeline_names=[dataset])
     metrics = json.loads(newest(paper_project / f"data/paper/08_reporting/{dataset}/metrics.json").read_text())
     if dataset == "finegym":
-        assert set(metrics["trained"]) == {"gym99_accuracy", "gym288_accuracy"}
+        # the released probe at 10%, 50% and 100% of the training videos, per taxonomy
+        assert set(metrics["trained"]) == {f"{t}_accuracy{f}" for t in ("gym99", "gym288") for f in ("@0.1", "@0.5", "")}
         assert set(metrics["model"]) == {"gym99", "gym288"}
         checkpoints = [newest(paper_project / f"data/paper/06_models/finegym_{t}/carl.pt") for t in ("gym99", "gym288")]
     else:
@@ -102,3 +103,26 @@ def test_paper_environment__the_readme_command_runs_from_the_command_line(paper_
 
     store = FrameStore(paper_project / "data/paper/03_primary/penn_action/frames")
     assert store.open(store.video_ids()[0]).read([0]).shape[-2:] == (224, 224)  # squashed, as released
+
+
+def test_paper_environment__a_project_model_is_scored_on_one_penn_action_action(paper_project, monkeypatch):
+    """As the released Kinetics-400 run scores its model on Penn Action's baseball_pitch: any model
+    `videos.model` takes (here the paper env's own Penn Action training, at tiny sizes) scored by
+    `evaluate_released_penn_action` on the actions `protocol.actions` names, in the paper's
+    evaluation precision (recorded)."""
+    monkeypatch.chdir(paper_project)
+    with KedroSession.create(project_path=paper_project, env="paper", runtime_params=TINY) as session:
+        session.run(pipeline_names=["ingest_penn_action", "train_penn_action"])  # a finished run: no more work
+    model = newest(paper_project / "data/paper/06_models/penn_action/carl.pt")
+    runtime = {**TINY, "penn_action": {**TINY["penn_action"], "evaluate": {
+        **SMALL_EVALUATE, "checkpoint": str(model), "protocol": {**SMALL_EVALUATE["protocol"], "actions": ["squat"]}}}}
+    with KedroSession.create(project_path=paper_project, env="paper", runtime_params=runtime) as session:
+        session.run(pipeline_names=["evaluate_released_penn_action"])
+    metrics = json.loads(newest(paper_project / "data/paper/08_reporting/penn_action_released/metrics.json").read_text())
+    trained = torch.load(model, weights_only=True)
+    assert metrics["model"]["run"] == trained["run"]["name"] and {"classification@1.0", "kendalls_tau"} <= set(metrics["trained"])
+    assert metrics["model"]["embedding_dtype"] == "float32"  # fp16 is the paper's on CUDA; a CPU embeds in float32
+    runtime["penn_action"]["evaluate"]["protocol"]["actions"] = ["baseball_pitch"]  # not in the tiny data
+    with pytest.raises(Exception, match=r"protocol.actions names \['baseball_pitch'\], which have no videos here"):
+        with KedroSession.create(project_path=paper_project, env="paper", runtime_params=runtime) as session:
+            session.run(pipeline_names=["evaluate_released_penn_action"])

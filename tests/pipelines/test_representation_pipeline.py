@@ -220,7 +220,7 @@ finegym_{t}:
         assert (run / f"tensorboard/evaluation/finegym_{t}").is_dir()
         assert newest(project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
     combined = json.loads(newest(project / "data/08_reporting/finegym/metrics.json").read_text())
-    assert set(combined["trained"]) == set(combined["untrained"]) == {"gym99_accuracy", "gym288_accuracy"}
+    assert set(combined["trained"]) == set(combined["untrained"]) == {f"{t}_accuracy{f}" for t in ("gym99", "gym288") for f in ("@0.1", "@0.5", "")}
     assert set(combined["model"]) == {"gym99", "gym288"}
 
 

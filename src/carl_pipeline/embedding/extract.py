@@ -32,6 +32,28 @@ def untrained_checkpoint(checkpoint: Checkpoint | dict[str, Any], seed: int = 0)
                    rng=None)
 
 
+#: Extraction precisions: auto (bf16 on CUDA where supported, else fp16; float32 elsewhere), or
+#: bf16 / fp16 autocast on CUDA (released evaluate.py: fp16, torch.cuda.amp.autocast), or fp32.
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+def embedding_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype extraction runs in on ``device`` (None: float32). Autocast is used on
+    CUDA only: a CPU embeds in float32 whatever ``precision`` says."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def dtype_name(dtype: torch.dtype | None) -> str:
+    """``float32``, ``bfloat16`` or ``float16``: what ``metrics.json`` records."""
+    return str(dtype or torch.float32).removeprefix("torch.")
+
+
 @torch.inference_mode()
 def embed_video(model: CARLEncoder, pack: FramePack, image_size: int, device: torch.device,
                 amp_dtype: torch.dtype | None = None, normalize: bool = True,
@@ -56,9 +78,10 @@ def embed_video(model: CARLEncoder, pack: FramePack, image_size: int, device: to
 
 def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequence[str], image_size: int,
                        device: str | None = None, progress: bool = True,
-                       framing: str = "resize_crop") -> dict[str, np.ndarray]:
+                       framing: str = "resize_crop", precision: str = "auto") -> dict[str, np.ndarray]:
     """``{video_id: (num_frames, D)}`` for every listed video, in the listed order (eval mode, no
-    projection head); ``framing`` as in ``carl_pipeline.augment.eval_transform``.
+    projection head); ``framing`` as in ``carl_pipeline.augment.eval_transform``; ``precision``
+    as in ``embedding_dtype``.
 
     Under ``torchrun`` the videos are split across the processes (rank ``r`` of ``n`` embeds every
     ``n``-th video from the ``r``-th, on its own GPU with ``device: auto``) and every process
@@ -66,7 +89,7 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
     """
     rank, size, _ = world()
     device = resolve_device(device or "auto")
-    amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    amp_dtype = embedding_dtype(precision, device)
     model = model.to(device).eval()
     mine, my_ids = {}, shard(video_ids, rank, size)
     if size > 1:

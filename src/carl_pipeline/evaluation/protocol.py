@@ -45,6 +45,8 @@ class EvalConfig:
     distance: str = "sqeuclidean"
     ks: tuple[int, ...] = (5, 10, 15)
     per_action: bool = False  # Penn Action: score each action, then average
+    # Only these actions' videos are scored (released Kinetics-400 run: baseball_pitch); None: all
+    actions: tuple[str, ...] | None = None
     # FineGym: label columns and their class counts (null: the largest label seen + 1)
     finegym_labels: tuple[str, ...] = ("gym99", "gym288")
     num_classes: dict[str, int] | None = None
@@ -135,6 +137,8 @@ def phase_coordinates(labels: np.ndarray) -> np.ndarray:
 def _validation_videos(table: pd.DataFrame, config: EvalConfig):
     """Per action (one group without ``per_action``) with at least two validation videos, those
     videos' embeddings and labels: what an alignment between validation videos compares."""
+    if config.actions is not None:
+        table = only_actions(table, config.actions)
     for action in sorted(table["action"].dropna().unique()) if config.per_action else [None]:
         _, val_x, val_y = per_video(table, config.label, config.val_split, action)
         if len(val_x) > 1:
@@ -198,23 +202,64 @@ def trained_scores(metrics: Mapping[str, Any]) -> dict[str, Any]:
     raise KeyError(f"no trained encoder's scores ('{TRAINED}') in these metrics; they hold {sorted(metrics)}")
 
 
+def only_actions(table: pd.DataFrame, actions: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of ``actions``' videos.
+
+    Raises:
+        ValueError: an action has no video in the table (naming it and the actions there are).
+    """
+    present = set(table["action"].dropna().unique()) if "action" in table.columns else set()
+    missing = sorted(set(actions) - present)
+    if missing:
+        raise ValueError(f"protocol.actions names {missing}, which have no videos here; the actions are "
+                         f"{sorted(present)}")
+    return table[table["action"].isin(actions)]
+
+
+def finegym_subset_size(fraction: float, num_videos: int, videos_per_batch: int = 10, processes: int = 1) -> int:
+    """How many of the ``num_videos`` training videos the probe at ``fraction`` trains on, as
+    released ``evaluate_finegym.py``: ``max(NUM_GPUS x batch_size, int(fraction x N))`` (at most N).
+    The project's probe runs in one process (``processes`` 1)."""
+    return min(num_videos, max(processes * videos_per_batch, int(fraction * num_videos)))
+
+
+def _finegym_metrics(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
+    """``<label>_accuracy`` (the probe on every training video) and ``<label>_accuracy@<fraction>``
+    for each other fraction: the probe on the first ``finegym_subset_size`` training videos in
+    ``subset_order`` (as released: ``train_files[:num_train]``). Equal subsets are probed once."""
+    metrics = {}
+    for label in config.finegym_labels:
+        train_ids, train_x, train_y = per_video(table, label, config.train_split)
+        _, val_x, val_y = per_video(table, label, config.val_split)
+        if config.subset_order == "dataset" and "dataset_order" in table.columns and table["dataset_order"].notna().any():
+            train_ids, train_x, train_y = dataset_ordered(table, train_ids, train_x, train_y)
+        else:  # by id (FineGym's released reading order is not known here: docs/FIDELITY.md)
+            order = sorted(range(len(train_ids)), key=train_ids.__getitem__)
+            train_ids, train_x, train_y = ([values[i] for i in order] for values in (train_ids, train_x, train_y))
+        classes = (config.num_classes or {}).get(label) or int(table[label].max()) + 1
+        by_size: dict[int, float] = {}
+        for fraction in sorted(set(config.fractions) | {1.0}):  # @0.1, @0.5, then every video
+            size = finegym_subset_size(fraction, len(train_x), config.finegym_videos_per_batch)
+            if size not in by_size:
+                by_size[size] = finegym_accuracy(
+                    train_x[:size], train_y[:size], val_x, val_y, classes, epochs=config.finegym_epochs,
+                    videos_per_batch=config.finegym_videos_per_batch, lr=config.finegym_lr)
+            metrics[f"{label}_accuracy" if fraction == 1.0 else f"{label}_accuracy@{fraction:g}"] = by_size[size]
+    return metrics
+
+
 def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
     """Every metric of the protocol for one encoder's embeddings table.
 
     Returns:
         ``classification@<fraction>``, ``progression``, ``kendalls_tau``, ``ap@<k>`` (phases; the
-        mean over actions with ``per_action``), or ``<label>_accuracy`` for each FineGym label.
+        mean over actions with ``per_action``), or, for each FineGym label, ``<label>_accuracy``
+        and ``<label>_accuracy@<fraction>`` for the other ``fractions`` (``_finegym_metrics``).
     """
+    if config.actions is not None:
+        table = only_actions(table, config.actions)
     if config.task == "finegym":
-        metrics = {}
-        for label in config.finegym_labels:
-            _, train_x, train_y = per_video(table, label, config.train_split)
-            _, val_x, val_y = per_video(table, label, config.val_split)
-            classes = (config.num_classes or {}).get(label) or int(table[label].max()) + 1
-            metrics[f"{label}_accuracy"] = finegym_accuracy(
-                train_x, train_y, val_x, val_y, classes, epochs=config.finegym_epochs,
-                videos_per_batch=config.finegym_videos_per_batch, lr=config.finegym_lr)
-        return metrics
+        return _finegym_metrics(table, config)
     if not config.per_action:
         return _phase_metrics(table, config, None)
     per_action = {}

@@ -6,7 +6,10 @@ from typing import Any
 import pandas as pd
 
 from carl_pipeline.distributed import writes
+from carl_pipeline.devices import resolve_device
 from carl_pipeline.embedding import (
+    dtype_name,
+    embedding_dtype,
     embeddings_table,
     extract_embeddings,
     input_settings,
@@ -21,7 +24,7 @@ from carl_pipeline.evaluation import (
     tau_ceiling,
     trained_scores,
 )
-from carl_pipeline.models.released import load_released_checkpoint
+from carl_pipeline.export.sources import open_model
 from carl_pipeline.params import EvaluateParams, ExternalEmbeddingsParams, VideosReportParams
 from carl_pipeline.reporting import (
     alignment_frames,
@@ -40,19 +43,20 @@ logger = logging.getLogger(__name__)
 
 
 def import_released_checkpoint(params: EvaluateParams) -> Checkpoint:
-    """A checkpoint released by CARL's authors (``params.checkpoint``), converted into this
-    project's checkpoint so that the evaluation scores it like a trained model.
+    """The model at ``params.checkpoint``, scored as it is: a checkpoint released by CARL's
+    authors (converted into this project's checkpoint), or any model ``videos.model`` takes (a
+    ``carl.pt``, a run folder, an exported model: e.g. the project's own Kinetics-400
+    pre-training, scored on Penn Action as the released K400 run is).
 
     Raises:
         ValueError: ``checkpoint`` is not set.
-        ReleasedCheckpointError: the file is not a released CARL checkpoint (names the file).
+        ModelSourceError: the path holds no model this project reads (names the file).
     """
     if not params.checkpoint:
         raise ValueError("evaluate.checkpoint is not set: point it at a released CARL checkpoint, e.g. "
                          "--params=\"pouring.evaluate.checkpoint=data/paper/06_models/released/pouring.pth\"")
-    checkpoint = load_released_checkpoint(params.checkpoint, train_length=params.checkpoint_train_length)
-    checkpoint = read_checkpoint(checkpoint, str(params.checkpoint))
-    logger.info("released checkpoint %s: %s", params.checkpoint, checkpoint.encoder)
+    checkpoint = open_model(params.checkpoint, train_length=params.checkpoint_train_length)
+    logger.info("model %s: %s", params.checkpoint, checkpoint.encoder)
     return checkpoint
 
 
@@ -84,7 +88,8 @@ def embeddings_of(model, frame_store: FrameStore, video_index: pd.DataFrame, fra
     per frame: what ``embed_frames`` and the own-videos pipeline's ``embed_own_videos`` return."""
     image_size, framing = input_settings(model, params.image_size, params.framing)
     embeddings = extract_embeddings(load_encoder(model), frame_store, video_index["video_id"].tolist(), image_size,
-                                    device=params.device, progress=params.progress, framing=framing)
+                                    device=params.device, progress=params.progress, framing=framing,
+                                    precision=params.precision)
     return embeddings_table(embeddings, video_index, frame_labels)
 
 
@@ -125,7 +130,9 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
                   # the training run that made these weights (none for a released checkpoint)
                   "run": model.run_record.name, "run_folder": model.run_record.folder,
                   # which weights were scored: an export refuses scores of other weights
-                  "weights": model.weights_digest()},
+                  "weights": model.weights_digest(),
+                  # the dtype the frames were embedded in (autocast on CUDA; float32 on a CPU)
+                  "embedding_dtype": dtype_name(embedding_dtype(params.precision, resolve_device(params.device)))},
     }
 
 
