@@ -81,6 +81,8 @@ def test_paper_environment__the_released_settings_per_dataset():
     assert pouring.sampling.window == penn.sampling.window == "video"
     assert params["penn_action"]["evaluate"].framing == "squash" and params["penn_action"]["ingest"].frame_size == (224, 224)
     assert params["finegym"]["ingest"].frame_size == (360, 640)
+    # the pixels the released readers see: tfrecords_to_videos.py's x264 round trip (and cv2's squash)
+    assert params["pouring"]["ingest"].pixels == params["penn_action"]["ingest"].pixels == "released"
     # the released retrieval video (K 5, every 10th frame) and the released baselines' settings
     assert (params["pouring"]["evaluate"].retrieval_neighbours, params["pouring"]["evaluate"].retrieval_stride) == (5, 10)
     assert params["pouring"]["compare"]["tcc"].loss == {"algorithm": "tcc", "tcc_cycle": "videos", "projection": False,
@@ -116,6 +118,7 @@ def test_base_environment__the_demo_keeps_its_settings():
         assert (gym["train"].augment.image_size, gym["train"].optim.epochs) == (64, 8)
         assert gym["compare"]["supervised"].loss["label"] == taxonomy and gym["external"].path is None
     assert params["finegym"]["ingest"].fps == 10.0
+    assert params["pouring"]["ingest"].pixels == params["penn_action"]["ingest"].pixels == "project"
     for dataset in ("pouring", "penn_action", "finegym_gym99", "finegym_gym288"):  # random weights: frames standardised
         assert params[dataset]["train"].model.input_norm == "frame", dataset
         # the project's definitions, with which the README's demo numbers were measured

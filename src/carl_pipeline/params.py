@@ -7,7 +7,7 @@ A bad value fails before any work with a message that names the field.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
@@ -68,6 +68,7 @@ class PouringIngestParams(_IngestCommon):
     frame_size: FrameSize | None = None
     fps: float = Field(30.0, gt=0)
     splits: tuple[str, ...] = ("train", "val", "test")
+    pixels: Literal["project", "released"] = "project"
 
 
 class PennActionIngestParams(_IngestCommon):
@@ -76,6 +77,7 @@ class PennActionIngestParams(_IngestCommon):
     frame_size: FrameSize | None = None
     fps: float = Field(30.0, gt=0)
     splits: tuple[str, ...] = ("train", "val")
+    pixels: Literal["project", "released"] = "project"
     phase_label_dir: str = ""
     skip_actions: tuple[str, ...] = ("strum_guitar", "jump_rope")
     label_length_tolerance: float = Field(0.1, ge=0)
@@ -218,6 +220,9 @@ class EvaluateParams(EmbeddingSettings):
     # Retrieval video: the frame stride of queries and candidates (released evaluate_finegym.py:
     # K 5, time_stride 10).
     retrieval_stride: int = Field(10, ge=1)
+    # The raw-pixel reference (metrics.json: pixels): each frame a side x side grey image, scored
+    # by the same protocol; null: not computed.
+    pixels_side: int | None = Field(32, ge=4)
 
 
 class ExternalEmbeddingsParams(_Block):

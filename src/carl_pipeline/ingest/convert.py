@@ -74,6 +74,9 @@ class ConversionJob:
 
     #: Fields that say where to find the input but not what it is (their content is digested).
     NOT_IN_FINGERPRINT = ("video_id", "raw_root")
+    #: Fields added after packs were first fingerprinted, with the value every earlier pack had:
+    #: left out at that value, so those packs are still found converted (not converted again).
+    ADDED_LATER = {"pixels": "project"}
 
     def raw_files(self) -> tuple[str, ...]:
         """The files whose content this video is made from (digested into the fingerprint)."""
@@ -93,7 +96,8 @@ class ConversionJob:
         """The job's settings as the JSON the pack stores (tuples become lists, paths relative to
         the raw root), with ``raw``: the content digest of each raw file, so that a fingerprint
         read back from a pack compares equal to a fresh one of the same settings and content."""
-        fields = {k: self.relative(v) for k, v in asdict(self).items() if k not in self.NOT_IN_FINGERPRINT}
+        fields = {k: self.relative(v) for k, v in asdict(self).items() if k not in self.NOT_IN_FINGERPRINT
+                  and not (k in self.ADDED_LATER and self.ADDED_LATER[k] == v)}
         if raw_digests is not None:
             fields["raw"] = {self.relative(k): v for k, v in sorted(raw_digests.items())}
         return json.loads(json.dumps(fields))
@@ -213,6 +217,32 @@ class RawDigestCache:
 
     def save(self) -> None:
         write_json_atomic(self.path, self.entries)
+
+
+#: ``pixels``: ``project`` keeps the published frames (JPEG bytes as they are, resized with
+#: antialiasing where a size is set); ``released`` makes them what the released code's readers see
+#: (carl_pipeline.video.released_pixels), stored at ``RELEASED_STORE_QUALITY``.
+PIXELS = ("project", "released")
+#: JPEG quality of released-pixel packs: the x264 frames are already decoded pixels, re-encoded
+#: once more to be stored (quality 100 adds 1.0 of 255 mean absolute error on the demo's Pouring
+#: frames, 95 adds 1.7: docs/FIDELITY.md).
+RELEASED_STORE_QUALITY = 100
+
+
+def released_pixels(frames: Sequence[np.ndarray], *, source: str) -> list[bytes]:
+    """``(H, W, 3)`` uint8 frames of one video through the released x264 round trip
+    (``x264_round_trip``), as stored JPEGs.
+
+    Raises:
+        ConversionError: the round trip fails (an odd frame size, naming ``source``).
+    """
+    from carl_pipeline.video.released_pixels import x264_round_trip
+
+    try:
+        video = x264_round_trip(np.stack(frames))
+    except ValueError as error:
+        raise ConversionError(f"{source}: pixels 'released': {error}") from error
+    return [encode_jpeg(frame, RELEASED_STORE_QUALITY) for frame in video]
 
 
 def standardise_jpegs(

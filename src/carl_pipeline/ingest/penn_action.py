@@ -18,6 +18,7 @@ from carl_pipeline.ingest.convert import (
     ConversionError,
     ConversionJob,
     ConvertedVideo,
+    released_pixels,
     standardise_jpegs,
 )
 from carl_pipeline.video.tfrecord import interleaved_read_order
@@ -48,6 +49,9 @@ class PennActionVideoJob(ConversionJob):
     frame_size: tuple[int, int] | None = None
     fps: float = 30.0  # Penn Action gives no frame rate; its clips are 30 fps
     label_length_tolerance: float = 0.1
+    # or "released": penn_action_to_tfrecords.py's cv2 squash and JPEG, then the x264 round trip
+    # of tfrecords_to_videos.py (convert.PIXELS)
+    pixels: str = "project"
 
     def raw_files(self) -> tuple[str, ...]:
         """The phase labels, the ``.mat`` file and every frame: their contents are digested, so a
@@ -94,9 +98,27 @@ class PennActionVideoJob(ConversionJob):
                     f"(more than {self.label_length_tolerance:.0%} off)")
             phases = resample_labels(phases, num_frames)
         jpegs = [f.read_bytes() for f in frame_files]
-        frames, height, width = standardise_jpegs(jpegs, self.frame_size, source=str(frames_dir))
+        if self.pixels == "released":
+            frames, height, width = _released_frames(jpegs, frame_files, self.frame_size, str(frames_dir))
+        else:
+            frames, height, width = standardise_jpegs(jpegs, self.frame_size, source=str(frames_dir))
         return ConvertedVideo(frames, height, width, self.fps, {"phase": phases.tolist()},
                               meta={"train_flag": int(_mat_scalar(mat, "train", mat_file))})
+
+
+def _released_frames(jpegs: list[bytes], files: list[Path], size: tuple[int, int] | None,
+                     source: str) -> tuple[list[bytes], int, int]:
+    from carl_pipeline.video.released_pixels import decode_jpeg_rgb, released_penn_action_frame
+
+    frames = []
+    for data, path in zip(jpegs, files, strict=True):
+        try:
+            frames.append(released_penn_action_frame(data, size) if size else decode_jpeg_rgb(data))
+        except Exception as error:  # OpenCV and PIL raise several types for corrupt data
+            raise ConversionError(f"{path}: not a readable image ({error})") from error
+    if len({f.shape for f in frames}) > 1:
+        raise ConversionError(f"{source}: frames differ in size {sorted({f.shape[:2] for f in frames})}; set frame_size")
+    return released_pixels(frames, source=source), frames[0].shape[0], frames[0].shape[1]
 
 
 def plan_penn_action(
@@ -108,6 +130,7 @@ def plan_penn_action(
     frame_size: tuple[int, int] | None = None,
     fps: float = 30.0,
     label_length_tolerance: float = 0.1,
+    pixels: str = "project",
 ) -> tuple[list[PennActionVideoJob], list[dict[str, str]]]:
     """One job per phase-label file ``<root>/<phase_label_dir>/<split>/<action>/<id>.npy``.
 
@@ -132,6 +155,7 @@ def plan_penn_action(
                 frames_dir=str(frames_dir), mat_file=str(mat_file),
                 phase_file=str(phase_file), frame_size=tuple(frame_size) if frame_size else None,
                 fps=float(fps), label_length_tolerance=float(label_length_tolerance), raw_root=str(root),
+                pixels=pixels,
             ))
     if not jobs:
         raise FileNotFoundError(

@@ -17,8 +17,10 @@ from carl_pipeline.ingest.convert import (
     ConversionError,
     ConversionJob,
     ConvertedVideo,
+    released_pixels,
     standardise_jpegs,
 )
+from carl_pipeline.video.released_pixels import decode_jpeg_rgb
 from carl_pipeline.video.tfrecord import (
     RecordLocation,
     TFRecordError,
@@ -42,6 +44,7 @@ class TFRecordVideoJob(ConversionJob):
     # What the record holds: a digest of its payload, so that a changed record is converted again
     # and one that only moved inside its file (an earlier record changed length) is not.
     record_digest: str = ""
+    pixels: str = "project"  # or "released": the x264 round trip of tfrecords_to_videos.py (convert.PIXELS)
 
     NOT_IN_FINGERPRINT = ("video_id", "raw_root", "record_offset", "record_length")
 
@@ -58,6 +61,9 @@ class TFRecordVideoJob(ConversionJob):
             )
         frames, height, width = standardise_jpegs(
             record.jpeg_frames, self.frame_size, source=f"{self.source} ({record.name})")
+        if self.pixels == "released":
+            frames = released_pixels([decode_jpeg_rgb(frame) for frame in frames],
+                                     source=f"{self.source} ({record.name})")
         return ConvertedVideo(frames, height, width, self.fps, {"phase": record.frame_labels},
                               meta={"label": record.label})
 
@@ -79,6 +85,7 @@ def plan_pouring(
     frame_size: tuple[int, int] | None = None,
     fps: float = 30.0,
     splits: tuple[str, ...] = ("train", "val", "test"),
+    pixels: str = "project",
 ) -> tuple[list[TFRecordVideoJob], list[dict[str, str]]]:
     """One job per record of every ``*_{split}-*.tfrecord`` under ``root``.
 
@@ -124,7 +131,7 @@ def plan_pouring(
                 video_id=name, source=str(path), split=split, action=None, raw_root=str(root),
                 record_offset=location.offset, record_length=location.length,
                 frame_size=tuple(frame_size) if frame_size else None, fps=float(fps),
-                record_digest=hashlib.blake2b(payload, digest_size=16).hexdigest(),
+                record_digest=hashlib.blake2b(payload, digest_size=16).hexdigest(), pixels=pixels,
             ))
     return jobs, failures
 

@@ -47,7 +47,8 @@ def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> Co
     Returns:
         The plan the frame store runs: one job per record.
     """
-    jobs, failures = plan_pouring(raw_folder, frame_size=params.frame_size, fps=params.fps, splits=params.splits)
+    jobs, failures = plan_pouring(raw_folder, frame_size=params.frame_size, fps=params.fps, splits=params.splits,
+                                  pixels=params.pixels)
     return _plan(jobs, failures, params, dataset_order=pouring_dataset_order(jobs))
 
 
@@ -64,7 +65,7 @@ def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams
     jobs, failures = plan_penn_action(
         raw_folder, splits=params.splits, phase_label_dir=params.phase_label_dir,
         skip_actions=params.skip_actions, frame_size=params.frame_size, fps=params.fps,
-        label_length_tolerance=params.label_length_tolerance,
+        label_length_tolerance=params.label_length_tolerance, pixels=params.pixels,
     )
     return _plan(jobs, failures, params, dataset_order=penn_action_dataset_order(raw_folder, jobs))
 
