@@ -55,3 +55,17 @@ def test_untrained_checkpoint__same_architecture_other_weights():
     assert not torch.equal(untrained.model["embedder.to_embedding.weight"], checkpoint["model"]["embedder.to_embedding.weight"])
     assert torch.equal(untrained_checkpoint(checkpoint, seed=1).model["embedder.to_embedding.weight"],
                        untrained.model["embedder.to_embedding.weight"])
+
+
+def test_pixel_reference__one_unit_vector_per_frame_that_tells_frames_apart(pouring_store):
+    """The raw-pixel reference (metrics.json: pixels): each frame framed as the encoder sees it, a
+    side x side grey image, centred and L2-normalised."""
+    from carl_pipeline.embedding.pixels import pixel_embeddings
+
+    ids = pouring_store.video_ids()[:2]
+    features = pixel_embeddings(pouring_store, ids, image_size=32, framing="resize_crop", side=8, progress=False)
+    for video_id in ids:
+        x = features[video_id]
+        assert x.shape == (len(pouring_store.open(video_id)), 64) and x.dtype == np.float32
+        assert np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5) and np.allclose(x.mean(axis=1), 0, atol=1e-6)
+        assert np.linalg.matrix_rank(x) > 1  # frames differ: not one vector repeated

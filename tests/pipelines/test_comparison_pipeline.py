@@ -18,7 +18,8 @@ TINY = "".join(f"""
   train:{TINY_TRAIN.replace("epochs: 2", "epochs: 1")}
   evaluate: {{protocol: {{stride: 1}}, alignment_height: 32, retrieval_stride: 3, progress: false}}
 """ for dataset in ("pouring", "penn_action"))
-METHODS = ["untrained", "CARL (SCL)", "TCC", "TCN", "SimCLR", "supervised"]
+METHODS = ["untrained", "raw pixels", "CARL (SCL)", "TCC", "TCN", "SimCLR", "supervised"]
+TRAINED_METHODS = METHODS[2:]
 
 
 @pytest.fixture
@@ -36,13 +37,14 @@ def test_compare__one_row_per_method_and_metric_and_each_method_its_own_outputs(
                "ap@5", "ap@10", "ap@15"]
     assert comparison["methods"] == METHODS and comparison["metrics"] == metrics
     assert all(set(comparison["scores"][m]) == set(metrics) for m in METHODS)
-    assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(METHODS[1:])
+    assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(TRAINED_METHODS)
     assert newest(reports / dataset / "comparison.png").stat().st_size > 5000
     # The untrained row is the reference every method's own metrics.json holds too.
     for algorithm in ("scl", "tcc", "tcn", "simclr", "supervised"):
         namespace = dataset if algorithm == "scl" else f"{dataset}_{algorithm}"
         own = json.loads(newest(reports / namespace / "metrics.json").read_text())
         assert own["model"]["algorithm"] == algorithm and own["untrained"] == comparison["scores"]["untrained"]
+        assert own["pixels"] == comparison["scores"]["raw pixels"]  # one raw-pixel reference, shared
         assert comparison["scores"][{"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR",
                                      "supervised": "supervised"}[algorithm]] == own["trained"]
         assert newest(reports / namespace / "retrieval.mp4").stat().st_size > 0
@@ -66,7 +68,8 @@ def test_compare_finegym__one_row_per_method_and_taxonomy_each_trained_on_its_ta
     comparison = json.loads(newest(reports / "finegym/comparison.json").read_text())
     assert comparison["methods"] == METHODS and comparison["metrics"] == [f"{t}_accuracy{f}" for t in ("gym288", "gym99") for f in ("@0.1", "@0.5", "")]
     assert {(r["method"], r["taxonomy"]) for r in comparison["rows"]} == \
-        {(m, t) for m in METHODS[1:] for t in ("gym99", "gym288")} and len(comparison["rows"]) == 30
+        {(m, t) for m in TRAINED_METHODS for t in ("gym99", "gym288")} and len(comparison["rows"]) == 30
+    assert all(r["raw_pixels"] is not None for r in comparison["rows"])
     assert newest(reports / "finegym/comparison.png").stat().st_size > 5000
     for t in ("gym99", "gym288"):
         for algorithm, name in (("scl", "CARL (SCL)"), ("tcc", "TCC"), ("supervised", "supervised")):
@@ -108,5 +111,10 @@ def test_compare_methods__refuses_methods_trained_on_another_encoder():
 
     table = compare_methods(tcc_metrics=metrics("tcc"), tcc_model=model(16), scl_metrics=metrics("scl"), scl_model=model(16))
     assert table["methods"] == ["untrained", "CARL (SCL)", "TCC"]  # CARL first, whatever the input order
+    # the raw-pixel reference is a row beside the untrained encoder, and never "best" even when higher
+    with_pixels = {**metrics("scl"), "pixels": {"ap@5": 0.9}}
+    table = compare_methods(tcc_metrics=metrics("tcc"), tcc_model=model(16), scl_metrics=with_pixels, scl_model=model(16))
+    assert table["methods"] == ["untrained", "raw pixels", "CARL (SCL)", "TCC"]
+    assert table["scores"]["raw pixels"] == {"ap@5": 0.9} and table["best"]["ap@5"] in ("CARL (SCL)", "TCC")
     with pytest.raises(ValueError, match="tcc trained another encoder.*embedding_size"):
         compare_methods(scl_metrics=metrics("scl"), scl_model=model(16), tcc_metrics=metrics("tcc"), tcc_model=model(8))

@@ -38,7 +38,8 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     metrics = json.loads(newest(reports / "metrics.json").read_text())
     keys = {"classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
             "ap@5", "ap@10", "ap@15"}
-    assert set(metrics["trained"]) == set(metrics["untrained"]) == keys
+    assert set(metrics["trained"]) == set(metrics["untrained"]) == set(metrics["pixels"]) == keys
+    assert metrics["pixels"] != metrics["untrained"]  # the raw-pixel reference, scored on its own
     assert -1 <= metrics["labels"]["kendalls_tau"] <= 1  # tau of the labels' own alignment, the reference
     for encoder in ("trained", "untrained", "labels"):
         assert metrics[encoder]["kendalls_tau"] <= metrics["ceiling"]["kendalls_tau"] + 1e-9  # no alignment scores more
@@ -220,7 +221,7 @@ finegym_{t}:
         assert (run / f"tensorboard/evaluation/finegym_{t}").is_dir()
         assert newest(project / f"data/08_reporting/finegym_{t}/alignment.mp4").is_file()
     combined = json.loads(newest(project / "data/08_reporting/finegym/metrics.json").read_text())
-    assert set(combined["trained"]) == set(combined["untrained"]) == {f"{t}_accuracy{f}" for t in ("gym99", "gym288") for f in ("@0.1", "@0.5", "")}
+    assert set(combined["trained"]) == set(combined["untrained"]) == set(combined["pixels"]) == {f"{t}_accuracy{f}" for t in ("gym99", "gym288") for f in ("@0.1", "@0.5", "")}
     assert set(combined["model"]) == {"gym99", "gym288"}
 
 

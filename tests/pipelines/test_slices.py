@@ -33,11 +33,12 @@ def _checkpoint(seed):
 
 def test_evaluation_slice__embeds_both_encoders_and_scores_them(pouring_store):
     """The evaluation template up to ``evaluate_trained_and_untrained``: the untrained reference
-    made from the model, both encoders' embeddings, and the metrics the report is made of, from
-    nothing but in-memory inputs."""
+    made from the model, both encoders' embeddings, the raw-pixel reference, and the metrics the
+    report is made of, from nothing but in-memory inputs."""
     wanted = evaluation.evaluation_template().to_nodes("evaluate_trained_and_untrained")
     assert {n.name for n in wanted.nodes} == {"make_untrained_reference_model", "embed_frames_untrained",
-                                               "embed_frames_trained", "evaluate_trained_and_untrained"}
+                                               "embed_frames_trained", "score_pixel_reference",
+                                               "evaluate_trained_and_untrained"}
     index, labels = build_video_index(pouring_store)
     params = EvaluateParams(protocol=EvalConfig(stride=1), progress=False, device="cpu", image_size=32)
     # (seed 5: the untrained reference is drawn with evaluate.untrained_seed 0)
@@ -45,7 +46,8 @@ def test_evaluation_slice__embeds_both_encoders_and_scores_them(pouring_store):
                        metrics=None, **{"params:evaluate": params})
     SequentialRunner().run(wanted, catalog)
     metrics = catalog.load("metrics")
-    assert set(metrics["trained"]) == set(metrics["untrained"]) >= {"classification@1.0", "kendalls_tau", "ap@5"}
+    assert set(metrics["trained"]) == set(metrics["untrained"]) == set(metrics["pixels"]) >= \
+        {"classification@1.0", "kendalls_tau", "ap@5"}
     assert metrics["model"]["run"] == "in-memory" and metrics["trained"] != metrics["untrained"]
     assert all(np.isfinite(v) for v in metrics["trained"].values())
     json.dumps(metrics)  # what the catalog writes as metrics.json

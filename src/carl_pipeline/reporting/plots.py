@@ -90,7 +90,7 @@ def metrics_figure(metrics: Mapping[str, Mapping[str, float]]):
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(np.arange(len(keys)) + width * (len(names) - 1) / 2, keys, rotation=30, ha="right")
     ax.axhline(0, color="black", lw=0.5)
-    ax.set_title("trained vs untrained encoder (validation)")
+    ax.set_title(" vs ".join(names) + " (validation)")
     ax.legend()
     fig.tight_layout()
     return fig

@@ -12,6 +12,10 @@ from carl_pipeline.training import read_checkpoint
 
 logger = logging.getLogger(__name__)
 
+#: Rows of a comparison that are references, not trained methods (never "best").
+REFERENCES = ("untrained", "raw pixels")
+
+
 def default_changes(algorithm: str) -> TrainChanges:
     """What a baseline changes in the ``train`` block when the parameters give no
     ``<dataset>.compare.<algorithm>``: its row's ``baseline_changes``
@@ -63,6 +67,8 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
     reference = algorithms[0]
     encoder = _architecture(inputs[f"{reference}_model"])
     scores: dict[str, dict[str, float]] = {"untrained": dict(inputs[f"{reference}_metrics"]["untrained"])}
+    if inputs[f"{reference}_metrics"].get("pixels"):  # the raw-pixel reference, beside the untrained encoder
+        scores["raw pixels"] = dict(inputs[f"{reference}_metrics"]["pixels"])
     models = {}
     for algorithm in algorithms:
         metrics, model = inputs[f"{algorithm}_metrics"], inputs[f"{algorithm}_model"]
@@ -76,7 +82,7 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
         models[name] = {"algorithm": metrics["model"]["algorithm"], "run": metrics["model"].get("run"),
                         "epochs": metrics["model"]["epochs"], "final_loss": metrics["model"]["final_loss"]}
     metric_names = list(scores["untrained"])
-    best = {m: max((row for row in scores if row != "untrained"), key=lambda r: scores[r].get(m, float("-inf")))
+    best = {m: max((row for row in scores if row not in REFERENCES), key=lambda r: scores[r].get(m, float("-inf")))
             for m in metric_names}
     logger.info("comparison: best per metric %s", best)
     return {"methods": list(scores), "metrics": metric_names, "scores": scores, "best": best,
@@ -110,9 +116,10 @@ def combine_taxonomy_comparisons(**comparisons: dict[str, Any]) -> dict[str, Any
             for metric in table["metrics"]:
                 rows.append({"method": method, "taxonomy": taxonomy, "metric": metric,
                              "value": table["scores"][method].get(metric),
-                             "untrained": table["scores"]["untrained"].get(metric), "run": model.get("run")})
+                             "untrained": table["scores"]["untrained"].get(metric),
+                             "raw_pixels": table["scores"].get("raw pixels", {}).get(metric), "run": model.get("run")})
     metric_names = [m for table in (comparisons[t] for t in sorted(comparisons)) for m in table["metrics"]]
-    best = {m: max((r for r in methods if r != "untrained" and m in scores[r]), key=lambda r: scores[r][m])
+    best = {m: max((r for r in methods if r not in REFERENCES and m in scores[r]), key=lambda r: scores[r][m])
             for m in metric_names}
     return {"methods": methods, "metrics": metric_names, "scores": scores, "best": best, "models": models,
             "rows": rows}

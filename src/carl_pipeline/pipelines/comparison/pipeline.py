@@ -38,6 +38,7 @@ def create_baseline_pipeline(dataset: str, algorithm: str, source: str | None = 
     ]) + training.training_template("train_settings") + evaluation.evaluation_template(untrained=False)
     inputs = {name: f"{source}.{name}" for name in PROCESSED}
     inputs["embeddings_untrained"] = f"{dataset}.embeddings_untrained"
+    inputs["pixel_scores"] = f"{dataset}.pixel_scores"
     parameters = {"params:train": f"params:{dataset}.train", "params:changes": f"params:{dataset}.compare.{algorithm}",
                   "params:evaluate": f"params:{dataset}.evaluate"}
     return Pipeline(template, namespace=f"{dataset}_{algorithm}", inputs=inputs, parameters=parameters)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from carl_pipeline.distributed import writes
 from carl_pipeline.devices import resolve_device
+from carl_pipeline.embedding.pixels import pixel_embeddings
 from carl_pipeline.embedding import (
     dtype_name,
     embedding_dtype,
@@ -93,8 +94,21 @@ def embeddings_of(model, frame_store: FrameStore, video_index: pd.DataFrame, fra
     return embeddings_table(embeddings, video_index, frame_labels)
 
 
+def score_pixel_reference(model: dict[str, Any], frame_store: FrameStore, video_index: pd.DataFrame,
+                          frame_labels: pd.DataFrame, params: EvaluateParams) -> dict[str, float]:
+    """The protocol's scores of the raw-pixel reference (``carl_pipeline.embedding.pixels``): the
+    frames framed as ``model`` sees them, each a ``pixels_side`` px grey image. ``{}`` when
+    ``pixels_side`` is null."""
+    if params.pixels_side is None:
+        return {}
+    image_size, framing = input_settings(model, params.image_size, params.framing)
+    features = pixel_embeddings(frame_store, video_index["video_id"].tolist(), image_size, framing,
+                                params.pixels_side, params.progress)
+    return evaluate_table(embeddings_table(features, video_index, frame_labels), params.protocol)
+
+
 def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, model: dict[str, Any],
-                      params: EvaluateParams) -> dict[str, Any]:
+                      params: EvaluateParams, pixel_scores: dict[str, float] | None = None) -> dict[str, Any]:
     """Score the trained and the untrained encoder with the same protocol.
 
     Returns:
@@ -104,7 +118,7 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
         aligning the validation videos by their labels (``label_alignment_tau``), to read
         ``kendalls_tau`` against, ``"ceiling": {"kendalls_tau": ...}``, the most any alignment of
         videos of those lengths can score (``tau_ceiling``; matching by relative time reaches it),
-        and ``"alignment"``: for the trained, the untrained and the
+        ``"pixels"``: the raw-pixel reference's scores (``score_pixel_reference``), and ``"alignment"``: for the trained, the untrained and the
         labels' alignment, the fractions of tau's frame pairs matched in order, out of order
         (errors) and onto one frame (ties), which tau-b counts against an alignment too.
     """
@@ -122,6 +136,11 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
                           "untrained": alignment_breakdown(embeddings_untrained, params.protocol),
                           "labels": alignment_breakdown(embeddings, params.protocol, by_labels=True)},
         }
+    if pixel_scores:
+        reference["pixels"] = dict(pixel_scores)
+        below = [k for k in trained if k in pixel_scores and trained[k] <= pixel_scores[k]]
+        if below:
+            logger.warning("the trained encoder is no better than the raw pixels on %s", ", ".join(below))
     return {
         "trained": trained, "untrained": untrained, **reference,
         "model": {"algorithm": model.algorithm, "backbone": model.encoder["backbone"],
@@ -144,7 +163,8 @@ def plot_results(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, m
     label = _plot_label(params)
     return (projection_figure(tables, label, params.protocol.val_split),
             similarity_figure(tables, label, params.protocol.val_split),
-            metrics_figure({"trained": trained_scores(metrics), "untrained": metrics["untrained"]}))
+            metrics_figure({"trained": trained_scores(metrics), "untrained": metrics["untrained"],
+                            **({"raw pixels": metrics["pixels"]} if metrics.get("pixels") else {})}))
 
 
 def render_alignment_video(embeddings: pd.DataFrame, frame_store: FrameStore, params: EvaluateParams):
@@ -194,6 +214,8 @@ def combine_taxonomy_metrics(**metrics_by_taxonomy: dict[str, Any]) -> dict[str,
     for taxonomy, metrics in sorted(metrics_by_taxonomy.items()):
         combined["trained"].update(trained_scores(metrics))
         combined["untrained"].update(metrics.get("untrained", {}))  # none for external embeddings
+        if metrics.get("pixels"):
+            combined.setdefault("pixels", {}).update(metrics["pixels"])
         combined["model"][taxonomy] = metrics["model"]
     return combined
 

@@ -15,6 +15,7 @@ from carl_pipeline.pipelines.evaluation.nodes import (
     render_alignment_video,
     render_retrieval_video,
     score_external_embeddings,
+    score_pixel_reference,
 )
 from carl_pipeline.pipelines.namespaces import in_namespace
 
@@ -51,7 +52,8 @@ def create_external_pipeline(dataset: str, source: str | None = None) -> Pipelin
 
 def evaluation_template(untrained: bool = True) -> Pipeline:
     """Embed, score, plot, render. ``untrained=False`` leaves out the untrained reference's
-    nodes: its embeddings (``embeddings_untrained``) are then an input, shared with another
+    nodes: its embeddings (``embeddings_untrained``) and the raw-pixel reference's scores
+    (``pixel_scores``) are then inputs, shared with another
     namespace that trained the same architecture (a comparison scores every method against one
     untrained encoder)."""
     reference = [
@@ -59,11 +61,13 @@ def evaluation_template(untrained: bool = True) -> Pipeline:
              name="make_untrained_reference_model"),
         Node(embed_frames, inputs=["model_untrained", "frame_store", "video_index", "frame_labels", "params:evaluate"],
              outputs="embeddings_untrained", name="embed_frames_untrained"),
+        Node(score_pixel_reference, inputs=["model", "frame_store", "video_index", "frame_labels", "params:evaluate"],
+             outputs="pixel_scores", name="score_pixel_reference"),
     ] if untrained else []
     return Pipeline(reference + [
         Node(embed_frames, inputs=["model", "frame_store", "video_index", "frame_labels", "params:evaluate"],
              outputs="embeddings", name="embed_frames_trained"),
-        Node(evaluate_encoders, inputs=["embeddings", "embeddings_untrained", "model", "params:evaluate"],
+        Node(evaluate_encoders, inputs=["embeddings", "embeddings_untrained", "model", "params:evaluate", "pixel_scores"],
              outputs="metrics", name="evaluate_trained_and_untrained"),
         Node(plot_results, inputs=["embeddings", "embeddings_untrained", "metrics", "params:evaluate"],
              outputs=["embedding_projection_plot", "similarity_plot", "metrics_plot"], name="plot_results"),
