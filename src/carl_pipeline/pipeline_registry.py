@@ -66,8 +66,10 @@ def register_pipelines() -> dict[str, Pipeline]:
         pipelines[f"compare_{dataset}"] = pipelines[f"ingest_{dataset}"] + comparison.create_pipeline(dataset)
     pipelines["compare_finegym"] = pipelines["ingest_finegym"] + comparison.create_taxonomy_pipeline(
         "finegym", FINEGYM_TAXONOMIES)
-    for name in ("pouring", "penn_action", *(f"finegym_{t}" for t in FINEGYM_TAXONOMIES)):
+    for name in ("pouring", "penn_action"):
         pipelines[f"export_{name}"] = export.create_pipeline(name)
+    for taxonomy in FINEGYM_TAXONOMIES:
+        pipelines[f"export_finegym_{taxonomy}"] = export.create_pipeline(f"finegym_{taxonomy}", source="finegym")
     pipelines["videos"] = (ingestion.create_pipeline("videos") + training.create_pipeline("videos", model_choice=True)
                            + own_videos.create_pipeline("videos"))
     pipelines["label_videos"] = own_videos.create_label_pipeline("videos")

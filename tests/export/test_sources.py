@@ -138,3 +138,28 @@ def test_a_checkpoint_whose_settings_disagree_with_its_weights_is_an_error_namin
     with pytest.raises(ValueError, match=r"carl.pt: its weights do not fit the encoder settings stored with them "
                                          r"\(.*size mismatch"):
         load_encoder(open_model(tmp_path / "carl.pt"))
+
+
+def test_model_card__hugging_face_fields_structured_scores_code_version_and_a_synthetic_data_warning():
+    """What Hugging Face's model card guide asks for, parsed by huggingface_hub itself (locally)."""
+    from huggingface_hub import ModelCard
+
+    checkpoint = _checkpoint()
+    scores = {"trained": {"classification@0.1": 0.5, "progression": 0.9}, "untrained": {"progression": 0.4},
+              "pixels": {"progression": 0.6}}
+    config = export_config(checkpoint, "resize_crop", scores, "finegym_gym99", synthetic_data=True)
+    assert config["code_version"]["package"] and config["synthetic_data"] is True
+    card = ModelCard(model_card(config))
+    data = card.data
+    assert (data.license, data.library_name, data.pipeline_tag, data.datasets) == \
+        ("mit", "carl-pipeline", "feature-extraction", ["finegym"])
+    assert "synthetic-data" in data.tags
+    results = {(r.metric_type, r.metric_value, r.dataset_split, r.dataset_name) for r in data.eval_results}
+    assert results == {("classification@0.1", 0.5, "validation", "finegym_gym99"),
+                       ("progression", 0.9, "validation", "finegym_gym99")}
+    text = card.text
+    assert "Trained on synthetic data" in text and "## Intended uses and limitations" in text
+    assert "@inproceedings{chen2022framewise" in text and "| progression | 0.900 | 0.400 | 0.600 |" in text
+    assert f"git commit `{config['code_version']['git_commit'] or 'unknown'}`" in text
+    real = ModelCard(model_card(export_config(checkpoint, "resize_crop", scores, "pouring")))
+    assert "Trained on synthetic data" not in real.text and "synthetic-data" not in real.data.tags

@@ -60,9 +60,29 @@ class ExportedModel:
     card: str
 
 
+def code_version() -> dict[str, Any]:
+    """The code that exports: the package version and, in a git checkout, its commit (with
+    ``dirty`` when files differ from it); None where git or the repository is not there."""
+    import subprocess
+
+    import carl_pipeline
+
+    version: dict[str, Any] = {"package": carl_pipeline.__version__, "git_commit": None, "dirty": None}
+    root = Path(carl_pipeline.__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return {**version, "git_commit": commit, "dirty": bool(status.strip())}
+
+
 def export_config(checkpoint: Checkpoint, framing: str, scores: Mapping[str, Any] | None = None,
-                  dataset: str | None = None) -> dict[str, Any]:
-    """``config.json`` of ``checkpoint``: the architecture, how to feed it, how it was made."""
+                  dataset: str | None = None, synthetic_data: bool = False) -> dict[str, Any]:
+    """``config.json`` of ``checkpoint``: the architecture, how to feed it, how it was made (the
+    run, its data, the code version, and whether the data were the demo's synthetic videos)."""
     run = checkpoint.run_record
     identity = dict(run.identity or {})
     return {
@@ -81,6 +101,8 @@ def export_config(checkpoint: Checkpoint, framing: str, scores: Mapping[str, Any
         "data_fingerprint": identity.get("data"),
         "released_checkpoint": checkpoint.released_checkpoint,
         "dataset": dataset,
+        "synthetic_data": bool(synthetic_data),
+        "code_version": code_version(),
         "scores": dict(scores or {}),
     }
 

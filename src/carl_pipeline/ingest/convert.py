@@ -135,6 +135,8 @@ class ConversionPlan:
     # Each video's position in its split in the order CARL's released code reads the dataset
     # (what its 10% / 50% classification subsets take first); empty where there is none.
     dataset_order: Mapping[str, int] = field(default_factory=dict)
+    # The raw folder was written by carl_pipeline.synthetic (it holds SYNTHETIC_MARKER).
+    synthetic: bool = False
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -150,6 +152,7 @@ class ConversionReport:
     failed: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     dataset_order: dict[str, int] = field(default_factory=dict)
+    synthetic: bool = False
 
     @property
     def planned(self) -> list[str]:
@@ -164,6 +167,7 @@ class ConversionReport:
             "warnings": sorted(self.warnings, key=lambda f: f["video_id"]),
             "planned": self.planned,
             "dataset_order": {v: int(self.dataset_order[v]) for v in self.planned if v in self.dataset_order},
+            "synthetic": self.synthetic,
         }
 
 
@@ -218,6 +222,9 @@ class RawDigestCache:
     def save(self) -> None:
         write_json_atomic(self.path, self.entries)
 
+
+#: The file a raw dataset folder holds when carl_pipeline.synthetic wrote it.
+SYNTHETIC_MARKER = "SYNTHETIC.md"
 
 #: ``pixels``: ``project`` keeps the published frames (JPEG bytes as they are, resized with
 #: antialiasing where a size is set); ``released`` makes them what the released code's readers see
@@ -377,7 +384,8 @@ def run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
 def _run_conversion(plan: ConversionPlan, store: FrameStore) -> ConversionReport:
     jobs, duplicate_failures = _drop_duplicate_ids(plan.jobs)
     report = ConversionReport(failed=[dict(f) for f in plan.failures] + duplicate_failures,
-                              warnings=[dict(w) for w in plan.warnings], dataset_order=dict(plan.dataset_order))
+                              warnings=[dict(w) for w in plan.warnings], dataset_order=dict(plan.dataset_order),
+                              synthetic=plan.synthetic)
     for failure in report.failed:
         logger.warning("skipped video %s: %s", failure["video_id"], failure["error"])
     for warning in report.warnings:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carl_pipeline.ingest.convert import SYNTHETIC_MARKER
 from carl_pipeline.labels.reading import BACKGROUND, BACKGROUND_LABEL
 from carl_pipeline.synthetic.actions import (
     GYM99_CLASSES,
@@ -52,6 +53,15 @@ def render_action_video(
     phases, progress = phase_timeline(rng, num_frames, len(key_poses) - 1)
     appearance = random_appearance(rng, height, width, figure_scale=figure_scale)
     return render_video(rng, key_poses, phases, progress, height, width, appearance=appearance, **kwargs), phases
+
+
+def mark_synthetic(out_dir: Path, layout: str) -> None:
+    """The marker ingestion reads (``SYNTHETIC_MARKER``): its reports, and the model card of a
+    model trained on it, then say the data were made up."""
+    (Path(out_dir) / SYNTHETIC_MARKER).write_text(
+        f"Synthetic videos in {layout}'s published layout, written by carl_pipeline.synthetic: a jointed figure "
+        "drawn by the project's generator, not real footage. Ingestion reports it (ingest_report.json: "
+        "synthetic) and the model card of a model trained on it warns.\n")
 
 
 def generate_pouring(
@@ -93,6 +103,7 @@ def generate_pouring(
         for k, chunk in enumerate(chunks):
             path = out_dir / f"pouring_{split}-{k}-of-{len(chunks)}.tfrecord"
             written.append(write_sequence_examples(path, chunk, extra_context=split in extra_context_files))
+    mark_synthetic(out_dir, "Pouring")
     return written
 
 
@@ -183,6 +194,7 @@ def generate_untrimmed_pouring(
     given = {f"untrimmed_{i:03d}" for i in range(labelled)}
     (out_dir / "labels.csv").write_text("video_id,frame_index,phase\n"
                                         + "".join(f"{v},{t},{p}\n" for v, t, p in rows if v in given))
+    mark_synthetic(out_dir, "untrimmed Pouring")
     return written
 
 
@@ -244,6 +256,7 @@ def generate_penn_action(
                     label_dir = out_dir / split / action
                     label_dir.mkdir(parents=True, exist_ok=True)
                     np.save(label_dir / f"{video_id}.npy", phases.astype(np.int64))
+    mark_synthetic(out_dir, "Penn Action")
     return out_dir
 
 
@@ -327,6 +340,7 @@ def generate_finegym(
                               *size, appearance=appearance, poses=poses)
         write_video(out_dir / "videos" / f"{youtube_id}{extension}", frames, fps)
     _write_finegym_lists(out_dir, annotations, all_events, val_events)
+    mark_synthetic(out_dir, "FineGym")
     return out_dir
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from carl_pipeline.ingest.convert import SYNTHETIC_MARKER
 from carl_pipeline.ingest import (
     ConversionPlan,
     build_video_index,
@@ -31,10 +32,11 @@ from carl_pipeline.video.frame_store import FrameStore
 logger = logging.getLogger(__name__)
 
 
-def _plan(jobs, failures, params, warnings=(), dataset_order=None) -> ConversionPlan:
+def _plan(jobs, failures, params, raw_folder: Path, warnings=(), dataset_order=None) -> ConversionPlan:
     return ConversionPlan(tuple(jobs), params.num_workers, params.progress, tuple(failures), params.executor,
                           params.scheduler_address, verify_existing=params.verify_existing,
-                          warnings=tuple(warnings), dataset_order=dataset_order or {})
+                          warnings=tuple(warnings), dataset_order=dataset_order or {},
+                          synthetic=(Path(raw_folder) / SYNTHETIC_MARKER).is_file())
 
 
 def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> ConversionPlan:
@@ -49,7 +51,7 @@ def plan_pouring_conversion(raw_folder: Path, params: PouringIngestParams) -> Co
     """
     jobs, failures = plan_pouring(raw_folder, frame_size=params.frame_size, fps=params.fps, splits=params.splits,
                                   pixels=params.pixels)
-    return _plan(jobs, failures, params, dataset_order=pouring_dataset_order(jobs))
+    return _plan(jobs, failures, params, raw_folder, dataset_order=pouring_dataset_order(jobs))
 
 
 def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams) -> ConversionPlan:
@@ -67,7 +69,7 @@ def plan_penn_action_conversion(raw_folder: Path, params: PennActionIngestParams
         skip_actions=params.skip_actions, frame_size=params.frame_size, fps=params.fps,
         label_length_tolerance=params.label_length_tolerance, pixels=params.pixels,
     )
-    return _plan(jobs, failures, params, dataset_order=penn_action_dataset_order(raw_folder, jobs))
+    return _plan(jobs, failures, params, raw_folder, dataset_order=penn_action_dataset_order(raw_folder, jobs))
 
 
 def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> ConversionPlan:
@@ -86,7 +88,7 @@ def plan_finegym_conversion(raw_folder: Path, params: FineGymIngestParams) -> Co
         video_dir=params.video_dir, fps=params.fps, frame_size=params.frame_size,
         jpeg_quality=params.jpeg_quality, event_types=params.event_types,
     )
-    return _plan(jobs, failures, params)
+    return _plan(jobs, failures, params, raw_folder)
 
 
 def convert_videos(plan: ConversionPlan, frame_store: FrameStore) -> dict[str, Any]:
@@ -139,6 +141,8 @@ def index_videos(frame_store: FrameStore, conversion: dict[str, Any]) -> tuple[p
         # Packs in the store that this run did not plan (raw video deleted, split no longer asked
         # for) or whose video now fails: kept on disk, left out of the index and of training.
         "left_out_of_index": left_out,
+        # The raw folder was written by carl_pipeline.synthetic (the demo's data): not real footage.
+        "synthetic": bool(conversion.get("synthetic", False)),
     }
     if report["failed"]:
         logger.warning("%d videos were not converted; see the ingest report", len(report["failed"]))
@@ -160,4 +164,4 @@ def plan_video_folder_conversion(raw_folder: Path, params: VideoFolderIngestPara
     """
     jobs, failures, warnings = plan_video_folder(raw_folder, fps=params.fps, frame_size=params.frame_size,
                                                  suffixes=params.suffixes, jpeg_quality=params.jpeg_quality)
-    return _plan(jobs, failures, params, warnings)
+    return _plan(jobs, failures, params, raw_folder, warnings)
