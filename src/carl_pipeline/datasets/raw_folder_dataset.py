@@ -29,7 +29,7 @@ class RawFolderDataset(AbstractDataset[None, Path]):
         if not self._path.is_dir():
             raise DatasetError(
                 f"{self._path}: raw data folder not found. Put the dataset there in its published "
-                "layout (see the README), or regenerate the demo data with "
+                "layout (see docs/DATA.md), or regenerate the demo data with "
                 "'python -m carl_pipeline.synthetic data/01_raw'."
             )
         return self._path
