@@ -1,4 +1,4 @@
-"""Range checks for the numeric settings of the config classes, each error naming its field.
+"""Range and choice checks of the config classes' settings, each error naming its field.
 
 The config classes are plain dataclasses (importable without Kedro); Kedro validates them at the
 node boundary through the pydantic models of ``carl_pipeline.params``, which report the block
@@ -38,3 +38,10 @@ def check_ranges(config: Any, rules: dict[str, str]) -> None:
             ok = False
         if not ok:
             raise ValueError(f"{name} must be {rule}, got {value!r}")
+
+
+def check_choice(name: str, value: Any, choices: Any) -> None:
+    """Raise ``ValueError`` ``"<name> must be one of <choices>, got <value>"`` unless ``value`` is one
+    of ``choices`` (the one rule for every setting that takes a name from a list)."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")

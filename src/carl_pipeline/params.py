@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from carl_pipeline.augment import FRAMINGS, AugmentConfig
+from carl_pipeline.checks import check_choice
 from carl_pipeline.evaluation import EvalConfig
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
@@ -26,8 +27,7 @@ class _Block(BaseModel):
     def _known_framing(cls, value: str | None) -> str | None:
         if value is None:  # only an Optional framing gets here with None: the model's framing decides
             return value
-        if value not in FRAMINGS:
-            raise ValueError(f"framing must be one of {list(FRAMINGS)}, got {value!r}")
+        check_choice("framing", value, list(FRAMINGS))
         return value
 
 
@@ -50,8 +50,7 @@ class _IngestCommon(_Block):
     def _known_executor(cls, value: str) -> str:
         from carl_pipeline.ingest.convert import EXECUTORS
 
-        if value not in EXECUTORS:
-            raise ValueError(f"executor must be one of {list(EXECUTORS)}, got {value!r}")
+        check_choice("executor", value, list(EXECUTORS))
         return value
 
     @field_validator("frame_size", check_fields=False)
@@ -197,8 +196,7 @@ class EmbeddingSettings(_Block):
     def _known_precision(cls, value: str) -> str:
         from carl_pipeline.embedding.extract import PRECISIONS
 
-        if value not in PRECISIONS:
-            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {value!r}")
+        check_choice("precision", value, list(PRECISIONS))
         return value
     # Two videos to align in the alignment video; null: the first two (validation) videos.
     alignment_pair: tuple[str, str] | None = None
@@ -286,8 +284,7 @@ class VideosLabelsParams(_Block):
     def _known_method(cls, value: str) -> str:
         from carl_pipeline.labels import METHODS
 
-        if value not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {value!r}")
+        check_choice("method", value, list(METHODS))
         return value
 
 

@@ -98,7 +98,7 @@ def test_finegym_fractions__the_released_subset_rule_and_one_score_per_fraction(
     one = evaluate_table(table, EvalConfig(**{**config.__dict__, "fractions": (1.0,)}))
     assert one == {"gym99_accuracy": metrics["gym99_accuracy"]}
 
-    import carl_pipeline.evaluation.protocol as protocol
+    from carl_pipeline.evaluation import protocol
 
     probed = []  # the first training videos by id, as many as the rule says; equal subsets once
 

@@ -354,7 +354,7 @@ def test_run_record__the_checkpoints_run_read_through_attributes_and_its_stored_
 def test_lr_schedule__fixed_holds_the_rate_after_the_warmup():
     lr = lr_schedule(50, 5, 1e-4, "fixed")  # released tcc_config.yml: DECAY_TYPE fixed
     assert lr[0] == pytest.approx(2e-5) and np.all(lr[5:] == 1e-4)
-    with pytest.raises(ValueError, match="cosine or fixed"):
+    with pytest.raises(ValueError, match=r"decay must be one of \('cosine', 'fixed'\), got 'step'"):
         lr_schedule(10, 0, 1e-4, "step")
 
 

@@ -11,7 +11,11 @@ import pytest
 from PIL import Image
 
 from carl_pipeline.ingest import plan_penn_action, plan_pouring
-from carl_pipeline.video.released_pixels import decode_jpeg_rgb, released_penn_action_frame, x264_round_trip
+from carl_pipeline.video.released_pixels import (
+    decode_jpeg_rgb,
+    released_penn_action_frame,
+    x264_round_trip,
+)
 
 
 def _moving_square(frames=12, size=(48, 64)):

@@ -39,6 +39,8 @@ from typing import NamedTuple
 import torch
 import torchvision.transforms.v2.functional as TF
 
+from carl_pipeline.checks import check_choice
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -66,8 +68,7 @@ class AugmentConfig:
     color_mode: str = "fused"  # or "torchvision" or "released"; see the module docstring
 
     def __post_init__(self):
-        if self.color_mode not in ("fused", "torchvision", "released"):
-            raise ValueError(f"color_mode must be 'fused', 'torchvision' or 'released', got {self.color_mode!r}")
+        check_choice("color_mode", self.color_mode, ("fused", "torchvision", "released"))
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {self.image_size}")
         for name in ("flip_p", "jitter_p", "blur_p", "grayscale_p", "channel_shuffle_p", "invert_p"):

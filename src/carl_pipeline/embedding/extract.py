@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from carl_pipeline.augment import eval_transform
+from carl_pipeline.checks import check_choice
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import all_gather_dict, shard, world
 from carl_pipeline.models import CARLEncoder
@@ -40,8 +41,7 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 def embedding_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype extraction runs in on ``device`` (None: float32). Autocast is used on
     CUDA only: a CPU embeds in float32 whatever ``precision`` says."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_choice("precision", precision, PRECISIONS)
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "auto":

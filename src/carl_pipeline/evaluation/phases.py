@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import SVC
 
+from carl_pipeline.checks import check_choice
+
 #: The phase classifiers (``phase_classification``).
 CLASSIFIERS = ("logistic", "logistic_multinomial", "svm")
 
@@ -37,8 +39,7 @@ def phase_classification(
       fitted here, as scikit-learn no longer has ``multi_class``;
     - ``"svm"``: an RBF SVM with C = 1 (TCC's).
     """
-    if classifier not in CLASSIFIERS:
-        raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
+    check_choice("classifier", classifier, CLASSIFIERS)
     x_val, y_val = _labelled(val_embeddings, val_labels)
     scores = {}
     for fraction in fractions:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carl_pipeline.checks import check_choice
 from carl_pipeline.embedding.table import per_video
 from carl_pipeline.evaluation.alignment import (
     alignment_pair_counts,
@@ -56,14 +57,10 @@ class EvalConfig:
     finegym_lr: float = 50.0  # EVAL.CLASSIFICATION_LR, on L2-normalised embeddings
 
     def __post_init__(self):
-        if self.task not in ("phases", "finegym"):
-            raise ValueError(f"task must be 'phases' or 'finegym', got {self.task!r}")
-        if self.classifier not in CLASSIFIERS:
-            raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
-        if self.subset_order not in ("video_id", "dataset"):
-            raise ValueError(f"subset_order must be 'video_id' or 'dataset', got {self.subset_order!r}")
-        if self.unlabelled_frames not in ("keep", "drop"):
-            raise ValueError(f"unlabelled_frames must be 'keep' or 'drop', got {self.unlabelled_frames!r}")
+        check_choice("task", self.task, ("phases", "finegym"))
+        check_choice("classifier", self.classifier, CLASSIFIERS)
+        check_choice("subset_order", self.subset_order, ("video_id", "dataset"))
+        check_choice("unlabelled_frames", self.unlabelled_frames, ("keep", "drop"))
 
 
 def dataset_ordered(table: pd.DataFrame, ids: list[str], *arrays: list) -> tuple[list, ...]:

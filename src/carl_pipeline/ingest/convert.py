@@ -33,6 +33,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from carl_pipeline.atomic import sweep_stale_temporaries
+from carl_pipeline.checks import check_choice
 from carl_pipeline.locking import exclusive_lock
 from carl_pipeline.video.frame_pack import encode_jpeg
 from carl_pipeline.video.frame_store import FrameStore, write_json_atomic
@@ -139,8 +140,7 @@ class ConversionPlan:
     synthetic: bool = False
 
     def __post_init__(self):
-        if self.executor not in EXECUTORS:
-            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        check_choice("executor", self.executor, EXECUTORS)
 
 
 @dataclass

@@ -45,6 +45,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from carl_pipeline.checks import check_choice
 from carl_pipeline.labels.align import DROPPED, align, normalised
 from carl_pipeline.labels.reading import BACKGROUND_LABEL
 
@@ -111,8 +112,7 @@ def propagate(targets: Mapping[str, np.ndarray], labelled: Mapping[str, tuple[np
     Raises:
         ValueError: an unknown method, no labelled video, or no labelled video with a phase frame.
     """
-    if method not in METHODS:
-        raise ValueError(f"label propagation method must be one of {list(METHODS)}, got {method!r}")
+    check_choice("label propagation method", method, list(METHODS))
     if not labelled:
         raise ValueError("no labelled video to propagate labels from")
     sources, backgrounds = {}, []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from carl_pipeline.checks import check_choice
 from carl_pipeline.losses.scl import sequence_contrastive_loss
 from carl_pipeline.losses.simclr import frame_contrastive_loss
 from carl_pipeline.losses.supervised import frame_classification_loss
@@ -84,8 +85,7 @@ def get_algorithm(name: str) -> Algorithm:
     Raises:
         ValueError: no such algorithm (naming the registered ones).
     """
-    if name not in _ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {algorithm_names()}, got {name!r}")
+    check_choice("algorithm", name, algorithm_names())
     return _ALGORITHMS[name]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carl_pipeline.checks import check_ranges
+from carl_pipeline.checks import check_choice, check_ranges
 from carl_pipeline.losses.algorithms import Algorithm, get_algorithm
 from carl_pipeline.losses.scl import NEGATIVES, SCL_TARGETS
 
@@ -65,12 +65,9 @@ class LossConfig:
         get_algorithm(self.algorithm)  # a registered one (carl_pipeline.losses.algorithms)
         check_ranges(self, {"temperature": "> 0", "variance": "> 0", "tcc_variance_lambda": ">= 0",
                             "tcc_label_smoothing": "in [0, 1)", "tcn_reg_lambda": ">= 0"})
-        if self.scl_target not in SCL_TARGETS:
-            raise ValueError(f"scl_target must be one of {SCL_TARGETS}, got {self.scl_target!r}")
-        if self.negatives not in NEGATIVES:
-            raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
-        if self.tcc_cycle not in ("videos", "views"):
-            raise ValueError(f"tcc_cycle must be 'videos' or 'views', got {self.tcc_cycle!r}")
+        check_choice("scl_target", self.scl_target, SCL_TARGETS)
+        check_choice("negatives", self.negatives, NEGATIVES)
+        check_choice("tcc_cycle", self.tcc_cycle, ("videos", "views"))
         if self.tcn_positive_window < 1:
             raise ValueError(f"tcn_positive_window must be >= 1, got {self.tcn_positive_window}")
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from carl_pipeline.checks import check_choice
+
 
 def timestamp_distance(steps: torch.Tensor, seq_lens: torch.Tensor) -> torch.Tensor:
     """Distance between the timestamps of view 0's and view 1's frames, per video.
@@ -151,10 +153,8 @@ def sequence_contrastive_loss(
             raise ValueError(f"{name} must be {shape} for embeddings {tuple(embeddings.shape)}, got {tuple(tensor.shape)}")
     if temperature <= 0 or variance <= 0:
         raise ValueError(f"temperature and variance must be > 0, got {temperature}, {variance}")
-    if negatives not in NEGATIVES:
-        raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
-    if target not in SCL_TARGETS:
-        raise ValueError(f"target must be one of {SCL_TARGETS}, got {target!r}")
+    check_choice("negatives", negatives, NEGATIVES)
+    check_choice("target", target, SCL_TARGETS)
     released_dtype = released_dtype if target == "released" else None
 
     z = F.normalize(embeddings.float(), dim=-1)  # cosine similarity, in float32 even under autocast

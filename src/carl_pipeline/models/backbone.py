@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from carl_pipeline.checks import check_choice
+
 logger = logging.getLogger(__name__)
 
 RESNET_STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
@@ -137,8 +139,7 @@ def build_resnet(name: str, freeze_through: str | None, weights: str | None,
     """
     import torchvision
 
-    if name not in _OUT_CHANNELS:
-        raise ValueError(f"backbone must be one of {sorted(_OUT_CHANNELS)}, got {name!r}")
+    check_choice("backbone", name, sorted(_OUT_CHANNELS))
     resnet = getattr(torchvision.models, name)(weights=None)
     resnet._carl_name = name
     if weights:

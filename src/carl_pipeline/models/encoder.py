@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from carl_pipeline.checks import check_ranges
+from carl_pipeline.checks import check_choice, check_ranges
 from carl_pipeline.models.backbone import RESNET_STAGES, build_resnet
 
 
@@ -59,12 +59,10 @@ class EncoderConfig:
 
     def __post_init__(self):
         check_input_norm(self.input_norm)
-        if self.freeze_through is not None and self.freeze_through not in RESNET_STAGES:
-            raise ValueError(f"freeze_through must be one of {RESNET_STAGES} or None, got {self.freeze_through!r}")
+        check_choice("freeze_through", self.freeze_through, (*RESNET_STAGES, None))
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
-        if self.transformer not in ("torch", "released"):
-            raise ValueError(f"transformer must be 'torch' or 'released', got {self.transformer!r}")
+        check_choice("transformer", self.transformer, ("torch", "released"))
         check_ranges(self, {"frames_per_batch": ">= 1", "fc_channels": ">= 1", "fc_layers": ">= 0",
                             "dropout": "in [0, 1)", "hidden_size": ">= 1", "num_layers": ">= 0",
                             "num_heads": ">= 1", "ff_size": ">= 1", "embedding_size": ">= 1",
@@ -97,8 +95,7 @@ def standardize_frames(frames: torch.Tensor) -> torch.Tensor:
 
 def check_input_norm(input_norm: str) -> None:
     """Refuse an ``input_norm`` that is not one of ``INPUT_NORMS``, naming the choices."""
-    if input_norm not in INPUT_NORMS:
-        raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
+    check_choice("input_norm", input_norm, INPUT_NORMS)
 
 
 def normalize_input(frames: torch.Tensor, input_norm: str) -> torch.Tensor:

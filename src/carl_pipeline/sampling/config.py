@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carl_pipeline.checks import check_choice
 from carl_pipeline.sampling.temporal import WINDOWS
 
 
@@ -24,7 +25,6 @@ class SamplingConfig:
     window: str = "video"
 
     def __post_init__(self):
-        if self.window not in WINDOWS:
-            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        check_choice("window", self.window, WINDOWS)
         if self.num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")

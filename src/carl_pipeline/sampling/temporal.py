@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import torch
 
+from carl_pipeline.checks import check_choice
+
 
 class ViewSteps(NamedTuple):
     """Two views of one video, ``T`` frames each.
@@ -110,8 +112,7 @@ def time_augment(
     if sampling_region < 1 or not 0 <= consistent_offset <= 1:
         raise ValueError(f"sampling_region must be >= 1 and consistent_offset in [0, 1], "
                          f"got {sampling_region}, {consistent_offset}")
-    if window not in WINDOWS:
-        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
+    check_choice("window", window, WINDOWS)
     num_valid = min(num_frames, num_steps)
     shift = int((1 - consistent_offset) * num_valid)
     views, first_offset, first_step = [], None, None

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
 from carl_pipeline.augment import AugmentConfig
-from carl_pipeline.checks import check_ranges
+from carl_pipeline.checks import check_choice, check_ranges
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import world as distributed_world
 from carl_pipeline.distributed import writes
@@ -90,10 +90,8 @@ class OptimConfig:
     sync_batchnorm: bool = False
 
     def __post_init__(self):
-        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
-            raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}")
-        if self.lr_decay not in ("cosine", "fixed"):
-            raise ValueError(f"lr_decay must be cosine or fixed, got {self.lr_decay!r}")
+        check_choice("precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
+        check_choice("lr_decay", self.lr_decay, ("cosine", "fixed"))
         check_ranges(self, {"epochs": ">= 1", "batch_size": ">= 1", "checkpoint_every": ">= 1", "lr": "> 0",
                             "weight_decay": ">= 0", "warmup_epochs": ">= 0", "grad_clip": "> 0",
                             "num_workers": ">= 0", "max_steps_per_epoch": ">= 1"})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from carl_pipeline.checks import check_choice
+
 
 def lr_schedule(total_steps: int, warmup_steps: int, base_lr: float, decay: str = "cosine") -> np.ndarray:
     """Learning rate at every step ``(total_steps,)``: linear warm-up from 0, then cosine decay to
     0 (``decay="cosine"``) or ``base_lr`` held (``"fixed"``, the released TCC and TCN configs)."""
-    if decay not in ("cosine", "fixed"):
-        raise ValueError(f"decay must be cosine or fixed, got {decay!r}")
+    check_choice("decay", decay, ("cosine", "fixed"))
     steps = np.arange(total_steps, dtype=np.float64)
     warm = base_lr * (steps + 1) / max(warmup_steps, 1)
     progress = (steps - warmup_steps) / max(total_steps - warmup_steps, 1)

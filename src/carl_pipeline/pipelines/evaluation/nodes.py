@@ -5,9 +5,8 @@ from typing import Any
 
 import pandas as pd
 
-from carl_pipeline.distributed import writes
 from carl_pipeline.devices import resolve_device
-from carl_pipeline.embedding.pixels import pixel_embeddings
+from carl_pipeline.distributed import writes
 from carl_pipeline.embedding import (
     dtype_name,
     embedding_dtype,
@@ -18,6 +17,7 @@ from carl_pipeline.embedding import (
     read_external_embeddings,
     untrained_checkpoint,
 )
+from carl_pipeline.embedding.pixels import pixel_embeddings
 from carl_pipeline.evaluation import (
     alignment_breakdown,
     evaluate_table,

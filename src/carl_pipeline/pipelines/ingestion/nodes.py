@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-from carl_pipeline.ingest.convert import SYNTHETIC_MARKER
 from carl_pipeline.ingest import (
     ConversionPlan,
     build_video_index,
@@ -21,6 +20,7 @@ from carl_pipeline.ingest import (
     pouring_dataset_order,
     run_conversion,
 )
+from carl_pipeline.ingest.convert import SYNTHETIC_MARKER
 from carl_pipeline.params import (
     FineGymIngestParams,
     PennActionIngestParams,
