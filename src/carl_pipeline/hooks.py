@@ -161,7 +161,7 @@ class MlflowTrackingHook:
                     params.update(flatten(value, name.removesuffix("_settings")))
             self._log_params(params)
         if function == _TRAINING:
-            from carl_pipeline.training.checkpoint import read_checkpoint
+            from carl_pipeline.record import read_checkpoint
 
             checkpoint = read_checkpoint(next(iter(outputs.values())))
             run = checkpoint.run_record

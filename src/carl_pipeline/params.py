@@ -346,7 +346,7 @@ class DiscoverPhases(_Block):
 class ModelSource(RootModel[str]):
     """``videos.model``: ``train``, or the path of a model to use as it is (a carl.pt or its
     versioned folder, a run folder, a released CARL checkpoint, an exported model's folder;
-    ``carl_pipeline.export.open_model`` says what it found there)."""
+    ``carl_pipeline.record.open_checkpoint`` says what it found there)."""
 
     model_config = ConfigDict(frozen=True)
 

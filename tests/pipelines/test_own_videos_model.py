@@ -21,8 +21,8 @@ from kedro.framework.startup import bootstrap_project
 from carl_pipeline.embedding import embed_video
 from carl_pipeline.export import load_exported
 from carl_pipeline.labels.propagate import accuracy, propagation_scores, relative_time_labels
+from carl_pipeline.record import weights_digest
 from carl_pipeline.training import load_encoder
-from carl_pipeline.training.checkpoint import weights_digest
 from carl_pipeline.video import FrameStore, write_video
 from tests.conftest import PROJECT_ROOT, make_project, newest
 

@@ -11,8 +11,8 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import JSONPreview
 
 from carl_pipeline.export import ExportedModel, is_exported, load_exported, save_exported
+from carl_pipeline.record import Checkpoint
 from carl_pipeline.search import FrameIndex
-from carl_pipeline.training import Checkpoint
 
 
 class FrameIndexDataset(AbstractDataset[FrameIndex, FrameIndex]):

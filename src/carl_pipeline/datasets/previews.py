@@ -28,7 +28,7 @@ def evenly(count: int, available: int) -> np.ndarray:
 
 def checkpoint_summary(checkpoint: Any) -> dict[str, Any]:
     """What a person wants to know about a checkpoint: the run, the settings and the loss curve."""
-    from carl_pipeline.training.checkpoint import Checkpoint
+    from carl_pipeline.record import Checkpoint
 
     if isinstance(checkpoint, Checkpoint):
         checkpoint = checkpoint.summary()

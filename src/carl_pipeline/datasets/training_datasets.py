@@ -13,8 +13,7 @@ from kedro_datasets._typing import JSONPreview
 
 from carl_pipeline.atomic import sweep_stale_temporaries
 from carl_pipeline.datasets.previews import checkpoint_summary
-from carl_pipeline.training.checkpoint import Checkpoint, read_checkpoint
-from carl_pipeline.training.run_dir import RunDir, save_atomic
+from carl_pipeline.record import Checkpoint, RunDir, read_checkpoint, save_atomic
 
 
 class RunDirDataset(AbstractDataset[None, RunDir]):

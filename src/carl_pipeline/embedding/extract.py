@@ -16,7 +16,7 @@ from carl_pipeline.checks import check_choice
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import all_gather_dict, shard, world
 from carl_pipeline.models import CARLEncoder
-from carl_pipeline.training.checkpoint import Checkpoint, load_encoder, read_checkpoint
+from carl_pipeline.record import Checkpoint, load_encoder, read_checkpoint
 from carl_pipeline.video.frame_pack import FramePack
 from carl_pipeline.video.frame_store import FrameStore
 

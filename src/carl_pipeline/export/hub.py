@@ -22,7 +22,7 @@ from torch import nn
 
 from carl_pipeline.atomic import atomic_folder
 from carl_pipeline.models import CARLEncoder, EncoderConfig
-from carl_pipeline.training import Checkpoint, read_checkpoint
+from carl_pipeline.record import Checkpoint, read_checkpoint
 
 #: What ``config.json`` says it is, and the version of its layout.
 FORMAT = "carl-pipeline-export"

@@ -20,7 +20,7 @@ from carl_pipeline.video import FrameStore
 def hparams_of(checkpoint) -> dict[str, float | int | str | bool]:
     """The run's identity flattened to the scalar values TensorBoard's HParams tab takes
     (``train.lr``, ``loss.algorithm``, ``augment.image_size``, ...)."""
-    from carl_pipeline.training.checkpoint import read_checkpoint
+    from carl_pipeline.record import read_checkpoint
 
     identity = read_checkpoint(checkpoint).run_record.identity or {}
     return {key: value if isinstance(value, bool | int | float | str) else str(value)

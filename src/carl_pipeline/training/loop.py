@@ -34,7 +34,13 @@ from carl_pipeline.distributed import writes
 from carl_pipeline.locking import exclusive_lock
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
-from carl_pipeline.training.checkpoint import Checkpoint, load_encoder, read_checkpoint
+from carl_pipeline.record import (
+    Checkpoint,
+    RunDir,
+    load_encoder,
+    newest_intact_checkpoint,
+    read_checkpoint,
+)
 from carl_pipeline.training.data import (
     DevicePrefetcher,
     EpochIndices,
@@ -51,7 +57,6 @@ from carl_pipeline.training.identity import (
     run_name,
     state_fingerprint,
 )
-from carl_pipeline.training.run_dir import RunDir, newest_intact_checkpoint
 from carl_pipeline.training.schedule import lr_schedule
 from carl_pipeline.training.tensorboard_log import summary_writer
 from carl_pipeline.video import FrameStore

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carl_pipeline.training.run_dir import RunDir
+from carl_pipeline.record import RunDir
 
 
 def summary_writer(run_dir: RunDir, subfolder: str | None = None):

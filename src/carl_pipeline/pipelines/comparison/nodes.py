@@ -7,8 +7,8 @@ from carl_pipeline.evaluation import trained_scores
 from carl_pipeline.losses import algorithm_names, get_algorithm
 from carl_pipeline.nested import merge
 from carl_pipeline.params import TrainChanges, TrainParams
+from carl_pipeline.record import read_checkpoint
 from carl_pipeline.reporting import comparison_figure
-from carl_pipeline.training import read_checkpoint
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,15 @@ from carl_pipeline.evaluation import (
     tau_ceiling,
     trained_scores,
 )
-from carl_pipeline.export.sources import open_model
 from carl_pipeline.params import EvaluateParams, ExternalEmbeddingsParams, VideosReportParams
+from carl_pipeline.record import (
+    Checkpoint,
+    RunDir,
+    load_encoder,
+    open_checkpoint,
+    read_checkpoint,
+    run_folder,
+)
 from carl_pipeline.reporting import (
     alignment_frames,
     metrics_figure,
@@ -36,7 +43,6 @@ from carl_pipeline.reporting import (
     similarity_figure,
 )
 from carl_pipeline.reporting.tensorboard import log_evaluation
-from carl_pipeline.training import Checkpoint, RunDir, load_encoder, read_checkpoint, run_folder
 from carl_pipeline.training.tensorboard_log import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
 
@@ -56,7 +62,7 @@ def import_released_checkpoint(params: EvaluateParams) -> Checkpoint:
     if not params.checkpoint:
         raise ValueError("evaluate.checkpoint is not set: point it at a released CARL checkpoint, e.g. "
                          "--params=\"pouring.evaluate.checkpoint=data/paper/06_models/released/pouring.pth\"")
-    checkpoint = open_model(params.checkpoint, train_length=params.checkpoint_train_length)
+    checkpoint = open_checkpoint(params.checkpoint, train_length=params.checkpoint_train_length)
     logger.info("model %s: %s", params.checkpoint, checkpoint.encoder)
     return checkpoint
 

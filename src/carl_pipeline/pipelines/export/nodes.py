@@ -5,7 +5,7 @@ from typing import Any
 
 from carl_pipeline.export import ExportedModel, check_scores_are_of, export_config, model_card
 from carl_pipeline.params import EvaluateParams
-from carl_pipeline.training import Checkpoint, read_checkpoint
+from carl_pipeline.record import Checkpoint, read_checkpoint
 
 logger = logging.getLogger(__name__)
 

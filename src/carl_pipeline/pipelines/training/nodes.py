@@ -5,9 +5,9 @@ from typing import Any
 
 import pandas as pd
 
-from carl_pipeline.export import open_model
 from carl_pipeline.params import ModelSource, TrainParams
-from carl_pipeline.training import Checkpoint, RunDir, pretrain_backbone, train
+from carl_pipeline.record import Checkpoint, RunDir, open_checkpoint
+from carl_pipeline.training import pretrain_backbone, train
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def train_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame
                        pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams,
                        model_choice: ModelSource) -> Checkpoint:
     """``train_encoder`` when ``model_choice`` is ``train``; else the model it names, used as it
-    is (``carl_pipeline.export.open_model``: a carl.pt or run folder, a released CARL checkpoint,
+    is (``carl_pipeline.record.open_checkpoint``: a carl.pt or run folder, a released CARL checkpoint,
     an exported model) and nothing trains. A released checkpoint's clip length (which scales its
     position encoding) comes from its cfg (``TRAIN.NUM_FRAMES``), else 240.
 
@@ -100,7 +100,7 @@ def train_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame
     """
     if model_choice.trains:
         return train_encoder(frame_store, video_index, frame_labels, pretrained_backbone, run_dir, params)
-    checkpoint = open_model(model_choice.root)
+    checkpoint = open_checkpoint(model_choice.root)
     logger.info("using the model %s as it is (%s, run %s): nothing trains", model_choice.root, checkpoint.algorithm,
                 checkpoint.run_record.name or "none")
     return checkpoint

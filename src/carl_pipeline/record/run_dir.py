@@ -6,14 +6,11 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from carl_pipeline.atomic import atomic_path, save_torch, sweep_stale_temporaries
-
-if TYPE_CHECKING:
-    from carl_pipeline.training.checkpoint import Checkpoint
+from carl_pipeline.record.checkpoint import Checkpoint, RunRecord, read_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +104,6 @@ def newest_intact_checkpoint(run_dir: RunDir) -> tuple[Path | None, Checkpoint |
     """The newest epoch checkpoint of a run that loads, and its path; ``(None, None)`` when there
     is none. A checkpoint that does not load (truncated, damaged) is named in a warning and the
     next older one is tried."""
-    from carl_pipeline.training.checkpoint import read_checkpoint
-
     for _, path in reversed(run_dir.checkpoints()):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -117,3 +112,12 @@ def newest_intact_checkpoint(run_dir: RunDir) -> tuple[Path | None, Checkpoint |
             logger.warning("%s does not load (%s: %s); trying the one before it", path, type(error).__name__,
                            str(error).splitlines()[0] if str(error) else "")
     return None, None
+
+
+def run_folder(record: RunRecord, runs_root: RunDir) -> RunDir:
+    """The ``RunDir`` a checkpoint's run trained in: its stored folder when it is there, else the
+    folder of that name under ``runs_root`` (a project moved since), else ``runs_root`` itself
+    (a checkpoint that no run here made)."""
+    if record.folder and Path(record.folder).is_dir():
+        return RunDir(record.folder)
+    return runs_root.child(record.name) if record.name else runs_root

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from carl_pipeline.models import CARLEncoder, EncoderConfig
-from carl_pipeline.training.run_dir import RunDir
+if TYPE_CHECKING:  # imported where used: reading a checkpoint loads no model code
+    from carl_pipeline.models import CARLEncoder, EncoderConfig
 
 #: Version of the on-disk layout. 1: the run (``run``: id, name, folder, identity) and the random
 #: states of a resumable checkpoint (``rng``). 2: the optimiser block is ``optim``, as in conf
@@ -47,15 +46,6 @@ class RunRecord:
         run = run or {}
         return cls(id=run.get("id"), name=run.get("name"), folder=run.get("folder"), identity=run.get("identity"),
                    namespaces=tuple(run.get("namespaces") or ()), asked_by=run.get("asked_by"))
-
-
-def run_folder(record: RunRecord, runs_root: RunDir) -> RunDir:
-    """The ``RunDir`` a checkpoint's run trained in: its stored folder when it is there, else the
-    folder of that name under ``runs_root`` (a project moved since), else ``runs_root`` itself
-    (a checkpoint that no run here made)."""
-    if record.folder and Path(record.folder).is_dir():
-        return RunDir(record.folder)
-    return runs_root.child(record.name) if record.name else runs_root
 
 
 @dataclass
@@ -127,6 +117,8 @@ class Checkpoint:
 
     def encoder_config(self) -> EncoderConfig:
         """The architecture, with the weights coming from this checkpoint (no weights file is read)."""
+        from carl_pipeline.models import EncoderConfig
+
         return EncoderConfig(**{**self.encoder, "backbone_weights": None})
 
     def weights_digest(self) -> str:
@@ -170,6 +162,8 @@ def load_encoder(checkpoint: Checkpoint | dict[str, Any], device: str = "cpu") -
     """Rebuild the trained encoder from a checkpoint (a ``Checkpoint`` or its dict form; the
     weights are in it, so the backbone file is not read again)."""
     checkpoint = read_checkpoint(checkpoint)
+    from carl_pipeline.models import CARLEncoder
+
     model = CARLEncoder(checkpoint.encoder_config())
     try:
         model.load_state_dict(checkpoint.model)
