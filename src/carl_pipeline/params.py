@@ -190,6 +190,12 @@ class EmbeddingSettings(_Block):
     # Autocast on CUDA while embedding: auto (bf16 where supported, else fp16), bf16, fp16 (the
     # released evaluate.py) or fp32; a CPU embeds in float32 (carl_pipeline.embedding.embedding_dtype).
     precision: str = "auto"
+    # Two videos to align in the alignment video; null: the first two (validation) videos.
+    alignment_pair: tuple[str, str] | None = None
+    alignment_height: int = Field(160, ge=16)
+    # Neighbours shown per query frame in the retrieval video or sheet.
+    retrieval_neighbours: int = Field(5, ge=1)
+    progress: bool = True
 
     @field_validator("precision")
     @classmethod
@@ -198,12 +204,6 @@ class EmbeddingSettings(_Block):
 
         check_choice("precision", value, list(PRECISIONS))
         return value
-    # Two videos to align in the alignment video; null: the first two (validation) videos.
-    alignment_pair: tuple[str, str] | None = None
-    alignment_height: int = Field(160, ge=16)
-    # Neighbours shown per query frame in the retrieval video or sheet.
-    retrieval_neighbours: int = Field(5, ge=1)
-    progress: bool = True
 
 
 class EvaluateParams(EmbeddingSettings):
@@ -211,7 +211,8 @@ class EvaluateParams(EmbeddingSettings):
 
     protocol: EvalConfig
     untrained_seed: int = 0
-    # A checkpoint released by CARL's authors, scored by the evaluate_released_<dataset> pipeline.
+    # A model scored by the evaluate_released_<dataset> pipeline without training: a checkpoint
+    # released by CARL's authors, or any model videos.model takes (carl_pipeline.record.open_checkpoint).
     checkpoint: str | None = None
     # Its training clip length T (scales the position encoding); null: from the file's cfg, else 240.
     checkpoint_train_length: int | None = Field(None, ge=1)
