@@ -3,7 +3,7 @@
 The embeddings are L2-normalised, so that the inner product is the cosine similarity, and held
 in a FAISS index: exact (``IndexFlatIP``) up to ``exact_below`` frames, an inverted file
 (``IndexIVFFlat``: ``nlist`` k-means cells, ``nprobe`` of them searched per query) above, which
-answers a query over 10^6 frames in about a millisecond (benchmarks/search_index.py measures it
+answers a query over 10^6 frames in about a millisecond (benchmarks/bench_search_index.py measures it
 against brute force). An index remembers the fingerprint of the embeddings it was built from, so
 that it is never used with another table, and ``index.json`` holds a checksum of each of its other
 files, so that a damaged ``index.faiss`` or frame list is refused instead of answering wrongly.
