@@ -15,12 +15,12 @@ imported only when a run is tracked.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from carl_pipeline.distributed import writes
 from carl_pipeline.nested import flatten
 
 logger = logging.getLogger(__name__)
@@ -117,8 +117,8 @@ class MlflowTrackingHook:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         functions = {node.func.__name__ for node in pipeline.nodes if hasattr(node.func, "__name__")}
-        rank = int(os.environ.get("RANK", "0"))  # under torchrun, rank 0 records the run
-        if not self._settings.get("enabled") or rank != 0 or not functions & {_TRAINING, _EVALUATION}:
+        # under torchrun, rank 0 records the run (distributed.writes)
+        if not self._settings.get("enabled") or not writes() or not functions & {_TRAINING, _EVALUATION}:
             self._mlflow = None
             return
         check_tracking_store(self._settings["tracking_uri"])

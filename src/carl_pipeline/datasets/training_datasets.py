@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from kedro_datasets._typing import JSONPreview
 
 from carl_pipeline.atomic import sweep_stale_temporaries
 from carl_pipeline.datasets.previews import checkpoint_summary
+from carl_pipeline.distributed import writes
 from carl_pipeline.record import Checkpoint, RunDir, read_checkpoint, save_atomic
 
 
@@ -86,7 +86,7 @@ class TorchCheckpointDataset(AbstractVersionedDataset[Checkpoint | dict, Checkpo
         return super().resolve_load_version()
 
     def _save(self, data: dict) -> None:
-        if int(os.environ.get("RANK", "0")) != 0:
+        if not writes():
             self._kept = data
             return
         path = Path(self._get_save_path())

@@ -202,9 +202,3 @@ class DevicePrefetcher:
             prepared.record_stream(torch.cuda.current_stream(self.device))  # made on the side stream
             upcoming = ready_next()  # the next batch's decoding overlaps this step
             yield batch, prepared
-
-
-def augment_batch_on_device(batch: dict, augment: AugmentConfig, device: torch.device) -> torch.Tensor:
-    """Augment uint8 views on ``device`` with the draws made in the loader: ``(B, V, T, 3, S, S)``."""
-    return torch.stack([_augment_views(frames.to(device, non_blocking=True), params, augment)
-                        for frames, params in zip(batch["frames"], batch["view_params"], strict=True)])
