@@ -1,4 +1,5 @@
-"""Experiment tracking with MLflow: every ``kedro run`` that trains or evaluates is one MLflow run.
+"""Experiment tracking with MLflow: every ``kedro run`` that trains or evaluates (has a node that
+writes a ``model`` or ``metrics`` dataset, whatever its namespace) is one MLflow run.
 
 Recorded: the parameters of each namespace it trains or evaluates (flattened, e.g.
 ``pouring.train.optim.lr``), the training run's identity (``pouring.run``), the loss of every
@@ -25,11 +26,20 @@ from carl_pipeline.nested import flatten
 
 logger = logging.getLogger(__name__)
 
-#: Nodes whose runs are worth tracking, by function name.
-_TRAINING, _EVALUATION = "train_encoder", "evaluate_encoders"
-#: Nodes whose saved outputs become artifacts.
-_ARTIFACT_NODES = {"train_encoder", "evaluate_encoders", "plot_results", "render_alignment_video",
-                   "render_retrieval_video", "combine_taxonomy_metrics", "compare_methods", "plot_comparison"}
+#: What is tracked is chosen by the datasets a node writes, whatever the function's name: a node
+#: writing a ``model`` trains (or brings a model: ``videos.model``), one writing ``metrics``
+#: scores, and these outputs are kept as artifacts.
+_MODEL, _METRICS = "model", "metrics"
+_ARTIFACT_SUFFIXES = ("model", "metrics", "_plot", "_video", "comparison", "_sheet")
+
+
+def _name(dataset: str) -> str:
+    """A dataset's name without its namespace (``pouring_tcc.metrics`` -> ``metrics``)."""
+    return dataset.rsplit(".", 1)[-1]
+
+
+def _writes(node, name: str) -> bool:
+    return any(_name(output) == name for output in node.outputs)
 
 
 class TrackingStoreError(RuntimeError):
@@ -116,9 +126,9 @@ class MlflowTrackingHook:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        functions = {node.func.__name__ for node in pipeline.nodes if hasattr(node.func, "__name__")}
+        tracked = any(_writes(node, _MODEL) or _writes(node, _METRICS) for node in pipeline.nodes)
         # under torchrun, rank 0 records the run (distributed.writes)
-        if not self._settings.get("enabled") or not writes() or not functions & {_TRAINING, _EVALUATION}:
+        if not self._settings.get("enabled") or not writes() or not tracked:
             self._mlflow = None
             return
         check_tracking_store(self._settings["tracking_uri"])
@@ -149,10 +159,10 @@ class MlflowTrackingHook:
     def after_node_run(self, node, catalog, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         if self._mlflow is None:
             return
-        function = getattr(node.func, "__name__", "")
         namespace = node.namespace or ""
         prefix = f"{namespace}/" if namespace else ""
-        if function in (_TRAINING, _EVALUATION):
+        trains, scores = _writes(node, _MODEL), _writes(node, _METRICS)
+        if trains or scores:
             params = {}
             for name, value in inputs.items():
                 if name.startswith("params:"):
@@ -160,25 +170,24 @@ class MlflowTrackingHook:
                 elif name.endswith(".train_settings"):  # a baseline's settings, derived from params
                     params.update(flatten(value, name.removesuffix("_settings")))
             self._log_params(params)
-        if function == _TRAINING:
+        if trains:
             from carl_pipeline.record import read_checkpoint
 
-            checkpoint = read_checkpoint(next(iter(outputs.values())))
+            checkpoint = read_checkpoint(next(v for k, v in outputs.items() if _name(k) == _MODEL))
             run = checkpoint.run_record
             self._log_params({f"{namespace}.run": run.name, f"{namespace}.run_folder": run.folder})
             for epoch, loss in enumerate(checkpoint.history, start=1):
                 self._mlflow.log_metric(f"{prefix}train/loss", loss, step=epoch)
-        if function in (_EVALUATION, "combine_taxonomy_metrics"):
+        if scores:
             from carl_pipeline.evaluation import trained_scores
 
-            metrics = next(iter(outputs.values()))
-            for encoder in ("trained", "untrained", "labels"):
+            metrics = next(v for k, v in outputs.items() if _name(k) == _METRICS)
+            for encoder in ("trained", "untrained", "pixels", "labels"):
                 scores = trained_scores(metrics) if encoder == "trained" else metrics.get(encoder) or {}
                 for key, value in scores.items():
                     if isinstance(value, int | float):
                         self._mlflow.log_metric(metric_name(f"{prefix}{encoder}/{key}"), float(value))
-        if function in _ARTIFACT_NODES:
-            self._artifacts.extend(node.outputs)
+        self._artifacts.extend(o for o in node.outputs if _name(o).endswith(_ARTIFACT_SUFFIXES))
 
     def _log_params(self, params: dict[str, Any]) -> None:
         items = [(k, str(v)[:6000]) for k, v in params.items() if v is not None]
