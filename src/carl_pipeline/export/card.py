@@ -68,63 +68,30 @@ def card_metadata(config: Mapping[str, Any]) -> dict[str, Any]:
     return header
 
 
-def model_card(config: Mapping[str, Any], folder_hint: str = "path/to/this/folder") -> str:
-    """Markdown with a Hugging Face YAML header, from an export's ``config.json`` content: the
-    scores beside the untrained encoder and the raw pixels, as structured results too, how it
-    was made (run, data, code version), intended uses and limitations, how to load it, the
-    citation, and a warning when the training data were the embedded synthetic demo's."""
-    import yaml
-
-    scores = config.get("scores") or {}
+def _scores_table(scores: Mapping[str, Any]) -> str:
+    """The scores as Markdown: this encoder, the untrained one and (when scored) the raw pixels."""
     trained, untrained = scores.get("trained") or {}, scores.get("untrained") or {}
     pixels = scores.get("pixels") or {}
-    run = config.get("run") or {}
-    training = config.get("training") or {}
-    encoder = config.get("encoder") or {}
-    code = config.get("code_version") or {}
     pixel_header, pixel_rule = (" raw pixels (32x32 grey) |", "---|") if pixels else ("", "")
     rows = "\n".join(f"| {metric} | {_number(trained.get(metric))} | {_number(untrained.get(metric))} |"
                      + (f" {_number(pixels.get(metric))} |" if pixels else "") for metric in trained)
-    table = ("| metric | this encoder | untrained encoder (same architecture, random weights) |" + pixel_header
-             + "\n|---|---|---|" + pixel_rule + "\n" + rows) if rows else "No scores were recorded with this export."
-    dataset = config.get("dataset") or "unknown"
-    synthetic = ("\n> **Trained on synthetic data.** This encoder was trained on the demo's embedded synthetic "
-                 "videos (carl_pipeline.synthetic), not on real footage: it shows the pipeline works, and is of "
-                 "no use on real videos.\n") if config.get("synthetic_data") else ""
-    header = yaml.safe_dump(card_metadata(config), sort_keys=False, allow_unicode=True)
-    return f"""---
-{header}---
+    if not rows:
+        return "No scores were recorded with this export."
+    return ("| metric | this encoder | untrained encoder (same architecture, random weights) |" + pixel_header
+            + "\n|---|---|---|" + pixel_rule + "\n" + rows)
 
-# CARL frame-wise video encoder ({dataset})
-{synthetic}
-A frame-wise action representation encoder trained with {training.get('algorithm', 'scl').upper()}
-(CARL: Chen et al., "Frame-wise Action Representations for Long Videos via Sequence Contrastive
-Learning", CVPR 2022), exported by carl-pipeline. It maps a video of `T` frames to `T`
-embeddings of size {encoder.get('embedding_size')}.
 
-## Intended uses and limitations
+SYNTHETIC_WARNING = ("\n> **Trained on synthetic data.** This encoder was trained on the demo's embedded synthetic "
+                     "videos (carl_pipeline.synthetic), not on real footage: it shows the pipeline works, and is of "
+                     "no use on real videos.\n")
 
-Use it to embed the frames of videos of the action it was trained on ({dataset}): to align two
-videos in time, find the same moment in other videos, label phases from a few labelled videos, or
-as features for a frame-level classifier. It knows only what its training videos showed: other
-actions, viewpoints or camera set-ups may embed poorly, and it never saw labels (unless trained
-as the supervised reference). Compare its scores with the untrained encoder's and the raw
-pixels' below before relying on it.
 
-## Scores ({dataset}, validation videos, the project's evaluation protocol)
-
-{table}
-
-## How it was made
-
-- Run: `{run.get('name')}` (id `{run.get('id')}`), {training.get('epoch')} epochs, final loss
-  {_number(training.get('final_loss'))}; backbone {encoder.get('backbone')}, started from
-  {training.get('backbone_init')}.
-- Data fingerprint (the training videos' frames): `{config.get('data_fingerprint')}`
-- Released checkpoint converted from: {config.get('released_checkpoint') or 'none'}
-- Code: carl-pipeline {code.get('package') or 'unknown'}, git commit `{code.get('git_commit') or 'unknown'}`
-
-## Input
+def _usage(config: Mapping[str, Any], folder_hint: str) -> str:
+    """The card's last sections: input, how to load it, its settings, the citation."""
+    training, encoder = config.get("training") or {}, config.get("encoder") or {}
+    settings = json.dumps({"encoder": encoder, "sampling": training.get("sampling"), "augment": training.get("augment"),
+                           "loss": training.get("loss")}, indent=2, default=str)
+    return f"""## Input
 
 Frames as RGB floats in [0, 1], framed to {config['input']['image_size']} x
 {config['input']['image_size']} by `{config['input']['framing']}`
@@ -151,8 +118,7 @@ kedro run --pipelines=videos --params="videos.model={folder_hint}"
 ## Settings
 
 ```json
-{json.dumps({"encoder": encoder, "sampling": training.get("sampling"), "augment": training.get("augment"),
-             "loss": training.get("loss")}, indent=2, default=str)}
+{settings}
 ```
 
 ## Citation
@@ -161,3 +127,50 @@ kedro run --pipelines=videos --params="videos.model={folder_hint}"
 {CITATION}
 ```
 """
+
+
+def model_card(config: Mapping[str, Any], folder_hint: str = "path/to/this/folder") -> str:
+    """Markdown with a Hugging Face YAML header, from an export's ``config.json`` content: the
+    scores beside the untrained encoder and the raw pixels, as structured results too, how it
+    was made (run, data, code version), intended uses and limitations, how to load it, the
+    citation, and a warning when the training data were the embedded synthetic demo's."""
+    import yaml
+
+    run, training = config.get("run") or {}, config.get("training") or {}
+    encoder, code = config.get("encoder") or {}, config.get("code_version") or {}
+    dataset = config.get("dataset") or "unknown"
+    synthetic = SYNTHETIC_WARNING if config.get("synthetic_data") else ""
+    header = yaml.safe_dump(card_metadata(config), sort_keys=False, allow_unicode=True)
+    return f"""---
+{header}---
+
+# CARL frame-wise video encoder ({dataset})
+{synthetic}
+A frame-wise action representation encoder trained with {training.get('algorithm', 'scl').upper()}
+(CARL: Chen et al., "Frame-wise Action Representations for Long Videos via Sequence Contrastive
+Learning", CVPR 2022), exported by carl-pipeline. It maps a video of `T` frames to `T`
+embeddings of size {encoder.get('embedding_size')}.
+
+## Intended uses and limitations
+
+Use it to embed the frames of videos of the action it was trained on ({dataset}): to align two
+videos in time, find the same moment in other videos, label phases from a few labelled videos, or
+as features for a frame-level classifier. It knows only what its training videos showed: other
+actions, viewpoints or camera set-ups may embed poorly, and it never saw labels (unless trained
+as the supervised reference). Compare its scores with the untrained encoder's and the raw
+pixels' below before relying on it.
+
+## Scores ({dataset}, validation videos, the project's evaluation protocol)
+
+{_scores_table(config.get("scores") or {})}
+
+## How it was made
+
+- Run: `{run.get('name')}` (id `{run.get('id')}`), {training.get('epoch')} epochs, final loss
+  {_number(training.get('final_loss'))}; backbone {encoder.get('backbone')}, started from
+  {training.get('backbone_init')}.
+- Data fingerprint (the training videos' frames): `{config.get('data_fingerprint')}`
+- Released checkpoint converted from: {config.get('released_checkpoint') or 'none'}
+- Code: carl-pipeline {code.get('package') or 'unknown'}, git commit `{code.get('git_commit') or 'unknown'}`
+
+{_usage(config, folder_hint)}"""
