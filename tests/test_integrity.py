@@ -306,13 +306,11 @@ def test_tracking__a_corrupt_store_stops_the_run_before_any_node_naming_it_and_t
 
     from carl_pipeline.hooks import MlflowTrackingHook
 
-    def train_encoder():
-        pass
-
     hook = MlflowTrackingHook()
     hook._settings = {"enabled": True, "tracking_uri": f"sqlite:///{store}", "env": None}
+    training = SimpleNamespace(outputs=["pouring.model"])  # a node that writes a model: a tracked run
     with pytest.raises(TrackingStoreError, match="tracking.enabled: false"):
-        hook.before_pipeline_run({}, SimpleNamespace(nodes=[SimpleNamespace(func=train_encoder)]), None)
+        hook.before_pipeline_run({}, SimpleNamespace(nodes=[training]), None)
 
 
 def test_training__settings_that_are_legal_but_almost_surely_a_mistake_are_warned(pouring_store, tmp_path, caplog):
