@@ -7,7 +7,7 @@ A bad value fails before any work with a message that names the field.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
@@ -53,6 +53,14 @@ class _IngestCommon(_Block):
         check_choice("executor", value, list(EXECUTORS))
         return value
 
+    @field_validator("pixels", check_fields=False)
+    @classmethod
+    def _known_pixels(cls, value: str) -> str:
+        from carl_pipeline.ingest.convert import PIXELS
+
+        check_choice("pixels", value, list(PIXELS))
+        return value
+
     @field_validator("frame_size", check_fields=False)
     @classmethod
     def _positive_size(cls, value):
@@ -67,7 +75,7 @@ class PouringIngestParams(_IngestCommon):
     frame_size: FrameSize | None = None
     fps: float = Field(30.0, gt=0)
     splits: tuple[str, ...] = ("train", "val", "test")
-    pixels: Literal["project", "released"] = "project"
+    pixels: str = "project"  # project or released (carl_pipeline.ingest.convert.PIXELS)
 
 
 class PennActionIngestParams(_IngestCommon):
@@ -76,7 +84,7 @@ class PennActionIngestParams(_IngestCommon):
     frame_size: FrameSize | None = None
     fps: float = Field(30.0, gt=0)
     splits: tuple[str, ...] = ("train", "val")
-    pixels: Literal["project", "released"] = "project"
+    pixels: str = "project"  # project or released (carl_pipeline.ingest.convert.PIXELS)
     phase_label_dir: str = ""
     skip_actions: tuple[str, ...] = ("strum_guitar", "jump_rope")
     label_length_tolerance: float = Field(0.1, ge=0)

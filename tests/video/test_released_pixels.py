@@ -103,3 +103,27 @@ def test_ingest__released_pixels_are_the_x264_round_trip_and_project_packs_keep_
     (penn_job, *_), _ = plan_penn_action(tiny_raw / "penn_action", frame_size=(24, 32), pixels="released")
     converted = penn_job.run()
     assert (converted.height, converted.width) == (24, 32) and len(converted.jpeg_frames) == len(converted.labels["phase"])
+
+
+def test_pixels__a_name_other_than_project_or_released_is_refused_where_it_is_given(tiny_raw):
+    from pydantic import ValidationError
+
+    from carl_pipeline.params import PouringIngestParams
+
+    with pytest.raises(ValidationError, match=r"pixels must be one of \['project', 'released'\], got 'relased'"):
+        PouringIngestParams(pixels="relased")
+    for plan in (plan_pouring, plan_penn_action):
+        with pytest.raises(ValueError, match="pixels must be one of"):
+            plan(tiny_raw / ("pouring" if plan is plan_pouring else "penn_action"), pixels="relased")
+
+
+def test_released_penn_action_frame__without_a_size_the_frame_keeps_its_size_and_still_goes_through_the_jpeg():
+    frame = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    out = released_penn_action_frame(_jpeg(frame, 100), None)
+    assert out.shape == (20, 30, 3)
+    buffer = io.BytesIO()  # cv2's decode of the raw JPEG, then the converter's quality-95 JPEG
+    import cv2
+
+    rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(_jpeg(frame, 100), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    Image.fromarray(rgb).save(buffer, "jpeg", quality=95, optimize=True)
+    assert np.array_equal(out, decode_jpeg_rgb(buffer.getvalue()))

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from carl_pipeline.checks import check_choice
 from carl_pipeline.ingest.convert import (
+    PIXELS,
     ConversionError,
     ConversionJob,
     ConvertedVideo,
@@ -108,12 +110,12 @@ class PennActionVideoJob(ConversionJob):
 
 def _released_frames(jpegs: list[bytes], files: list[Path], size: tuple[int, int] | None,
                      source: str) -> tuple[list[bytes], int, int]:
-    from carl_pipeline.video.released_pixels import decode_jpeg_rgb, released_penn_action_frame
+    from carl_pipeline.video.released_pixels import released_penn_action_frame
 
     frames = []
     for data, path in zip(jpegs, files, strict=True):
         try:
-            frames.append(released_penn_action_frame(data, size) if size else decode_jpeg_rgb(data))
+            frames.append(released_penn_action_frame(data, size))
         except Exception as error:  # OpenCV and PIL raise several types for corrupt data
             raise ConversionError(f"{path}: not a readable image ({error})") from error
     if len({f.shape for f in frames}) > 1:
@@ -132,14 +134,17 @@ def plan_penn_action(
     label_length_tolerance: float = 0.1,
     pixels: str = "project",
 ) -> tuple[list[PennActionVideoJob], list[dict[str, str]]]:
-    """One job per phase-label file ``<root>/<phase_label_dir>/<split>/<action>/<id>.npy``.
+    """One job per phase-label file ``<root>/<phase_label_dir>/<split>/<action>/<id>.npy``;
+    ``pixels``: ``project`` or ``released`` (``carl_pipeline.ingest.convert.PIXELS``).
 
     Returns:
         The jobs and planning failures (none for this layout: every problem shows when a job runs).
 
     Raises:
         FileNotFoundError: no phase-label file under any split folder.
+        ValueError: ``pixels`` is neither.
     """
+    check_choice("pixels", pixels, PIXELS)
     root = Path(root)
     label_root = root / phase_label_dir
     jobs = []

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from carl_pipeline.checks import check_choice
 from carl_pipeline.ingest.convert import (
+    PIXELS,
     ConversionError,
     ConversionJob,
     ConvertedVideo,
@@ -89,6 +91,8 @@ def plan_pouring(
 ) -> tuple[list[TFRecordVideoJob], list[dict[str, str]]]:
     """One job per record of every ``*_{split}-*.tfrecord`` under ``root``.
 
+    ``pixels``: ``project`` or ``released`` (``carl_pipeline.ingest.convert.PIXELS``).
+
     Returns:
         The jobs, and what could not be listed (``{"video_id", "source", "error"}``): a record
         failing its CRC (by its name where readable, else ``<file>@<byte>``), a broken record
@@ -96,7 +100,9 @@ def plan_pouring(
 
     Raises:
         FileNotFoundError: ``root`` holds no TFRecord file at all.
+        ValueError: ``pixels`` is neither.
     """
+    check_choice("pixels", pixels, PIXELS)
     root = Path(root)
     files = sorted(p for p in root.glob("*.tfrecord*") if _FILE.match(p.name))
     if not files:

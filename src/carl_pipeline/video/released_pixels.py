@@ -86,10 +86,11 @@ def decode_jpeg_rgb(data: bytes) -> np.ndarray:
         raise ValueError(f"not a readable JPEG ({error})") from error
 
 
-def released_penn_action_frame(data: bytes, size: tuple[int, int]) -> np.ndarray:
+def released_penn_action_frame(data: bytes, size: tuple[int, int] | None) -> np.ndarray:
     """A raw Penn Action JPEG as the released TFRecord holds it, decoded: ``cv2.imread`` (BGR),
-    to RGB, ``cv2.resize(im, (width, height))`` (bilinear, no antialiasing), PIL JPEG quality 95
-    (``optimize=True``), decoded again. ``size`` is ``(height, width)``.
+    to RGB, ``cv2.resize(im, (width, height))`` (bilinear, no antialiasing; ``size`` is
+    ``(height, width)``, None: no resize, the converter's ``--noresize``), PIL JPEG quality 95
+    (``optimize=True``), decoded again.
 
     Raises:
         ValueError: the bytes are not an image OpenCV reads.
@@ -100,7 +101,7 @@ def released_penn_action_frame(data: bytes, size: tuple[int, int]) -> np.ndarray
     if bgr is None:
         raise ValueError("not an image OpenCV can decode")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    if (rgb.shape[0], rgb.shape[1]) != tuple(size):
+    if size is not None and (rgb.shape[0], rgb.shape[1]) != tuple(size):
         rgb = cv2.resize(rgb, (int(size[1]), int(size[0])))
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "jpeg", quality=RELEASED_TFRECORD_JPEG_QUALITY, optimize=True)
