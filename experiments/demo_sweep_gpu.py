@@ -181,7 +181,7 @@ def run(name: str, dataset: str, change: dict, data_dir: Path, settings: dict, w
     encoder = EncoderConfig(**{**train_block["model"], "train_length": sampling.num_steps})
     augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in train_block["augment"].items()})
     optim = OptimConfig(**{**train_block["optim"], "progress": False, "precision": "fp32"})
-    loss = LossConfig(**train_block["loss"])
+    loss = LossConfig.from_dict(train_block["loss"])
     pretrain = PretrainConfig(**{**train_block["pretrain"], "progress": False})
     ids = index.loc[index["split"].isin(train_block["splits"]), "video_id"].tolist()
     started = time.perf_counter()

@@ -7,7 +7,9 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from pydantic import BaseModel
 
-from carl_pipeline.pipelines.comparison.nodes import baseline_settings
+from carl_pipeline.losses import algorithm_names, get_algorithm
+from carl_pipeline.losses.config import nest_settings
+from carl_pipeline.pipelines.comparison.nodes import baseline_settings, changes_for
 from tests.conftest import PROJECT_ROOT
 
 ENVIRONMENTS = sorted(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local"))
@@ -47,15 +49,15 @@ def test_environment__parameters_of_every_pipeline_load_and_validate(env):
                 block = _lookup(params, dataset[len("params:"):])
                 assert isinstance(block, BaseModel), f"{name}: {dataset} is {type(block).__name__}, not validated"
                 checked.add(dataset)
-                if ".compare." in dataset:  # a baseline's changes apply to its dataset's train block
-                    dataset_name = dataset[len("params:"):].split(".compare.")[0]
-                    settings = baseline_settings(_lookup(params, f"{dataset_name}.train"), block)
-                    assert settings.loss.algorithm == dataset.rsplit(".", 1)[1], dataset
+                if dataset.endswith(".compare"):  # every baseline's changes apply to its dataset's train block
+                    train = _lookup(params, f"{dataset[len('params:'):].removesuffix('.compare')}.train")
+                    for algorithm in algorithm_names():
+                        assert baseline_settings(train, changes_for(algorithm, block)).loss.algorithm == algorithm
             else:  # every dataset a pipeline starts from is a catalog entry of this environment
                 assert catalog.get(dataset) is not None, f"{name}: {dataset} is not in the catalog"
     assert {"params:pouring.train", "params:penn_action.evaluate", "params:finegym_gym99.train",
             "params:finegym_gym288.evaluate", "params:finegym.ingest", "params:videos.report",
-            "params:pouring.compare.tcc", "params:penn_action.compare.supervised"} <= checked
+            "params:pouring.compare", "params:penn_action.compare", "params:finegym_gym99.compare"} <= checked
 
 
 def test_paper_environment__the_released_settings_per_dataset():
@@ -85,8 +87,9 @@ def test_paper_environment__the_released_settings_per_dataset():
     assert params["pouring"]["ingest"].pixels == params["penn_action"]["ingest"].pixels == "released"
     # the released retrieval video (K 5, every 10th frame) and the released baselines' settings
     assert (params["pouring"]["evaluate"].retrieval_neighbours, params["pouring"]["evaluate"].retrieval_stride) == (5, 10)
-    assert params["pouring"]["compare"]["tcc"].loss == {"algorithm": "tcc", "tcc_cycle": "videos", "projection": False,
-                                                        "l2_normalize": False}
+    tcc = baseline_settings(params["pouring"]["train"], changes_for("tcc", params["pouring"]["compare"]))
+    assert (tcc.loss.own.cycle, tcc.loss.projection, tcc.loss.l2_normalize, tcc.optim.batch_size, tcc.optim.lr_decay) == \
+        ("videos", False, False, 2, "fixed")
 
 
 def test_paper_environment__selects_the_released_variant_of_each_documented_difference():
@@ -97,12 +100,13 @@ def test_paper_environment__selects_the_released_variant_of_each_documented_diff
     params = _context("paper").params
     for dataset in ("pouring", "penn_action", "finegym_gym99", "finegym_gym288"):
         train, protocol = params[dataset]["train"], params[dataset]["evaluate"].protocol
-        assert (train.loss.scl_target, train.loss.tcc_label_smoothing, train.optim.precision) == ("released", 0.1, "fp16")
+        assert (train.loss.own.target, train.loss.settings_of("tcc").label_smoothing, train.optim.precision) == \
+            ("released", 0.1, "fp16")
         assert (protocol.classifier, protocol.subset_order, protocol.unlabelled_frames) == \
             ("logistic_multinomial", "dataset", "drop"), dataset
     for dataset in ("pouring", "penn_action"):
-        tcc = baseline_settings(params[dataset]["train"], params[dataset]["compare"]["tcc"])
-        assert (tcc.loss.algorithm, tcc.loss.tcc_label_smoothing) == ("tcc", 0.1)
+        tcc = baseline_settings(params[dataset]["train"], changes_for("tcc", params[dataset]["compare"]))
+        assert (tcc.loss.algorithm, tcc.loss.own.label_smoothing) == ("tcc", 0.1)
 
 
 def test_base_environment__the_demo_keeps_its_settings():
@@ -123,7 +127,7 @@ def test_base_environment__the_demo_keeps_its_settings():
         assert params[dataset]["train"].model.input_norm == "frame", dataset
         # the project's definitions, with which the README's demo numbers were measured
         train, protocol = params[dataset]["train"], params[dataset]["evaluate"].protocol
-        assert (train.loss.scl_target, train.loss.tcc_label_smoothing) == ("exact", 0.0), dataset
+        assert (train.loss.own.target, train.loss.settings_of("tcc").label_smoothing) == ("exact", 0.0), dataset
         assert (protocol.classifier, protocol.subset_order, protocol.unlabelled_frames) == \
             ("logistic_multinomial", "video_id", "keep")
 
@@ -197,10 +201,15 @@ def test_gpu_sweep__its_dataset_settings_are_the_configured_ones():
     for dataset in ("pouring", "penn_action"):
         restated = sweep._merge(settings["train"], sweep.DATASETS[dataset]["train"])
         loaded = params[dataset]["train"].model_dump(mode="json")
+        restated["loss"] = nest_settings(restated["loss"])  # each loss's own block under loss.settings
         for block, values in restated.items():
             if not isinstance(values, dict):
                 continue
             for key, value in values.items():
+                if block == "loss" and key == "settings":
+                    for name, own in value.items():
+                        assert {k: loaded["loss"]["settings"][name][k] for k in own} == own, (dataset, name)
+                    continue
                 assert loaded[block][key] == (list(value) if isinstance(value, tuple) else value), (dataset, block, key)
         protocol = sweep._merge(settings["evaluate"]["protocol"], sweep.DATASETS[dataset]["protocol"])
         loaded_protocol = dataclasses.asdict(params[dataset]["evaluate"].protocol)  # an EvalConfig
@@ -208,32 +217,35 @@ def test_gpu_sweep__its_dataset_settings_are_the_configured_ones():
 
 
 @pytest.mark.parametrize("env", [None, *ENVIRONMENTS])
-def test_compare_blocks__are_the_algorithm_tables_defaults(env):
-    """What conf says a baseline changes is what its row of the algorithm table says (the row is
-    what a baseline without a conf block gets): one definition, checked. The paper environment
-    adds each released config's batch and schedule (tests/training/test_paper_rows.py), and
-    FineGym's released TCC is L2-normalised; the rest of its rows is the table's too."""
-    from carl_pipeline.losses import get_algorithm
-
+def test_compare_blocks__hold_only_what_the_rows_do_not_say(env):
+    """A baseline's comparison settings are its row's (``Algorithm.baseline_changes``): conf's
+    compare blocks add only what a dataset or an environment changes beyond them. The demo adds
+    nothing but FineGym's supervised label; the paper environment adds the released configs'
+    batches and schedules and FineGym's L2-normalised TCC. Every row's own changes survive."""
     params = _context(env).params
-    released = {("finegym", "tcc"): {"loss": {"l2_normalize": True}}} if env == "paper" else {}
-
-    def expected(dataset, algorithm, block):
-        table = dict(get_algorithm(algorithm).baseline_changes)
-        table = {**table, "loss": {**table["loss"], **released.get((dataset, algorithm), {}).get("loss", {})}}
-        if env == "paper":  # the released optimiser settings are the environment's own
-            table = {**table, **({"optim": block.as_changes()["optim"]} if "optim" in block.as_changes() else {})}
-        return table
-
-    for dataset in ("pouring", "penn_action"):
-        for algorithm, block in params[dataset]["compare"].items():
-            assert block.as_changes() == expected(dataset, algorithm, block), (dataset, algorithm)
-    for taxonomy in ("gym99", "gym288"):  # FineGym: the same, the supervised reference on the taxonomy's labels
-        for algorithm, block in params[f"finegym_{taxonomy}"]["compare"].items():
-            table = expected("finegym", algorithm, block)
-            if algorithm == "supervised":
-                table["loss"] = {**table["loss"], "label": taxonomy}
-            assert block.as_changes() == table, (taxonomy, algorithm)
+    datasets = ("pouring", "penn_action", "finegym_gym99", "finegym_gym288")
+    overrides = {d: {a: block.as_changes() for a, block in params[d]["compare"].items()} for d in datasets}
+    if env is None:
+        assert overrides == {"pouring": {}, "penn_action": {},
+                             "finegym_gym99": {"supervised": {"loss": {"label": "gym99"}}},
+                             "finegym_gym288": {"supervised": {"loss": {"label": "gym288"}}}}
+    else:
+        for dataset, blocks in overrides.items():
+            for algorithm, changes in blocks.items():
+                assert set(changes) <= {"optim", "loss"}, (dataset, algorithm)
+                assert set(changes.get("loss", {})) <= {"l2_normalize", "label"}, (dataset, algorithm)
+    for dataset in datasets:
+        train = params[dataset]["train"]
+        for algorithm in algorithm_names():
+            row = get_algorithm(algorithm).comparison_changes()
+            settings = baseline_settings(train, changes_for(algorithm, params[dataset]["compare"]))
+            assert settings.loss.algorithm == algorithm
+            for key, value in row.get("loss", {}).items():
+                if key not in overrides[dataset].get(algorithm, {}).get("loss", {}) and key != "algorithm":
+                    got = settings.loss.settings[key] if isinstance(value, dict) else getattr(settings.loss, key)
+                    assert got == ({**got, **value} if isinstance(value, dict) else value), (dataset, algorithm, key)
+            for key, value in row.get("sampling", {}).items():
+                assert getattr(settings.sampling, key) == value, (dataset, algorithm, key)
 
 
 def test_paper_environment__videos_train_is_the_released_kinetics_400_pretraining():
@@ -249,7 +261,7 @@ def test_paper_environment__videos_train_is_the_released_kinetics_400_pretrainin
     assert (train.optim.batch_size, train.optim.epochs, train.optim.lr, train.optim.lr_decay, train.optim.weight_decay,
             train.optim.grad_clip, train.optim.warmup_epochs, train.optim.precision, train.optim.checkpoint_every,
             train.optim.sync_batchnorm) == (2, 10, 1e-4, "cosine", 1e-5, 10.0, 0.0, "fp16", 5, True)
-    assert (train.loss.algorithm, train.loss.negatives, train.loss.variance, train.loss.temperature) == \
+    assert (train.loss.algorithm, train.loss.own.negatives, train.loss.own.variance, train.loss.temperature) == \
         ("scl", "batch_noself", 10.0, 0.1)
     assert (train.model.backbone, train.model.backbone_weights, train.model.freeze_through, train.model.num_layers,
             train.model.hidden_size, train.model.num_heads, train.model.ff_size, train.model.embedding_size) == \

@@ -15,6 +15,7 @@ from carl_pipeline.augment import FRAMINGS, AugmentConfig
 from carl_pipeline.checks import check_choice
 from carl_pipeline.evaluation import EvalConfig
 from carl_pipeline.losses import LossConfig
+from carl_pipeline.losses.config import nest_settings
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.training import OptimConfig, PretrainConfig, SamplingConfig
 
@@ -154,6 +155,8 @@ class TrainParams(_Block):
     def _clip_length_set_once(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        if isinstance(data.get("loss"), dict):  # each loss's own block (loss.tcc: {...}) into loss.settings
+            data = {**data, "loss": nest_settings(data["loss"])}
         model, sampling = data.get("model") or {}, data.get("sampling") or {}
         num_steps = (sampling.num_steps if isinstance(sampling, SamplingConfig)
                      else sampling.get("num_steps", SamplingConfig.num_steps))
@@ -182,6 +185,30 @@ class TrainChanges(_Block):
     def as_changes(self) -> dict[str, Any]:
         """The nested keys to lay over the ``train`` block (empty blocks and unset values left out)."""
         return {k: v for k, v in self.model_dump().items() if v not in ({}, None)}
+
+
+class CompareChanges(RootModel[dict[str, TrainChanges]]):
+    """A dataset's ``compare`` block: per algorithm, what to change beyond its row's own
+    comparison defaults (``Algorithm.baseline_changes``); an algorithm with no entry is compared
+    with its row's defaults alone, so a new row needs no conf."""
+
+    @field_validator("root")
+    @classmethod
+    def _registered(cls, value: dict[str, TrainChanges]) -> dict[str, TrainChanges]:
+        from carl_pipeline.losses import algorithm_names
+
+        for name in value:
+            check_choice("compare: algorithm", name, algorithm_names())
+        return value
+
+    def __getitem__(self, algorithm: str) -> TrainChanges:
+        return self.root[algorithm]
+
+    def items(self):
+        return self.root.items()
+
+    def get(self, algorithm: str, default: TrainChanges | None = None) -> TrainChanges | None:
+        return self.root.get(algorithm, default)
 
 
 class EmbeddingSettings(_Block):

@@ -67,7 +67,7 @@ def test_a_new_loss__one_row_and_it_trains_is_scored_and_compared(pouring_store,
 
 
 def test_algorithm_table__unknown_names_and_layouts_are_refused():
-    with pytest.raises(ValueError, match="algorithm must be one of \\('scl', 'tcc', 'tcn', 'simclr', 'supervised'"):
+    with pytest.raises(ValueError, match="algorithm must be one of \\('scl', 'tcc', 'tcn', 'simclr', 'lav', 'vava', 'gtcc', 'supervised'"):
         get_algorithm("moco")
     with pytest.raises(ValueError, match="layout must be one of"):
         register(Algorithm("bad", "Bad", _smoothness_loss, "three_views"))

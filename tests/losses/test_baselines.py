@@ -179,8 +179,13 @@ def test_loss_config__each_algorithm_says_what_a_training_sample_holds():
     layouts = {a: LossConfig(algorithm=a).clip_layout for a in ("scl", "tcc", "tcn", "simclr", "supervised")}
     assert layouts == {"scl": "two_views", "tcc": "one_view", "tcn": "anchor_positive", "simclr": "same_frames",
                        "supervised": "one_view"}
-    assert LossConfig(algorithm="tcc", tcc_cycle="views").clip_layout == "two_views"
-    for bad in ({"algorithm": "moco"}, {"negatives": "batch"}, {"tcc_cycle": "pairs"}, {"tcn_positive_window": 0}):
-        with pytest.raises(ValueError):
-            LossConfig(**bad)
+    assert LossConfig.from_dict({"algorithm": "tcc", "tcc": {"cycle": "views"}}).clip_layout == "two_views"
+    for bad, message in (({"algorithm": "moco"}, "algorithm must be one of"),
+                         ({"scl": {"negatives": "batch"}}, "loss.scl: negatives must be one of"),
+                         ({"tcc": {"cycle": "pairs"}}, "loss.tcc: cycle must be one of"),
+                         ({"tcn": {"positive_window": 0}}, "loss.tcn: positive_window must be >= 1"),
+                         ({"tcn": {"window": 3}}, "loss.tcn: unknown setting\\(s\\) \\['window'\\]"),
+                         ({"moco": {"queue": 3}}, "loss.moco: no algorithm")):
+        with pytest.raises(ValueError, match=message):
+            LossConfig.from_dict(bad)
     assert math.isclose(LossConfig().temperature, 0.1)

@@ -88,10 +88,10 @@ def test_tcc_label_smoothing__the_mean_runs_over_valid_frames_only():
 
 
 def test_tcc_label_smoothing__out_of_range_is_refused_by_name():
-    with pytest.raises(ValueError, match="tcc_label_smoothing must be in"):
-        LossConfig(algorithm="tcc", tcc_label_smoothing=1.0)
-    with pytest.raises(ValueError, match="scl_target must be one of"):
-        LossConfig(scl_target="float32")
+    with pytest.raises(ValueError, match="loss.tcc: label_smoothing must be in"):
+        LossConfig.from_dict({"algorithm": "tcc", "tcc": {"label_smoothing": 1.0}})
+    with pytest.raises(ValueError, match="loss.scl: target must be one of"):
+        LossConfig.from_dict({"scl": {"target": "float32"}})
 
 
 def _released_scl_target(steps, seq_lens, masks, variance=10.0, logits_dtype=torch.float32):
@@ -204,5 +204,5 @@ def test_released_variants__runs_trained_before_them_keep_their_ids():
         return run_identity(EncoderConfig(), SamplingConfig(), AugmentConfig(), loss, OptimConfig(), data="d")
 
     assert "scl_target" not in identity(LossConfig())["loss"] and "tcc_label_smoothing" not in identity(LossConfig())["loss"]
-    assert identity(LossConfig(scl_target="released"))["loss"]["scl_target"] == "released"
-    assert identity(LossConfig(algorithm="tcc", tcc_label_smoothing=0.1))["loss"]["tcc_label_smoothing"] == 0.1
+    assert identity(LossConfig.from_dict({"scl": {"target": "released"}}))["loss"]["scl_target"] == "released"
+    assert identity(LossConfig.from_dict({"algorithm": "tcc", "tcc": {"label_smoothing": 0.1}}))["loss"]["tcc_label_smoothing"] == 0.1

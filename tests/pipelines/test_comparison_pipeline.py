@@ -2,11 +2,14 @@
 encoder, scored against one untrained encoder, in one table."""
 
 import json
+from dataclasses import dataclass
 
 import pytest
 import torch
 from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
+from carl_pipeline.losses import Algorithm, algorithms, register
 from carl_pipeline.params import TrainParams
 from carl_pipeline.pipelines.comparison.nodes import baseline_settings, compare_methods
 from tests.conftest import newest, open_project
@@ -18,8 +21,27 @@ TINY = "".join(f"""
   train:{TINY_TRAIN.replace("epochs: 2", "epochs: 1")}
   evaluate: {{protocol: {{stride: 1}}, alignment_height: 32, retrieval_stride: 3, progress: false}}
 """ for dataset in ("pouring", "penn_action"))
-METHODS = ["untrained", "raw pixels", "CARL (SCL)", "TCC", "TCN", "SimCLR", "supervised"]
-TRAINED_METHODS = METHODS[2:]
+NAMES = {"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR", "lav": "LAV", "vava": "VAVA", "gtcc": "GTCC",
+         "supervised": "supervised"}
+METHODS = ["untrained", "raw pixels", *NAMES.values()]
+
+
+@dataclass(frozen=True)
+class SmoothSettings:
+    """The toy loss's own settings: the gap, in frames, between the frames it pulls together."""
+
+    gap: int = 1
+
+    def __post_init__(self):
+        if self.gap < 1:
+            raise ValueError(f"gap must be >= 1, got {self.gap}")
+
+
+def _smoothness_loss(outputs, batch, config, amp_dtype):
+    """A toy loss: valid frames ``gap`` apart embed close together. ``outputs`` ``(B, V, T, D)``."""
+    gap, masks = config.own.gap, batch["masks"]
+    pairs = masks[..., gap:] * masks[..., :-gap]
+    return ((outputs[..., gap:, :] - outputs[..., :-gap, :]).square().sum(-1) * pairs).sum() / pairs.sum().clamp_min(1)
 
 
 @pytest.fixture
@@ -28,28 +50,38 @@ def project(tiny_raw, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("dataset", ["pouring", "penn_action"])
-def test_compare__one_row_per_method_and_metric_and_each_method_its_own_outputs(project, dataset):
+def test_compare__one_row_per_method_and_metric_and_each_method_its_own_outputs(project, dataset, monkeypatch):
+    names, methods = dict(NAMES), list(METHODS)
+    conf = {path: path.read_bytes() for path in sorted((project / "conf").rglob("*")) if path.is_file()}
+    if dataset == "pouring":  # a new loss is one module and one row: compare_pouring runs it, no conf touched
+        monkeypatch.setattr(algorithms, "_ALGORITHMS", dict(algorithms._ALGORITHMS))  # the row leaves with the test
+        register(Algorithm("smooth", "Smoothness (toy)", _smoothness_loss, "one_view", settings=SmoothSettings,
+                           baseline_changes={"loss": {"projection": False, "smooth": {"gap": 2}}}))
+        bootstrap_project(project)  # the registry's pipelines are built from the table again
+        names["smooth"], methods = "Smoothness (toy)", [*methods, "Smoothness (toy)"]
     with KedroSession.create(project_path=project) as session:
         session.run(pipeline_names=[f"compare_{dataset}"])
+    assert {path: path.read_bytes() for path in sorted((project / "conf").rglob("*")) if path.is_file()} == conf
     reports = project / "data/08_reporting"
     comparison = json.loads(newest(reports / dataset / "comparison.json").read_text())
     metrics = ["classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
                "ap@5", "ap@10", "ap@15"]
-    assert comparison["methods"] == METHODS and comparison["metrics"] == metrics
-    assert all(set(comparison["scores"][m]) == set(metrics) for m in METHODS)
-    assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(TRAINED_METHODS)
+    assert comparison["methods"] == methods and comparison["metrics"] == metrics
+    assert all(set(comparison["scores"][m]) == set(metrics) for m in methods)
+    assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(methods[2:])
     assert newest(reports / dataset / "comparison.png").stat().st_size > 5000
     # The untrained row is the reference every method's own metrics.json holds too.
-    for algorithm in ("scl", "tcc", "tcn", "simclr", "supervised"):
+    for algorithm, name in names.items():
         namespace = dataset if algorithm == "scl" else f"{dataset}_{algorithm}"
         own = json.loads(newest(reports / namespace / "metrics.json").read_text())
         assert own["model"]["algorithm"] == algorithm and own["untrained"] == comparison["scores"]["untrained"]
         assert own["pixels"] == comparison["scores"]["raw pixels"]  # one raw-pixel reference, shared
-        assert comparison["scores"][{"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR",
-                                     "supervised": "supervised"}[algorithm]] == own["trained"]
+        assert comparison["scores"][name] == own["trained"]
         assert newest(reports / namespace / "retrieval.mp4").stat().st_size > 0
         model = torch.load(newest(project / f"data/06_models/{namespace}/carl.pt"), weights_only=True)
         assert model["loss"]["algorithm"] == algorithm and ("head" in model) == (algorithm == "supervised")
+        if algorithm == "smooth":  # the row's own settings, from its comparison defaults
+            assert model["loss"]["settings"]["smooth"] == {"gap": 2} and model["loss"]["projection"] is False
     # Only CARL's namespace embeds with the untrained encoder: the baselines share its embeddings.
     assert not (project / f"data/07_model_output/{dataset}_tcc/embeddings_untrained.parquet").exists()
 
@@ -68,7 +100,7 @@ def test_compare_finegym__one_row_per_method_and_taxonomy_each_trained_on_its_ta
     comparison = json.loads(newest(reports / "finegym/comparison.json").read_text())
     assert comparison["methods"] == METHODS and comparison["metrics"] == [f"{t}_accuracy{f}" for t in ("gym288", "gym99") for f in ("@0.1", "@0.5", "")]
     assert {(r["method"], r["taxonomy"]) for r in comparison["rows"]} == \
-        {(m, t) for m in TRAINED_METHODS for t in ("gym99", "gym288")} and len(comparison["rows"]) == 30
+        {(m, t) for m in METHODS[2:] for t in ("gym99", "gym288")} and len(comparison["rows"]) == 6 * len(NAMES)
     assert all(r["raw_pixels"] is not None for r in comparison["rows"])
     assert newest(reports / "finegym/comparison.png").stat().st_size > 5000
     for t in ("gym99", "gym288"):

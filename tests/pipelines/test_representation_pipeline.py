@@ -290,7 +290,7 @@ def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(proje
     assert (project / "data/08_reporting/videos/retrieval_sheet.png").stat().st_size > 5000
     # Many different videos: the others of each batch are SCL negatives too (Kinetics-style)
     model = torch.load(newest(project / "data/06_models/videos/carl.pt"), weights_only=True)
-    assert model["loss"]["negatives"] == "batch_noself"
+    assert model["loss"]["settings"]["scl"]["negatives"] == "batch_noself"
     # Tracked like every run that trains (MLflow chooses by the datasets a node writes, not by
     # function names): its parameters, its training run and its artifacts.
     from mlflow.tracking import MlflowClient
@@ -298,7 +298,7 @@ def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(proje
     client = MlflowClient(f"sqlite:///{project / 'mlruns/mlflow.db'}")
     (tracked,) = client.search_runs([client.get_experiment_by_name("carl-pipeline").experiment_id])
     assert tracked.data.tags["kedro.pipelines"] == "videos" and tracked.info.status == "FINISHED"
-    assert tracked.data.params["videos.train.loss.negatives"] == "batch_noself"
+    assert tracked.data.params["videos.train.loss.settings.scl.negatives"] == "batch_noself"
     assert tracked.data.params["videos.run"] == model["run"]["name"]
     assert [m.step for m in client.get_metric_history(tracked.info.run_id, "videos/train/loss")] == [1, 2]
     assert {"videos/model", "videos/alignment_video", "videos/retrieval_sheet"} <= \

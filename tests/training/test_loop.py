@@ -54,15 +54,17 @@ def _fixed_batch_loss(learner, store, ids, config):
 
 
 @pytest.mark.parametrize("algorithm,settings", [
-    ("scl", {}), ("tcc", {}), ("tcc", {"tcc_cycle": "views"}),
-    ("tcn", {"projection": False}), ("simclr", {}), ("supervised", {})])
+    ("scl", {}), ("tcc", {}), ("tcc", {"tcc": {"cycle": "views"}}),
+    ("tcn", {"projection": False}), ("simclr", {}), ("lav", {"projection": False}), ("vava", {"projection": False}),
+    ("gtcc", {"projection": False, "gtcc": {"mixture_fit": "batched"}}),
+    ("supervised", {})])
 def test_training__a_few_steps_reduce_the_loss(store, tmp_path, algorithm, settings):
     ids = store.video_ids()
     # A narrow target (variance 1) on these short clips: with the paper's variance of 10 the
     # target over 8 frames is almost uniform and an untrained model already matches it.
     config = OptimConfig(epochs=10, batch_size=2, lr=1e-3, warmup_epochs=0, checkpoint_every=100,
                          progress=False, seed=0)
-    loss = LossConfig(algorithm=algorithm, variance=1.0, **settings)
+    loss = LossConfig.from_dict({"algorithm": algorithm, "scl": {"variance": 1.0}, **settings})
     labels = _phase_labels(store, ids) if loss.uses_labels else None
     torch.manual_seed(0)
     before = _fixed_batch_loss(Learner(CARLEncoder(ENCODER), loss, 4 if labels else None), store, ids, loss)

@@ -18,10 +18,12 @@ Which frames the softmax runs over (the negatives) is the released code's ``SCL.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from carl_pipeline.checks import check_choice
+from carl_pipeline.checks import check_choice, check_ranges
 
 
 def timestamp_distance(steps: torch.Tensor, seq_lens: torch.Tensor) -> torch.Tensor:
@@ -43,7 +45,7 @@ def timestamp_distance(steps: torch.Tensor, seq_lens: torch.Tensor) -> torch.Ten
     return (s0 - steps[:, 1, None, :]).abs()
 
 
-#: How SCL's Gaussian target is computed (``LossConfig.scl_target``).
+#: How SCL's Gaussian target is computed (``SCLSettings.target``).
 SCL_TARGETS = ("exact", "released")
 
 
@@ -105,6 +107,31 @@ def _direction_kl(logits, targets, valid_i, valid_j):
 
 
 NEGATIVES = ("single_noself", "batch_noself")
+
+
+@dataclass(frozen=True)
+class SCLSettings:
+    """SCL's own settings (``train.loss.scl``); the softmax temperature is the shared ``loss.temperature``.
+
+    Attributes:
+        variance: variance of the Gaussian target over timestamp distance (paper 10, released
+            ``SCL.LABEL_VARIENCE``).
+        negatives: released ``SCL.NEGATIVE_TYPE``: ``single_noself`` (the other view of the same
+            video; paper) or ``batch_noself`` (and every frame of the batch's other videos).
+        target: ``exact`` (the paper's formula, computed in log space: every valid row keeps its
+            target) or ``released`` (``algos/scl.py``: the exponentials in the dtype of the released
+            logits, so a row whose valid partners all lie beyond ~46 frames, ~19 under fp16,
+            underflows to zero and drops out of the loss).
+    """
+
+    variance: float = 10.0
+    negatives: str = "single_noself"
+    target: str = "exact"
+
+    def __post_init__(self):
+        check_ranges(self, {"variance": "> 0"})
+        check_choice("negatives", self.negatives, NEGATIVES)
+        check_choice("target", self.target, SCL_TARGETS)
 
 
 def sequence_contrastive_loss(

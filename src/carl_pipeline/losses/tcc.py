@@ -26,7 +26,37 @@ through each other, the two views of one video included).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from carl_pipeline.checks import check_choice, check_ranges
+
+#: What TCC cycles between: one clip per video, cycled between videos (TCC as published), or two
+#: augmented views per video, all cycled (the released code's ``SSL: true`` variant).
+TCC_CYCLES = ("videos", "views")
+
+
+@dataclass(frozen=True)
+class TCCSettings:
+    """TCC's own settings (``train.loss.tcc``); the softmax temperature is the shared ``loss.temperature``
+    (released ``TCC.SOFTMAX_TEMPERATURE`` 0.1).
+
+    Attributes:
+        variance_lambda: weight of the log-variance term (released ``TCC.VARIANCE_LAMBDA`` 0.001).
+        label_smoothing: the regression target is ``(1 - s) t_i + s x`` the mean of the other
+            valid frames' ``t`` (released ``TCC.LABEL_SMOOTHING`` 0.1 in every config; 0: ``t_i``,
+            the TCC paper's cycle-back regression).
+        cycle: ``videos`` or ``views`` (``TCC_CYCLES``).
+    """
+
+    variance_lambda: float = 0.001
+    label_smoothing: float = 0.0
+    cycle: str = "videos"
+
+    def __post_init__(self):
+        check_ranges(self, {"variance_lambda": ">= 0", "label_smoothing": "in [0, 1)"})
+        check_choice("cycle", self.cycle, TCC_CYCLES)
 
 
 def cycle_back_regression_loss(

@@ -16,8 +16,31 @@ loss is the mean over clips. The similarity is a plain dot product, with no temp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
+
+from carl_pipeline.checks import check_ranges
+
+
+@dataclass(frozen=True)
+class TCNSettings:
+    """TCN's own settings (``train.loss.tcn``).
+
+    Attributes:
+        positive_window: a positive lies 1 to this many frames before its anchor (released
+            ``TCN.POSITIVE_WINDOW`` 5).
+        reg_lambda: the L2 penalty's weight (released ``TCN.REG_LAMBDA`` 0.002).
+    """
+
+    positive_window: int = 5
+    reg_lambda: float = 0.002
+
+    def __post_init__(self):
+        if isinstance(self.positive_window, bool) or not isinstance(self.positive_window, int):
+            raise ValueError(f"positive_window must be a whole number of frames, got {self.positive_window!r}")
+        check_ranges(self, {"positive_window": ">= 1", "reg_lambda": ">= 0"})
 
 
 def time_contrastive_loss(

@@ -108,7 +108,7 @@ def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss:
         "encoder": encoder_fields,
         "sampling": asdict(sampling),
         "augment": asdict(augment),
-        "loss": _without_added_later(asdict(loss), ADDED_LATER_LOSS),
+        "loss": _without_added_later(loss.identity(), ADDED_LATER_LOSS),
         "optim": _without_added_later({k: v for k, v in asdict(optim).items() if k not in NOT_IN_IDENTITY_OPTIM},
                                       ADDED_LATER_OPTIM),
         "data": data,

@@ -119,8 +119,8 @@ def compute_loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor], config: 
     Args:
         outputs: ``(B, V, T, D)``: the (projected) embeddings of every view, or for an algorithm
             that uses labels the class logits ``(B, 1, T, C)``.
-        batch: ``steps``, ``masks`` ``(B, V, T)``, ``seq_len`` ``(B, V)`` and, for an algorithm
-            that uses labels, ``labels`` ``(B, V, T)``.
+        batch: ``steps``, ``masks`` ``(B, V, T)``, ``seq_len`` ``(B, V)``, ``epoch`` (an int:
+            the epoch of this step) and, for an algorithm that uses labels, ``labels`` ``(B, V, T)``.
     """
     return config.spec.loss(outputs, batch, config, amp_dtype)
 
@@ -139,7 +139,7 @@ class Learner(torch.nn.Module):
         """The encoder and head a checkpoint holds, as trained (for scoring the training loss)."""
         checkpoint = read_checkpoint(checkpoint)
         head = checkpoint.head or {}
-        learner = cls(load_encoder(checkpoint), LossConfig(**checkpoint.loss),
+        learner = cls(load_encoder(checkpoint), LossConfig.from_dict(checkpoint.loss),
                       head["weight"].shape[0] if "weight" in head else None)
         if learner.head is not None:
             learner.head.load_state_dict(head)
@@ -276,7 +276,7 @@ def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig
     on_gpu = device.type == "cuda"
     dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader=not on_gpu,
                              jpeg_on_device=on_gpu, layout=loss_config.clip_layout,
-                             positive_window=loss_config.tcn_positive_window, labels=labels,
+                             labels=labels, **loss_config.clip_options,
                              verify=config.verify_frames)
     # An algorithm that needs several sequences in a batch (TCC with one clip per video cycles
     # between its videos) drops a last batch too small for it.
@@ -317,6 +317,7 @@ def training_step(trainer: Trainer, batch: dict, frames: torch.Tensor) -> tuple[
     for group in trainer.optimizer.param_groups:
         group["lr"] = float(trainer.schedule[min(trainer.step, len(trainer.schedule) - 1)])
     batch = {k: batch[k].to(trainer.device) for k in ("steps", "masks", "seq_len", "labels") if k in batch}
+    batch["epoch"] = trainer.step // max(1, trainer.steps_per_epoch)  # VAVA's prior schedule reads it
     videos, views = frames.shape[:2]
     amp_dtype = trainer.amp_dtype
     with torch.autocast(trainer.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):

@@ -6,7 +6,7 @@ from typing import Any
 from carl_pipeline.evaluation import trained_scores
 from carl_pipeline.losses import algorithm_names, get_algorithm
 from carl_pipeline.nested import merge
-from carl_pipeline.params import TrainChanges, TrainParams
+from carl_pipeline.params import CompareChanges, TrainChanges, TrainParams
 from carl_pipeline.record import read_checkpoint
 from carl_pipeline.reporting import comparison_figure
 
@@ -17,11 +17,33 @@ REFERENCES = ("untrained", "raw pixels")
 
 
 def default_changes(algorithm: str) -> TrainChanges:
-    """What a baseline changes in the ``train`` block when the parameters give no
-    ``<dataset>.compare.<algorithm>``: its row's ``baseline_changes``
-    (``carl_pipeline.losses.algorithms``), at least its ``loss.algorithm``."""
-    return TrainChanges.model_validate(dict(get_algorithm(algorithm).baseline_changes)
-                                       or {"loss": {"algorithm": algorithm}})
+    """What a baseline changes in the ``train`` block by default: its row's comparison changes
+    (``Algorithm.baseline_changes``, ``carl_pipeline.losses.algorithms``), at least its
+    ``loss.algorithm``."""
+    return TrainChanges.model_validate(get_algorithm(algorithm).comparison_changes())
+
+
+def changes_for(algorithm: str, compare: CompareChanges | dict | None = None) -> TrainChanges:
+    """What ``compare_<dataset>`` changes for ``algorithm``: its row's defaults
+    (``default_changes``) with the dataset's ``compare.<algorithm>``, if any, laid over them."""
+    if compare is not None and not isinstance(compare, CompareChanges):
+        compare = CompareChanges.model_validate(compare)
+    override = compare.get(algorithm) if compare is not None else None
+    changes = default_changes(algorithm).as_changes()
+    if override is not None:
+        changes = merge(changes, override.as_changes())
+    return TrainChanges.model_validate(changes)
+
+
+def baseline_node(algorithm: str):
+    """The node function that makes ``algorithm``'s training settings from the dataset's
+    ``train`` block and its ``compare`` block (Kedro validates both from the annotations)."""
+
+    def baseline_train_settings(train: TrainParams, compare: CompareChanges) -> TrainParams:
+        return baseline_settings(train, changes_for(algorithm, compare))
+
+    baseline_train_settings.__doc__ = f"{algorithm}'s training settings: ``baseline_settings`` with ``changes_for({algorithm!r}, compare)``."
+    return baseline_train_settings
 
 
 def baseline_settings(train: TrainParams, changes: TrainChanges) -> TrainParams:
@@ -31,7 +53,7 @@ def baseline_settings(train: TrainParams, changes: TrainChanges) -> TrainParams:
     Args:
         train: the dataset's ``train`` block (what CARL trains with).
         changes: nested keys of that block to change, e.g. ``{"loss": {"algorithm": "tcc"}}``
-            (``<dataset>.compare.<algorithm>``, or ``default_changes``).
+            (``changes_for``: the row's defaults and ``<dataset>.compare.<algorithm>``).
 
     Raises:
         ValueError: a change names a key the training settings do not have (from validation).

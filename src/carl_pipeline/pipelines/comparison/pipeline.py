@@ -4,8 +4,10 @@ scored with the same protocol against one untrained encoder, and put in one tabl
 Built from the training and evaluation templates through namespaces: CARL is the dataset's own
 namespace (``<dataset>``: its model, metrics and reports as ``kedro run`` makes them); each
 baseline trains and evaluates in ``<dataset>_<algorithm>`` (``pouring_tcc``, ...) with the
-dataset's ``train`` settings changed as ``<dataset>.compare.<algorithm>`` says, and reads the
-untrained reference's embeddings from ``<dataset>``.
+dataset's ``train`` settings changed as its row of the algorithm table says
+(``Algorithm.baseline_changes``) and, beyond that, as ``<dataset>.compare.<algorithm>`` says when
+conf has it; it reads the untrained reference's embeddings from ``<dataset>``. A registered row
+is compared with no conf edit.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -13,7 +15,7 @@ from kedro.pipeline import Node, Pipeline
 from carl_pipeline.losses import algorithm_names
 from carl_pipeline.pipelines import evaluation, training
 from carl_pipeline.pipelines.comparison.nodes import (
-    baseline_settings,
+    baseline_node,
     combine_taxonomy_comparisons,
     compare_methods,
     plot_comparison,
@@ -23,8 +25,7 @@ from carl_pipeline.pipelines.namespaces import PROCESSED
 
 def baselines() -> tuple[str, ...]:
     """The baselines compared with CARL: every registered algorithm but CARL's, in the table's
-    order (``carl_pipeline.losses.algorithms``; ``<dataset>.compare.<algorithm>`` says what each
-    changes)."""
+    order (``carl_pipeline.losses.algorithms``: each row says what it changes)."""
     return tuple(a for a in algorithm_names() if a != "scl")
 
 
@@ -33,13 +34,13 @@ def create_baseline_pipeline(dataset: str, algorithm: str, source: str | None = 
     its model -> its embeddings, metrics and reports (the untrained row taken from ``<dataset>``)."""
     source = source or dataset
     template = Pipeline([
-        Node(baseline_settings, inputs=["params:train", "params:changes"], outputs="train_settings",
+        Node(baseline_node(algorithm), inputs=["params:train", "params:compare"], outputs="train_settings",
              name="baseline_settings"),
     ]) + training.training_template("train_settings") + evaluation.evaluation_template(untrained=False)
     inputs = {name: f"{source}.{name}" for name in PROCESSED}
     inputs["embeddings_untrained"] = f"{dataset}.embeddings_untrained"
     inputs["pixel_scores"] = f"{dataset}.pixel_scores"
-    parameters = {"params:train": f"params:{dataset}.train", "params:changes": f"params:{dataset}.compare.{algorithm}",
+    parameters = {"params:train": f"params:{dataset}.train", "params:compare": f"params:{dataset}.compare",
                   "params:evaluate": f"params:{dataset}.evaluate"}
     return Pipeline(template, namespace=f"{dataset}_{algorithm}", inputs=inputs, parameters=parameters)
 
