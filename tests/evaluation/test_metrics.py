@@ -174,7 +174,8 @@ def test_evaluate_table__phase_protocol_keys_and_values():
         videos.append((f"v{v}", "train" if v < 4 else "val", _time_embedding(n, seed=v), labels))
     metrics = evaluate_table(_table(videos), EvalConfig(stride=1))
     assert set(metrics) == {"classification@0.1", "classification@0.5", "classification@1.0", "progression",
-                            "kendalls_tau", "ap@5", "ap@10", "ap@15"}
+                            "kendalls_tau", "ap@5", "ap@10", "ap@15", "online_progress_error"}
+    assert 0 <= metrics["online_progress_error"] < 0.5
     assert metrics["kendalls_tau"] > 0.99 and metrics["classification@1.0"] > 0.8
 
 

@@ -100,7 +100,7 @@ def test_released_protocol__every_task_leaves_out_unlabelled_frames_and_subsets_
     train = [videos[i] for i in sorted(range(7), key=lambda i: orders[i])]
     val = [videos[i] for i in sorted(range(7, 10), key=lambda i: orders[i])]
     released = _released_metrics(train, val)
-    assert set(ours) == set(released)
+    assert set(ours) == set(released) | {"online_progress_error"}  # GTCC's, not in CARL's released protocol
     for key in released:
         assert ours[key] == pytest.approx(released[key], abs=1e-9), key
     # Kept, the unlabelled frames change alignment, retrieval and progression: the switch matters.

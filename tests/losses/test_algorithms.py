@@ -62,7 +62,7 @@ def test_a_new_loss__one_row_and_it_trains_is_scored_and_compared(pouring_store,
         models[algorithm] = checkpoint.to_dict()
     comparison = compare_methods(**{f"{a}_{what}": (metrics if what == "metrics" else models)[a]
                                     for a in metrics for what in ("metrics", "model")})
-    assert comparison["methods"] == ["untrained", "CARL (SCL)", "Smoothness (toy)"]
+    assert comparison["methods"] == ["untrained", "CARL (SCL)", "Smoothness (toy)", "constant 0.5", "relative time"]
     assert set(comparison["scores"]["Smoothness (toy)"]) == set(comparison["metrics"])
 
 

@@ -24,6 +24,7 @@ TINY = "".join(f"""
 NAMES = {"scl": "CARL (SCL)", "tcc": "TCC", "tcn": "TCN", "simclr": "SimCLR", "lav": "LAV", "vava": "VAVA", "gtcc": "GTCC",
          "supervised": "supervised"}
 METHODS = ["untrained", "raw pixels", *NAMES.values()]
+PROGRESS_BASELINES = ["constant 0.5", "relative time"]  # the online-progress column's trivial estimates
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,22 @@ def test_compare__one_row_per_method_and_metric_and_each_method_its_own_outputs(
                            baseline_changes={"loss": {"projection": False, "smooth": {"gap": 2}}}))
         bootstrap_project(project)  # the registry's pipelines are built from the table again
         names["smooth"], methods = "Smoothness (toy)", [*methods, "Smoothness (toy)"]
+    methods = [*methods, *PROGRESS_BASELINES]
     with KedroSession.create(project_path=project) as session:
         session.run(pipeline_names=[f"compare_{dataset}"])
     assert {path: path.read_bytes() for path in sorted((project / "conf").rglob("*")) if path.is_file()} == conf
     reports = project / "data/08_reporting"
     comparison = json.loads(newest(reports / dataset / "comparison.json").read_text())
     metrics = ["classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
-               "ap@5", "ap@10", "ap@15"]
+               "ap@5", "ap@10", "ap@15", "online_progress_error"]
     assert comparison["methods"] == methods and comparison["metrics"] == metrics
-    assert all(set(comparison["scores"][m]) == set(metrics) for m in methods)
-    assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(methods[2:])
+    assert all(set(comparison["scores"][m]) == set(metrics) for m in methods[:-2])
+    trained = methods[2:-2]
+    assert set(comparison["best"]) == set(metrics) and set(comparison["best"].values()) <= set(trained)
+    progress = {m: comparison["scores"][m]["online_progress_error"] for m in methods}
+    assert comparison["best"]["online_progress_error"] == min(trained, key=progress.get)  # an error: lowest wins
+    assert all(0 <= progress[m] <= 1 for m in PROGRESS_BASELINES) and set(comparison["scores"]["relative time"]) == \
+        {"online_progress_error"}
     assert newest(reports / dataset / "comparison.png").stat().st_size > 5000
     # The untrained row is the reference every method's own metrics.json holds too.
     for algorithm, name in names.items():

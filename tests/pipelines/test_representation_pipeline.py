@@ -37,10 +37,11 @@ def test_pouring_pipeline__trains_evaluates_reports_and_a_rerun_resumes(project)
     reports = project / "data/08_reporting/pouring"
     metrics = json.loads(newest(reports / "metrics.json").read_text())
     keys = {"classification@0.1", "classification@0.5", "classification@1.0", "progression", "kendalls_tau",
-            "ap@5", "ap@10", "ap@15"}
+            "ap@5", "ap@10", "ap@15", "online_progress_error"}
     assert set(metrics["trained"]) == set(metrics["untrained"]) == set(metrics["pixels"]) == keys
     assert metrics["pixels"] != metrics["untrained"]  # the raw-pixel reference, scored on its own
     assert -1 <= metrics["labels"]["kendalls_tau"] <= 1  # tau of the labels' own alignment, the reference
+    assert set(metrics["progress"]) == {"constant 0.5", "relative time"}  # the online-progress column's references
     for encoder in ("trained", "untrained", "labels"):
         assert metrics[encoder]["kendalls_tau"] <= metrics["ceiling"]["kendalls_tau"] + 1e-9  # no alignment scores more
         assert sum(metrics["alignment"][encoder].values()) == pytest.approx(1.0)  # what each tau is made of

@@ -20,6 +20,7 @@ from carl_pipeline.evaluation.alignment import (
 )
 from carl_pipeline.evaluation.finegym import finegym_accuracy
 from carl_pipeline.evaluation.phases import CLASSIFIERS, phase_classification, phase_progression
+from carl_pipeline.evaluation.progress import online_progress_error, progress_baselines
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def _phase_metrics(table: pd.DataFrame, config: EvalConfig, action: str | None) 
     metrics["kendalls_tau"] = kendalls_tau(val_x, config.stride, config.distance) if len(val_x) > 1 else float("nan")
     for k in config.ks:
         metrics[f"ap@{k}"] = retrieval_ap(val_x, val_y, k, config.stride, config.distance) if len(val_x) > 1 else float("nan")
+    metrics["online_progress_error"] = online_progress_error(train_x, val_x, val_y)  # lower is better
     return metrics
 
 
@@ -165,6 +167,24 @@ def tau_ceiling(table: pd.DataFrame, config: EvalConfig) -> float:
     ceilings = [kendalls_tau_ceiling([len(x) for x in val_x], config.stride)
                 for val_x, _ in _validation_videos(table, config)]
     return float(np.nanmean(ceilings)) if ceilings else float("nan")
+
+
+def progress_reference(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
+    """What the trivial online-progress estimates score (``progress_baselines``: the constant
+    0.5 and relative time) on the frames ``online_progress_error`` scores (the same videos and,
+    with ``unlabelled_frames: drop``, frames; mean over actions with ``per_action``): the
+    column's reference, since a constant nearly matches learned estimates."""
+    if config.actions is not None:
+        table = only_actions(table, config.actions)
+    rows = []
+    for action in sorted(table["action"].dropna().unique()) if config.per_action else [None]:
+        _, train_x, train_y = per_video(table, config.label, config.train_split, action)
+        _, val_x, val_y = per_video(table, config.label, config.val_split, action)
+        if config.unlabelled_frames == "drop":
+            train_x, train_y = labelled_only(train_x, train_y)
+            val_x, val_y = labelled_only(val_x, val_y)
+        rows.append(progress_baselines([len(x) for x in train_x if len(x)], [y for y in val_y if len(y)]))
+    return {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]} if rows else {}
 
 
 def alignment_breakdown(table: pd.DataFrame, config: EvalConfig, by_labels: bool = False) -> dict[str, float]:
@@ -249,8 +269,9 @@ def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
     """Every metric of the protocol for one encoder's embeddings table.
 
     Returns:
-        ``classification@<fraction>``, ``progression``, ``kendalls_tau``, ``ap@<k>`` (phases; the
-        mean over actions with ``per_action``), or, for each FineGym label, ``<label>_accuracy``
+        ``classification@<fraction>``, ``progression``, ``kendalls_tau``, ``ap@<k>``,
+        ``online_progress_error`` (phases, the last lower-is-better; the mean over actions with
+        ``per_action``), or, for each FineGym label, ``<label>_accuracy``
         and ``<label>_accuracy@<fraction>`` for the other ``fractions`` (``_finegym_metrics``).
     """
     if config.actions is not None:

@@ -3,7 +3,7 @@ two videos, the metrics of the trained and untrained encoders, and an alignment 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import matplotlib
 import numpy as np
@@ -174,12 +174,14 @@ def retrieval_frames(store: FrameStore, table: pd.DataFrame, label: str, query_v
     return torch.cat(columns, dim=3).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str = ""):
+def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str = "",
+                      lower_is_better: Collection[str] = ()):
     """Methods x metrics as a table to look at: each cell holds the score, coloured by its rank
     within the metric's column (darkest: best), so the winner of every metric stands out.
 
     Args:
-        comparison: ``{method: {metric: value}}``; rows in the given order.
+        comparison: ``{method: {metric: value}}``; rows in the given order (a missing cell: "-").
+        lower_is_better: the metrics whose lowest value is the best (an error).
     """
     methods = list(comparison)
     metrics = list(dict.fromkeys(m for row in comparison.values() for m in row))  # in the table's order
@@ -188,7 +190,10 @@ def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str 
     for column in range(values.shape[1]):
         present = ~np.isnan(values[:, column])
         if present.any():
-            order = values[present, column].argsort().argsort()  # 0: lowest
+            column_values = values[present, column]
+            if metrics[column] in lower_is_better:
+                column_values = -column_values
+            order = column_values.argsort().argsort()  # 0: worst
             ranks[present, column] = order / max(present.sum() - 1, 1)
     fig, ax = _subplots(figsize=(1.05 * len(metrics) + 2.2, 0.5 * len(methods) + 1.3))
     ax.imshow(ranks, cmap="Greens", vmin=-0.3, vmax=1.2, aspect="auto")

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from carl_pipeline.evaluation import trained_scores
+from carl_pipeline.evaluation import LOWER_IS_BETTER, trained_scores
 from carl_pipeline.losses import algorithm_names, get_algorithm
 from carl_pipeline.nested import merge
 from carl_pipeline.params import CompareChanges, TrainChanges, TrainParams
@@ -12,8 +12,15 @@ from carl_pipeline.reporting import comparison_figure
 
 logger = logging.getLogger(__name__)
 
-#: Rows of a comparison that are references, not trained methods (never "best").
-REFERENCES = ("untrained", "raw pixels")
+#: Rows of a comparison that are references, not trained methods (never "best"): the untrained
+#: encoder, the raw pixels, and the trivial online-progress estimates (their one column).
+REFERENCES = ("untrained", "raw pixels", "constant 0.5", "relative time")
+
+
+def _best(rows, metric: str, scores) -> str:
+    """The row that scores best on ``metric`` (lowest for ``LOWER_IS_BETTER``)."""
+    lower = metric in LOWER_IS_BETTER
+    return max(rows, key=lambda r: -scores[r].get(metric, float("inf")) if lower else scores[r].get(metric, float("-inf")))
 
 
 def default_changes(algorithm: str) -> TrainChanges:
@@ -77,7 +84,9 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
     Returns:
         ``{"methods": [...], "metrics": [...], "scores": {row: {metric: value}}, "labels": {...},
         "models": {row: {"algorithm", "run", "epochs", "final_loss"}}}``; rows are
-        ``untrained`` and each method's name (``CARL (SCL)``, ``TCC``, ...).
+        ``untrained``, ``raw pixels``, each method's name (``CARL (SCL)``, ``TCC``, ...) and, on
+        phase tasks, ``constant 0.5`` and ``relative time``: the trivial online-progress
+        estimates, with their one metric, ``online_progress_error`` (lower is better).
 
     Raises:
         ValueError: two methods trained different encoder architectures (the table would not
@@ -104,8 +113,9 @@ def compare_methods(**inputs: Any) -> dict[str, Any]:
         models[name] = {"algorithm": metrics["model"]["algorithm"], "run": metrics["model"].get("run"),
                         "epochs": metrics["model"]["epochs"], "final_loss": metrics["model"]["final_loss"]}
     metric_names = list(scores["untrained"])
-    best = {m: max((row for row in scores if row not in REFERENCES), key=lambda r: scores[r].get(m, float("-inf")))
-            for m in metric_names}
+    for name, value in inputs[f"{reference}_metrics"].get("progress", {}).items():  # the column's trivial estimates
+        scores[name] = {"online_progress_error": value}
+    best = {m: _best([row for row in scores if row not in REFERENCES], m, scores) for m in metric_names}
     logger.info("comparison: best per metric %s", best)
     return {"methods": list(scores), "metrics": metric_names, "scores": scores, "best": best,
             "labels": inputs[f"{reference}_metrics"].get("labels", {}), "models": models}
@@ -141,8 +151,7 @@ def combine_taxonomy_comparisons(**comparisons: dict[str, Any]) -> dict[str, Any
                              "untrained": table["scores"]["untrained"].get(metric),
                              "raw_pixels": table["scores"].get("raw pixels", {}).get(metric), "run": model.get("run")})
     metric_names = [m for table in (comparisons[t] for t in sorted(comparisons)) for m in table["metrics"]]
-    best = {m: max((r for r in methods if r not in REFERENCES and m in scores[r]), key=lambda r: scores[r][m])
-            for m in metric_names}
+    best = {m: _best([r for r in methods if r not in REFERENCES and m in scores[r]], m, scores) for m in metric_names}
     return {"methods": methods, "metrics": metric_names, "scores": scores, "best": best, "models": models,
             "rows": rows}
 
@@ -150,7 +159,8 @@ def combine_taxonomy_comparisons(**comparisons: dict[str, Any]) -> dict[str, Any
 def plot_comparison(comparison: dict[str, Any]):
     """The comparison table as a picture: methods x metrics, the best of each metric darkest."""
     return comparison_figure({row: comparison["scores"][row] for row in comparison["methods"]},
-                             "methods x metrics on the validation videos (darker: better within the metric)")
+                             "methods x metrics on the validation videos (darker: better within the metric)",
+                             lower_is_better=LOWER_IS_BETTER)
 
 
 def _architecture(model) -> dict[str, Any]:

@@ -19,9 +19,11 @@ from carl_pipeline.embedding import (
 )
 from carl_pipeline.embedding.pixels import pixel_embeddings
 from carl_pipeline.evaluation import (
+    LOWER_IS_BETTER,
     alignment_breakdown,
     evaluate_table,
     label_alignment_tau,
+    progress_reference,
     tau_ceiling,
     trained_scores,
 )
@@ -113,6 +115,11 @@ def score_pixel_reference(model: dict[str, Any], frame_store: FrameStore, video_
     return evaluate_table(embeddings_table(features, video_index, frame_labels), params.protocol)
 
 
+def _better(metric: str, value: float, reference: float) -> bool:
+    """``value`` beats ``reference`` on ``metric`` (lower is better for ``LOWER_IS_BETTER``)."""
+    return value < reference if metric in LOWER_IS_BETTER else value > reference
+
+
 def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, model: dict[str, Any],
                       params: EvaluateParams, pixel_scores: dict[str, float] | None = None) -> dict[str, Any]:
     """Score the trained and the untrained encoder with the same protocol.
@@ -124,13 +131,15 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
         aligning the validation videos by their labels (``label_alignment_tau``), to read
         ``kendalls_tau`` against, ``"ceiling": {"kendalls_tau": ...}``, the most any alignment of
         videos of those lengths can score (``tau_ceiling``; matching by relative time reaches it),
+        ``"progress"``: the constant 0.5's and relative time's ``online_progress_error`` on the
+        same frames (``progress_reference``),
         ``"pixels"``: the raw-pixel reference's scores (``score_pixel_reference``), and ``"alignment"``: for the trained, the untrained and the
         labels' alignment, the fractions of tau's frame pairs matched in order, out of order
         (errors) and onto one frame (ties), which tau-b counts against an alignment too.
     """
     trained = evaluate_table(embeddings, params.protocol)
     untrained = evaluate_table(embeddings_untrained, params.protocol)
-    better = sum(trained[k] > untrained[k] for k in trained)
+    better = sum(_better(k, trained[k], untrained[k]) for k in trained)
     logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
     model = read_checkpoint(model)
     reference = {}
@@ -138,13 +147,15 @@ def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
         reference = {
             "labels": {"kendalls_tau": label_alignment_tau(embeddings, params.protocol)},
             "ceiling": {"kendalls_tau": tau_ceiling(embeddings, params.protocol)},
+            # the trivial online-progress estimates on the same frames (a constant nearly matches learned ones)
+            "progress": progress_reference(embeddings, params.protocol),
             "alignment": {"trained": alignment_breakdown(embeddings, params.protocol),
                           "untrained": alignment_breakdown(embeddings_untrained, params.protocol),
                           "labels": alignment_breakdown(embeddings, params.protocol, by_labels=True)},
         }
     if pixel_scores:
         reference["pixels"] = dict(pixel_scores)
-        below = [k for k in trained if k in pixel_scores and trained[k] <= pixel_scores[k]]
+        below = [k for k in trained if k in pixel_scores and not _better(k, trained[k], pixel_scores[k])]
         if below:
             logger.warning("the trained encoder is no better than the raw pixels on %s", ", ".join(below))
     return {
