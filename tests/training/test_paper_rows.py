@@ -111,3 +111,37 @@ def test_paper_environment__each_row_has_its_released_batch_and_schedule(paper_p
     tcc = row("finegym_gym99", "tcc")
     with pytest.raises(ValueError, match="needs 2 videos in a batch, got optim.batch_size 1"):
         check_batch(tcc.loss, 1, 100)
+
+
+@pytest.mark.parametrize("env", [None, "paper"])
+def test_backbone_preset__mvformer_is_one_parameter_away_and_trains_a_step(env, stores):
+    """`kedro run [--env paper] --params backbone=mvformer`: every dataset's encoder becomes a
+    frozen DINO ViT-B/8 under CARL's transformer, read from the official DINO file in
+    backbone_dir; the rest of the settings stay. Trained one step here with the ViT's weights
+    random (the 340 MB file is not on this machine; loading a file is tests/models/test_vit.py's)."""
+    bootstrap_project(PROJECT_ROOT)
+    with KedroSession.create(project_path=PROJECT_ROOT, env=env, runtime_params={"backbone": "mvformer"}) as session:
+        params = session.load_context().params
+    with KedroSession.create(project_path=PROJECT_ROOT, env=env) as session:
+        default = session.load_context().params
+    for dataset in (*DATASETS, "videos"):
+        model, usual = params[dataset]["train"].model, default[dataset]["train"].model
+        assert (model.backbone, model.backbone_weights, model.freeze_through, model.input_norm) == \
+            ("vit_base_patch8_224.dino", "dino_vitbase8_pretrain.pth", "all", "none"), dataset
+        assert (model.backbone_dir, model.num_layers, model.hidden_size) == \
+            (usual.backbone_dir, usual.num_layers, usual.hidden_size), dataset
+        assert params[dataset]["train"].pretrain.epochs == 0 and usual.backbone.startswith("resnet")
+    data = params["pouring"]["train"].model_dump()
+    data["model"].pop("train_length")
+    data["model"].update(TINY["model"], backbone_weights=None)
+    data["sampling"].update(TINY["sampling"])
+    data["augment"].update(TINY["augment"])
+    data["optim"].update(progress=False, num_workers=0, device="cpu", batch_size=1)
+    settings = TrainParams.model_validate(data)
+    store = stores["pouring"]
+    trainer = setup_training(str(store.root), store.video_ids(), settings.model, settings.sampling, settings.augment,
+                             settings.optim, "cpu", settings.loss)
+    batch = collate([trainer.dataset[(0, 0)]])
+    loss, grad_norm = training_step(trainer, batch, trainer.prepare(batch))
+    assert math.isfinite(loss.item()) and math.isfinite(grad_norm.item()) and trainer.step == 1
+    assert not any(p.requires_grad for p in trainer.model.frozen.parameters())

@@ -8,7 +8,8 @@ from carl_pipeline.augment.video import (
     augment_each,
     augment_view,
     eval_transform,
+    neutral_view,
     sample_view_params,
 )
 
-__all__ = ["FRAMINGS", "AugmentConfig", "ViewParams", "apply_view_params", "augment_each", "augment_view", "eval_transform", "sample_view_params"]
+__all__ = ["FRAMINGS", "AugmentConfig", "ViewParams", "apply_view_params", "augment_each", "augment_view", "eval_transform", "neutral_view", "sample_view_params"]

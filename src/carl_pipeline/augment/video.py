@@ -318,6 +318,14 @@ def apply_view_params(frames: torch.Tensor, params: ViewParams, config: AugmentC
     return _apply_fused(x, params, out)
 
 
+def neutral_view(height: int, width: int) -> ViewParams:
+    """The draw that changes nothing but the size: the whole ``height`` x ``width`` frame resized
+    to the training square, no flip, no colour change (what a frozen backbone's feature cache
+    holds: ``carl_pipeline.embedding.features``)."""
+    return ViewParams(crop=(0, 0, height, width), flip=False, jitter=False, jitter_order=(0, 1, 2, 3),
+                      factors=(1.0, 1.0, 1.0, 0.0), blur_sigma=None, grayscale=False)
+
+
 def augment_view(frames: torch.Tensor, config: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw one augmentation and apply it to all frames of the view: ``(T, 3, H, W)`` ->
     ``(T, 3, image_size, image_size)`` float32, normalised."""

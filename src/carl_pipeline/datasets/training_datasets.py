@@ -13,7 +13,30 @@ from kedro_datasets._typing import JSONPreview
 from carl_pipeline.atomic import sweep_stale_temporaries
 from carl_pipeline.datasets.previews import checkpoint_summary
 from carl_pipeline.distributed import writes
+from carl_pipeline.embedding.features import FeatureCache
 from carl_pipeline.record import Checkpoint, RunDir, read_checkpoint, save_atomic
+
+
+class FeatureCacheDataset(AbstractDataset[None, FeatureCache]):
+    """Loads a ``FeatureCache`` handle: the folder of a frozen backbone's per-frame features
+    (``train.optim.feature_cache``), keyed by the backbone's weights and the input size, one file
+    per video and frame-pack checksum. An input of the training node, which fills it with what is
+    missing; never saved."""
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None):
+        self._path, self.metadata = Path(path), metadata
+
+    def _load(self) -> FeatureCache:
+        return FeatureCache(self._path)
+
+    def _save(self, data: None) -> None:
+        raise DatasetError(f"{self._path}: the feature cache is written by the training node itself")
+
+    def _exists(self) -> bool:
+        return True  # an empty cache is a valid start
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
 
 
 class RunDirDataset(AbstractDataset[None, RunDir]):

@@ -28,18 +28,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from carl_pipeline.checks import check_choice, check_ranges
-from carl_pipeline.models.backbone import RESNET_STAGES, build_resnet
+from carl_pipeline.models.backbone import RESNET_STAGES, build_backbone
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
     """Architecture of the encoder; stored in every checkpoint and checked on resume."""
 
+    # resnet18/34/50/101, or a timm ViT (vit_small_patch16_224.dino, ...: carl_pipeline.models.vit)
     backbone: str = "resnet50"
     # None (random init), "imagenet_v1", "imagenet_v2", "byol" (named files in backbone_dir), or a path
     backbone_weights: str | None = None
     backbone_dir: str | None = None  # where the named weights files are looked up first
-    freeze_through: str | None = "layer3"  # last frozen stage; None trains the whole backbone
+    # last frozen stage; "all": the whole backbone (a ViT: "all" or None); None trains the whole backbone
+    freeze_through: str | None = "layer3"
     frames_per_batch: int = 40  # frames through the backbone at once
     fc_channels: int = 512
     fc_layers: int = 2
@@ -59,7 +61,7 @@ class EncoderConfig:
 
     def __post_init__(self):
         check_input_norm(self.input_norm)
-        check_choice("freeze_through", self.freeze_through, (*RESNET_STAGES, None))
+        check_choice("freeze_through", self.freeze_through, (*RESNET_STAGES, "all", None))
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
         check_choice("transformer", self.transformer, ("torch", "released"))
@@ -235,12 +237,13 @@ class CARLEncoder(nn.Module):
     """
 
     def __init__(self, config: EncoderConfig, backbone_state: dict[str, torch.Tensor] | None = None):
-        """``backbone_state``: ResNet weights (torchvision names) to start from, after
+        """``backbone_state``: ResNet weights (torchvision names; not for a ViT) to start from, after
         ``config.backbone_weights`` (e.g. the demo's self-supervised frame pretraining)."""
         super().__init__()
         self.config = config
-        self.frozen, self.trained, out_channels = build_resnet(config.backbone, config.freeze_through, config.backbone_weights,
-                                                                     config.backbone_dir, backbone_state)
+        self.frozen, self.trained, out_channels = build_backbone(config.backbone, config.freeze_through,
+                                                                 config.backbone_weights, config.backbone_dir,
+                                                                 backbone_state)
         for parameter in self.frozen.parameters():
             parameter.requires_grad_(False)
         self.embedder = FrameEmbedder(out_channels, config)

@@ -68,13 +68,17 @@ class TwoViewDataset(Dataset):
     augmentation draws, used when augmenting later) and, when ``labels`` are given, ``labels``
     ``(V, T)`` long (-1 on padding and unlabelled frames). ``V`` and what the views show follow
     ``layout`` (``arrange_clip``; ``LossConfig.clip_layout`` says which layout each loss needs).
+
+    With ``features`` (``{video_id: (num_frames, C)}``, a frozen backbone's cached features:
+    ``carl_pipeline.embedding.FeatureCache``) an item holds ``features`` ``(V, T, C)`` instead of
+    frames: nothing is decoded or augmented.
     """
 
     def __init__(self, store_root: str, video_ids: Sequence[str], sampling: SamplingConfig,
                  augment: AugmentConfig, seed: int = 0, augment_in_loader: bool = True,
                  layout: str = "two_views", positive_window: int = 5,
                  labels: dict[str, np.ndarray] | None = None, jpeg_on_device: bool = False,
-                 verify: bool = True):
+                 verify: bool = True, features: dict[str, np.ndarray] | None = None):
         self.store = FrameStore(store_root, verify=verify)  # verify: each frame read against its checksum
         self.video_ids = list(video_ids)
         if not self.video_ids:
@@ -94,6 +98,11 @@ class TwoViewDataset(Dataset):
         # Hand over the frames' JPEG bytes instead of decoded frames: the training loop decodes a
         # whole batch at once on the GPU (nvJPEG) and augments it there.
         self.jpeg_on_device = jpeg_on_device
+        self.features = features
+        if features is not None:
+            missing = [v for v in self.video_ids if v not in features]
+            if missing:
+                raise ValueError(f"no cached features for training videos {missing[:5]}")
 
     def __len__(self) -> int:
         return len(self.video_ids)
@@ -120,6 +129,10 @@ class TwoViewDataset(Dataset):
         if self.labels is not None:
             video_labels = torch.tensor(np.asarray(self.labels[self.video_ids[index]], dtype=np.int64))
             item["labels"] = torch.where(views.masks.bool(), video_labels[views.frame_indices], -1)
+        if self.features is not None:  # a frozen backbone's features, read instead of frames
+            item["features"] = torch.from_numpy(np.ascontiguousarray(
+                self.features[self.video_ids[index]][views.frame_indices.numpy()], dtype=np.float32))  # (V, T, C)
+            return item
         if self.jpeg_on_device:
             item["jpegs"] = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in pack.read_jpeg(needed.numpy())]
             item["inverse"] = inverse
@@ -140,7 +153,9 @@ def collate(items: list[dict]) -> dict:
     do the JPEG bytes and their ``inverse`` index when the loader hands those over."""
     keys = ("steps", "masks", "seq_len", "video") + (("labels",) if "labels" in items[0] else ())
     out = {key: torch.stack([item[key] for item in items]) for key in keys}
-    if "jpegs" in items[0]:
+    if "features" in items[0]:
+        out["features"] = torch.stack([item["features"] for item in items])  # (B, V, T, C)
+    elif "jpegs" in items[0]:
         out["jpegs"] = [item["jpegs"] for item in items]
         out["inverse"] = [item["inverse"] for item in items]
     else:

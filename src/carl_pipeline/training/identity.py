@@ -49,7 +49,7 @@ ADDED_LATER_ENCODER = {"input_norm": "none"}
 #: The same for LossConfig's fields.
 ADDED_LATER_LOSS = {"tcc_label_smoothing": 0.0, "scl_target": "exact"}
 #: The same for OptimConfig's fields.
-ADDED_LATER_OPTIM = {"lr_decay": "cosine", "sync_batchnorm": False}
+ADDED_LATER_OPTIM = {"lr_decay": "cosine", "sync_batchnorm": False, "feature_cache": False}
 
 
 def _without_added_later(fields: Mapping[str, Any], added_later: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import random
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from carl_pipeline.checks import check_choice, check_ranges
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import world as distributed_world
 from carl_pipeline.distributed import writes
+from carl_pipeline.embedding.features import FeatureCache
 from carl_pipeline.locking import exclusive_lock
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig, describe
@@ -93,6 +95,10 @@ class OptimConfig:
     # convert_sync_batchnorm). torch's SyncBatchNorm runs on GPUs only: on CPUs each process keeps
     # its own statistics, said in the log and in the run's identity.
     sync_batchnorm: bool = False
+    # With the whole backbone frozen, train the temporal head on each frame's backbone feature,
+    # computed once (carl_pipeline.embedding.features: one neutral view per frame, so no spatial
+    # or colour augmentation) instead of running the backbone every step.
+    feature_cache: bool = False
 
     def __post_init__(self):
         check_choice("precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
@@ -146,10 +152,12 @@ class Learner(torch.nn.Module):
         return learner
 
     def forward(self, frames: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """``(N, T, 3, S, S)`` frames, ``(N, T)`` masks -> ``(N, T, D)`` what the loss reads."""
+        """``(N, T, 3, S, S)`` frames (or ``(N, T, C)`` cached backbone features), ``(N, T)``
+        masks -> ``(N, T, D)`` what the loss reads."""
+        embed = self.encoder.embed_features if frames.dim() == 3 else self.encoder
         if self.head is not None:
-            return self.head(self.encoder(frames, masks, project=False, normalize=self.loss.l2_normalize))
-        return self.encoder(frames, masks, project=self.loss.projection, normalize=self.loss.l2_normalize)
+            return self.head(embed(frames, masks, project=False, normalize=self.loss.l2_normalize))
+        return embed(frames, masks, project=self.loss.projection, normalize=self.loss.l2_normalize)
 
 
 def _num_classes(labels: dict[str, np.ndarray], video_ids: list[str]) -> int:
@@ -220,6 +228,8 @@ class Trainer:
     def prepare(self, batch: dict) -> torch.Tensor:
         """A loader batch -> its augmented frames ``(B, V, T, 3, S, S)`` on the device (JPEG bytes
         decoded and augmented there on a GPU; frames the loader augmented on a CPU)."""
+        if "features" in batch:  # cached backbone features (B, V, T, C): nothing to decode
+            return batch["features"].to(self.device, non_blocking=True)
         if "jpegs" in batch:
             return decode_and_augment_on_device(batch, self.augment, self.device)
         return batch["frames"].to(self.device, non_blocking=True)
@@ -254,7 +264,7 @@ def check_batch(loss_config: LossConfig, batch_size: int, num_videos: int, world
 def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig, sampling: SamplingConfig,
                    augment: AugmentConfig, config: OptimConfig, device: str | None = None,
                    loss_config: LossConfig | None = None, backbone_state: dict[str, torch.Tensor] | None = None,
-                   labels: dict[str, np.ndarray] | None = None) -> Trainer:
+                   labels: dict[str, np.ndarray] | None = None, feature_cache: FeatureCache | None = None) -> Trainer:
     """The model, optimiser, data and learning-rate schedule of a run, before any step (see
     ``train`` for the arguments)."""
     loss_config = loss_config or LossConfig()
@@ -271,13 +281,22 @@ def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig
         logger.info("%s, %s on %s, precision %s", describe(model), loss_config.algorithm.upper(), device,
                     amp_dtype or torch.float32)
     parameters = [p for p in learner.parameters() if p.requires_grad]
+    features = None
+    if config.feature_cache:  # the frozen backbone's features, computed once (rank 0 writes them)
+        cache = feature_cache or FeatureCache(Path(store_root).parent / "backbone_features")
+        store = FrameStore(store_root)
+        if rank == 0:
+            cache.features(model, store, video_ids, augment, device, config.progress)
+        if world > 1:
+            torch.distributed.barrier()
+        features = cache.features(model, store, video_ids, augment, device, progress=False)
     # On a GPU the loader only reads JPEG bytes: the batch is decoded (nvJPEG) and augmented there,
     # one step ahead on a side stream (DevicePrefetcher). On a CPU the loader does it all.
     on_gpu = device.type == "cuda"
     dataset = TwoViewDataset(store_root, video_ids, sampling, augment, config.seed, augment_in_loader=not on_gpu,
                              jpeg_on_device=on_gpu, layout=loss_config.clip_layout,
                              labels=labels, **loss_config.clip_options,
-                             verify=config.verify_frames)
+                             verify=config.verify_frames, features=features)
     # An algorithm that needs several sequences in a batch (TCC with one clip per video cycles
     # between its videos) drops a last batch too small for it.
     check_batch(loss_config, config.batch_size, len(dataset), world)
@@ -458,6 +477,7 @@ def train(
     backbone_state: dict[str, torch.Tensor] | None = None,
     backbone_init: str | None = None,
     labels: dict[str, np.ndarray] | None = None,
+    feature_cache: FeatureCache | None = None,
 ) -> Checkpoint:
     """Train a CARL encoder (or a baseline's: ``loss_config.algorithm``) on the given videos of a
     frame store: ``setup_training``, then ``train_one_epoch`` per epoch, checkpoints between.
@@ -465,7 +485,9 @@ def train(
     ``backbone_state`` (ResNet weights, torchvision names) is where the backbone starts, after
     ``encoder.backbone_weights``; ``backbone_init`` says in the checkpoint what it was.
     ``labels`` (video id -> ``(num_frames,)`` label per frame, -1 unlabelled) are read only by the
-    ``supervised`` reference, which needs them.
+    ``supervised`` reference, which needs them. ``feature_cache``: where a frozen backbone's
+    features are kept with ``config.feature_cache`` (default: ``backbone_features`` beside the
+    frame store).
 
     ``run_dir`` is the root of the runs: this run trains in its own folder under it,
     ``<algorithm>-lr<lr>-seed<seed>-<run id>``, keyed by everything that changes the result
@@ -479,7 +501,7 @@ def train(
         ``run``: ``id``, ``name``, ``folder`` and the ``identity``).
     """
     trainer = setup_training(store_root, video_ids, encoder, sampling, augment, config, device, loss_config,
-                             backbone_state, labels)
+                             backbone_state, labels, feature_cache)
     labels = labels if trainer.loss_config.uses_labels else None
     config = _effective_sync_batchnorm(config, trainer)
     identity = run_identity(encoder, sampling, augment, trainer.loss_config, config,

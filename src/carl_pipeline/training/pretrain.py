@@ -108,6 +108,11 @@ def pretrain_backbone(
     check_input_norm(input_norm)
     if config.epochs == 0:
         return {"state_dict": {}, "history": [], "config": asdict(config), "backbone": backbone}
+    from carl_pipeline.models.vit import is_vit
+
+    if is_vit(backbone):
+        raise ValueError(f"pretrain.epochs {config.epochs}: the frame pretraining trains a ResNet, not {backbone}; "
+                         "set pretrain.epochs: 0 for a ViT backbone (start it from a weights file instead)")
     import torchvision
 
     device = resolve_device(device or "auto")

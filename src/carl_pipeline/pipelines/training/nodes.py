@@ -5,6 +5,7 @@ from typing import Any
 
 import pandas as pd
 
+from carl_pipeline.embedding.features import FeatureCache
 from carl_pipeline.params import ModelSource, TrainParams
 from carl_pipeline.record import Checkpoint, RunDir, open_checkpoint
 from carl_pipeline.training import pretrain_backbone, train
@@ -46,7 +47,8 @@ def pretrain_frame_backbone(frame_store: FrameStore, video_index: pd.DataFrame, 
 
 
 def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
-                  pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams) -> Checkpoint:
+                  pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams,
+                  feature_cache: FeatureCache | None = None) -> Checkpoint:
     """Train a CARL encoder (or a baseline's: ``params.loss.algorithm``) on the training videos.
 
     Args:
@@ -60,6 +62,8 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labe
         run_dir: where epoch checkpoints and TensorBoard logs go; a rerun resumes from the last
             checkpoint there.
         params: architecture, sampling, augmentation and optimisation.
+        feature_cache: where a frozen backbone's per-frame features are kept and read from with
+            ``params.optim.feature_cache`` (``<dataset>.feature_cache``).
 
     Returns:
         The trained model's checkpoint (weights, configs, loss history).
@@ -75,7 +79,8 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labe
                 f" (labelled in {params.labelled_by})" if params.labelled_by else "")
     labels = _frame_labels(frame_labels, video_ids, params.loss.label) if params.loss.uses_labels else None
     return train(str(frame_store.root), video_ids, params.model, params.sampling, params.augment, params.optim,
-                 run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init, labels=labels)
+                 run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init, labels=labels,
+                 feature_cache=feature_cache)
 
 
 def pretrain_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
@@ -89,7 +94,7 @@ def pretrain_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, fr
 
 def train_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
                        pretrained_backbone: dict[str, Any], run_dir: RunDir, params: TrainParams,
-                       model_choice: ModelSource) -> Checkpoint:
+                       model_choice: ModelSource, feature_cache: FeatureCache | None = None) -> Checkpoint:
     """``train_encoder`` when ``model_choice`` is ``train``; else the model it names, used as it
     is (``carl_pipeline.record.open_checkpoint``: a carl.pt or run folder, a released CARL checkpoint,
     an exported model) and nothing trains. A released checkpoint's clip length (which scales its
@@ -99,7 +104,7 @@ def train_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame
         model_choice: ``train``, or the model to use (``<dataset>.model`` in conf).
     """
     if model_choice.trains:
-        return train_encoder(frame_store, video_index, frame_labels, pretrained_backbone, run_dir, params)
+        return train_encoder(frame_store, video_index, frame_labels, pretrained_backbone, run_dir, params, feature_cache)
     checkpoint = open_checkpoint(model_choice.root)
     logger.info("using the model %s as it is (%s, run %s): nothing trains", model_choice.root, checkpoint.algorithm,
                 checkpoint.run_record.name or "none")

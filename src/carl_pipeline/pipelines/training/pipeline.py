@@ -28,7 +28,7 @@ def model_choice_template() -> Pipeline:
                                             "params:model"],
              outputs="pretrained_backbone", name="pretrain_frame_backbone"),
         Node(train_unless_given, inputs=["frame_store", "video_index", "frame_labels", "pretrained_backbone",
-                                         "training_run", "params:train", "params:model"],
+                                         "training_run", "params:train", "params:model", "feature_cache"],
              outputs="model", name="train_carl_encoder_or_use_given_model"),
     ])
 
@@ -40,6 +40,6 @@ def training_template(settings: str = "params:train") -> Pipeline:
         Node(pretrain_frame_backbone, inputs=["frame_store", "video_index", "frame_labels", settings],
              outputs="pretrained_backbone", name="pretrain_frame_backbone"),
         Node(train_encoder, inputs=["frame_store", "video_index", "frame_labels", "pretrained_backbone", "training_run",
-                                    settings],
+                                    settings, "feature_cache"],
              outputs="model", name="train_carl_encoder"),
     ])
