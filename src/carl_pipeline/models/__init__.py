@@ -2,13 +2,13 @@
 
 from carl_pipeline.models.backbone import (
            BackboneWeightsError,
-           build_backbone,
            build_resnet,
            load_backbone_weights,
 )
 from carl_pipeline.models.encoder import (
            CARLEncoder,
            EncoderConfig,
+           build_backbone,
            describe,
            normalize_input,
            sincos_position_encoding,

@@ -1,5 +1,4 @@
-"""ResNet backbones split at a stage, with weights from local files only (never a download), and
-``build_backbone``, which also takes timm's ViTs (``carl_pipeline.models.vit``)."""
+"""ResNet backbones split at a stage, with weights from local files only (never a download)."""
 
 from __future__ import annotations
 
@@ -125,22 +124,6 @@ def load_backbone_weights(resnet: nn.Module, source: str | os.PathLike) -> None:
 
 def _name_of(resnet: nn.Module) -> str:
     return getattr(resnet, "_carl_name", "resnet")
-
-
-def build_backbone(name: str, freeze_through: str | None, weights: str | None,
-                   weights_dir: str | os.PathLike | None = None,
-                   state_dict: dict[str, torch.Tensor] | None = None) -> tuple[nn.Module, nn.Module, int]:
-    """``(frozen, trained, out_channels)`` of a torchvision ResNet (``build_resnet``) or a timm
-    ViT (``carl_pipeline.models.vit.build_vit``, names ``vit_...``)."""
-    from carl_pipeline.models.vit import build_vit, is_vit
-
-    if is_vit(name):
-        if state_dict:
-            raise ValueError(f"backbone {name}: a backbone state (the frame pretraining) is for ResNets only")
-        return build_vit(name, freeze_through, weights, weights_dir)
-    if freeze_through == "all":  # every stage
-        freeze_through = RESNET_STAGES[-1]
-    return build_resnet(name, freeze_through, weights, weights_dir, state_dict)
 
 
 def build_resnet(name: str, freeze_through: str | None, weights: str | None,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from dataclasses import asdict, dataclass
 
 import torch
@@ -28,7 +29,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from carl_pipeline.checks import check_choice, check_ranges
-from carl_pipeline.models.backbone import RESNET_STAGES, build_backbone
+from carl_pipeline.models.backbone import RESNET_STAGES, build_resnet
+from carl_pipeline.models.vit import build_vit, is_vit
+
+
+def build_backbone(name: str, freeze_through: str | None, weights: str | None,
+                   weights_dir: str | os.PathLike | None = None,
+                   state_dict: dict[str, torch.Tensor] | None = None) -> tuple[nn.Module, nn.Module, int]:
+    """``(frozen, trained, out_channels)`` of a torchvision ResNet (``build_resnet``) or a timm
+    ViT (``carl_pipeline.models.vit.build_vit``, names ``vit_...``)."""
+    if is_vit(name):
+        if state_dict:
+            raise ValueError(f"backbone {name}: a backbone state (the frame pretraining) is for ResNets only")
+        return build_vit(name, freeze_through, weights, weights_dir)
+    if freeze_through == "all":  # every stage
+        freeze_through = RESNET_STAGES[-1]
+    return build_resnet(name, freeze_through, weights, weights_dir, state_dict)
 
 
 @dataclass(frozen=True)
