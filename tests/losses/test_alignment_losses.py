@@ -11,8 +11,13 @@ import torch
 
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.losses.gtcc import cycle_window, gtcc_loss
-from carl_pipeline.losses.lav import lav_loss, valid_sequences
-from carl_pipeline.losses.ops import intra_video_contrast, soft_dtw, squared_distances
+from carl_pipeline.losses.lav import lav_loss
+from carl_pipeline.losses.ops import (
+    intra_video_contrast,
+    soft_dtw,
+    squared_distances,
+    valid_sequences,
+)
 from carl_pipeline.losses.vava import vava_loss
 
 

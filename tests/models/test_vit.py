@@ -47,7 +47,7 @@ def test_vit_backbone__weights_from_a_local_file_only(tmp_path):
     loaded = CARLEncoder(EncoderConfig(**{**SMALL, "backbone_weights": "vit_tiny.pth", "backbone_dir": str(tmp_path)}))
     for name, tensor in source.state_dict().items():
         torch.testing.assert_close(loaded.frozen[0].vit.state_dict()[name], tensor)
-    with pytest.raises(BackboneWeightsError, match="no such weights file"):
+    with pytest.raises(BackboneWeightsError, match="missing.pth: .* weights for vit_tiny_patch16_224 not found"):
         CARLEncoder(EncoderConfig(**{**SMALL, "backbone_weights": str(tmp_path / "missing.pth")}))
     other = tmp_path / "small.pth"
     torch.save(build_vit("vit_small_patch16_224", "all", None)[0][0].vit.state_dict(), other)

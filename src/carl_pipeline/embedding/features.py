@@ -31,17 +31,10 @@ from tqdm.auto import tqdm
 
 from carl_pipeline.atomic import atomic_path
 from carl_pipeline.augment import AugmentConfig, apply_view_params, neutral_view
+from carl_pipeline.record import weights_digest
 from carl_pipeline.video import FrameStore
 
 logger = logging.getLogger(__name__)
-
-
-def _state_digest(module: torch.nn.Module) -> str:
-    sha = hashlib.sha1()
-    for name, tensor in sorted(module.state_dict().items()):
-        sha.update(name.encode())
-        sha.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return sha.hexdigest()
 
 
 class FeatureCache:
@@ -54,7 +47,7 @@ class FeatureCache:
         """What the features depend on, hashed: the backbone and its frozen weights, the input
         size and normalisation, and the neutral view's definition."""
         config = model.config
-        identity = {"backbone": config.backbone, "weights": _state_digest(model.frozen), "image_size": image_size,
+        identity = {"backbone": config.backbone, "weights": weights_digest(model.frozen.state_dict()), "image_size": image_size,
                     "input_norm": config.input_norm, "view": "neutral-v1"}
         return hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -16,6 +16,7 @@ from carl_pipeline.evaluation.phases import (
 from carl_pipeline.evaluation.progress import (
            LOWER_IS_BETTER,
            online_progress_error,
+           oriented,
            path_length,
            progress_baselines,
            true_progress,
@@ -34,5 +35,5 @@ from carl_pipeline.evaluation.protocol import (
 
 __all__ = ["TRAINED", "trained_scores", "EvalConfig", "alignment_breakdown", "alignment_pair_counts", "dtw_path", "evaluate_table", "finegym_accuracy", "kendalls_tau", "kendalls_tau_ceiling", "train_linear_probe", "phase_classification", "phase_progression",
            "label_alignment_tau", "phase_coordinates", "progression_targets", "retrieval_ap", "tau_ceiling",
-           "LOWER_IS_BETTER", "online_progress_error", "path_length", "progress_baselines", "progress_reference",
+           "LOWER_IS_BETTER", "online_progress_error", "oriented", "path_length", "progress_baselines", "progress_reference",
            "true_progress"]

@@ -25,6 +25,13 @@ import numpy as np
 LOWER_IS_BETTER = frozenset({"online_progress_error"})
 
 
+def oriented(metric: str, value: float) -> float:
+    """``value`` with the sign that makes larger better: negated for ``LOWER_IS_BETTER``
+    metrics. The one rule every ranking of scores goes through (best row, beats a reference,
+    a table's shading)."""
+    return -value if metric in LOWER_IS_BETTER else value
+
+
 def true_progress(labels: np.ndarray) -> np.ndarray:
     """``(T,)`` labels -> ``(T,)`` progress in [0, 1]: each run of one label >= 0 (a step) takes
     ``1 / steps`` of the progress, linearly from its first frame to its last (the repository's
@@ -71,8 +78,8 @@ def online_progress_error(train_embeddings: Sequence[np.ndarray], val_embeddings
     scale = float(np.mean(totals)) if totals else 0.0
     if not scale > 0:
         return float("nan")
-    kept = [(path_length(x) / scale, y) for x, y in zip(val_embeddings, val_labels, strict=True)
-            if len(x) and path_length(x)[-1] > 0]
+    paths = [(path_length(x), y) for x, y in zip(val_embeddings, val_labels, strict=True) if len(x)]
+    kept = [(path / scale, y) for path, y in paths if path[-1] > 0]
     return _mean_error([e for e, _ in kept], [y for _, y in kept])
 
 

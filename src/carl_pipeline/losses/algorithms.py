@@ -21,7 +21,8 @@ import torch
 
 from carl_pipeline.checks import check_choice
 from carl_pipeline.losses.gtcc import GTCCSettings, gtcc_loss
-from carl_pipeline.losses.lav import LAVSettings, lav_loss, valid_sequences
+from carl_pipeline.losses.lav import LAVSettings, lav_loss
+from carl_pipeline.losses.ops import valid_sequences
 from carl_pipeline.losses.scl import SCLSettings, sequence_contrastive_loss
 from carl_pipeline.losses.simclr import frame_contrastive_loss
 from carl_pipeline.losses.supervised import frame_classification_loss

@@ -32,7 +32,7 @@ def nest_settings(values: Mapping[str, Any]) -> dict[str, Any]:
         elif key in FLAT_NAMES:
             algorithm, name = FLAT_NAMES[key]
             settings.setdefault(algorithm, {})[name] = values.pop(key)
-    return {**values, "settings": settings} if settings or "settings" in values else values
+    return {**values, "settings": settings} if settings else values
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,15 @@ class LossConfig:
             if name not in algorithm_names():
                 raise ValueError(f"loss.{name}: no algorithm {name!r} to take these settings; "
                                  f"the algorithms are {algorithm_names()}")
-        complete = {}
+        objects = {}
         for name in algorithm_names():
             row = get_algorithm(name)
             if row.settings is not None or given.get(name):
-                own = row.make_settings(given.get(name))  # raises naming loss.<name> and the key
-                complete[name] = asdict(own) if own is not None else {}
-        object.__setattr__(self, "settings", complete)
+                objects[name] = row.make_settings(given.get(name))  # raises naming loss.<name> and the key
+        object.__setattr__(self, "settings", {name: asdict(own) if own is not None else {}
+                                              for name, own in objects.items()})
+        # the validated objects, kept: a loss reads its own on every training step
+        object.__setattr__(self, "_objects", objects)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> LossConfig:
@@ -104,7 +106,9 @@ class LossConfig:
 
     def settings_of(self, algorithm: str) -> Any:
         """``algorithm``'s settings object as this config gives them (its defaults otherwise)."""
-        return get_algorithm(algorithm).make_settings(self.settings.get(algorithm))
+        if algorithm in self._objects:
+            return self._objects[algorithm]
+        return get_algorithm(algorithm).make_settings(None)  # registered after this config was made
 
     @property
     def clip_layout(self) -> str:

@@ -65,9 +65,3 @@ def lav_loss(sequences: Sequence[torch.Tensor], gamma: float = 0.1, contrast_wei
                 total = total + soft_dtw(squared_distances(x, y), gamma) + contrast_weight * (contrast[i] + contrast[j])
     return total
 
-
-def valid_sequences(outputs: torch.Tensor, masks: torch.Tensor) -> list[torch.Tensor]:
-    """The valid frames of each clip of a batch: ``outputs`` ``(B, V, T, D)`` and ``masks``
-    ``(B, V, T)`` -> ``B * V`` tensors ``(T_valid, D)`` (an all-padding clip is left out)."""
-    flat, valid = outputs.flatten(0, 1), masks.flatten(0, 1).bool()
-    return [clip[keep] for clip, keep in zip(flat, valid, strict=True) if keep.any()]

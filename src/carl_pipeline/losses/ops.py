@@ -1,5 +1,5 @@
-"""What the alignment losses (LAV, VAVA) share: soft-DTW, an entropic optimal-transport plan and
-the intra-video contrastive regulariser.
+"""What the alignment losses (LAV, VAVA, GTCC) share: a batch as per-video sequences, soft-DTW,
+an entropic optimal-transport plan and the intra-video contrastive regulariser.
 
 Soft-DTW is written here, in torch, and not taken from a library: the package lists offer
 ``tslearn`` (``SoftDTWLossPyTorch``, kept up, numba kernels; it pulls numba, llvmlite and
@@ -24,6 +24,13 @@ from __future__ import annotations
 import os
 
 import torch
+
+
+def valid_sequences(outputs: torch.Tensor, masks: torch.Tensor) -> list[torch.Tensor]:
+    """The valid frames of each clip of a batch: ``outputs`` ``(B, V, T, D)`` and ``masks``
+    ``(B, V, T)`` -> ``B * V`` tensors ``(T_valid, D)`` (an all-padding clip is left out)."""
+    flat, valid = outputs.flatten(0, 1), masks.flatten(0, 1).bool()
+    return [clip[keep] for clip, keep in zip(flat, valid, strict=True) if keep.any()]
 
 
 def soft_dtw(cost: torch.Tensor, gamma: float) -> torch.Tensor:

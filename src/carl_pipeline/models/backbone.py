@@ -51,7 +51,8 @@ def weights_file_candidates(backbone: str, weights: str, backbone_dir: str | os.
       ``resnet50-0676ba61.pth``, V1, what the released CARL code loads with ``pretrained=True``;
       ``resnet50-11ad3fa6.pth``, V2), in ``backbone_dir``, then in the torch hub cache.
     - ``byol``: ``<backbone_dir>/<backbone>_byol.pth`` (a BYOL checkpoint, the paper's text).
-    - anything else: a path to a checkpoint (torchvision or BYOL layout).
+    - anything else: a path to a checkpoint (torchvision or BYOL layout; for a ViT, any file timm
+      loads), then, when it is relative, the same path under ``backbone_dir``.
 
     Raises:
         BackboneWeightsError: torchvision has no such ImageNet weights for this backbone.
@@ -72,7 +73,8 @@ def weights_file_candidates(backbone: str, weights: str, backbone_dir: str | os.
     if weights == "imagenet":
         raise BackboneWeightsError("backbone_weights 'imagenet' is ambiguous: say imagenet_v1 (the released CARL "
                                    "code's) or imagenet_v2")
-    return [Path(weights)]
+    path = Path(weights).expanduser()
+    return [path] if path.is_absolute() or not backbone_dir else [path, Path(backbone_dir) / path]
 
 
 def resolve_weights_file(backbone: str, weights: str, backbone_dir: str | os.PathLike | None = None) -> Path:

@@ -20,7 +20,6 @@ fixed function of the frame), None trains it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -47,18 +46,6 @@ class ViTFeatures(nn.Module):
         return tokens[:, 0, :, None, None]
 
 
-def _weights_path(weights: str, weights_dir: str | os.PathLike | None) -> Path:
-    from carl_pipeline.models.backbone import BackboneWeightsError
-
-    path = Path(weights).expanduser()
-    candidates = [path] if path.is_absolute() or weights_dir is None else [Path(weights_dir) / path, path]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise BackboneWeightsError(f"{weights}: no such weights file for a ViT backbone (looked in "
-                               f"{[str(c) for c in candidates]}); a ViT's backbone_weights is a file path")
-
-
 def build_vit(name: str, freeze_through: str | None, weights: str | None,
               weights_dir: str | os.PathLike | None = None) -> tuple[nn.Module, nn.Module, int]:
     """A timm ViT as CARL's backbone: ``(frozen, trained, out_channels)``, the ViT in ``frozen``
@@ -71,7 +58,7 @@ def build_vit(name: str, freeze_through: str | None, weights: str | None,
     import timm
 
     from carl_pipeline.checks import check_choice
-    from carl_pipeline.models.backbone import BackboneWeightsError
+    from carl_pipeline.models.backbone import BackboneWeightsError, resolve_weights_file
 
     check_choice("freeze_through (a ViT backbone)", freeze_through, VIT_FREEZE)
     architecture = name.split(".", maxsplit=1)[0]
@@ -79,7 +66,7 @@ def build_vit(name: str, freeze_through: str | None, weights: str | None,
         raise ValueError(f"backbone {name!r}: not a timm model (timm.list_models('vit_*') lists them)")
     options = {"num_classes": 0, "dynamic_img_size": True}
     if weights:
-        path = _weights_path(weights, weights_dir)
+        path = resolve_weights_file(name, weights, weights_dir)  # a file path, then under weights_dir
         try:
             vit = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **options)
         except (RuntimeError, KeyError, ValueError) as error:

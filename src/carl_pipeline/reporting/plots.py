@@ -3,7 +3,7 @@ two videos, the metrics of the trained and untrained encoders, and an alignment 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 
 import matplotlib
 import numpy as np
@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from carl_pipeline.embedding.table import one_video, per_video
 from carl_pipeline.evaluation.alignment import dtw_path
+from carl_pipeline.evaluation.progress import oriented
 from carl_pipeline.video.frame_store import FrameStore
 
 
@@ -174,14 +175,13 @@ def retrieval_frames(store: FrameStore, table: pd.DataFrame, label: str, query_v
     return torch.cat(columns, dim=3).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str = "",
-                      lower_is_better: Collection[str] = ()):
+def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str = ""):
     """Methods x metrics as a table to look at: each cell holds the score, coloured by its rank
     within the metric's column (darkest: best), so the winner of every metric stands out.
 
     Args:
-        comparison: ``{method: {metric: value}}``; rows in the given order (a missing cell: "-").
-        lower_is_better: the metrics whose lowest value is the best (an error).
+        comparison: ``{method: {metric: value}}``; rows in the given order (a missing cell: "-");
+            a ``LOWER_IS_BETTER`` metric is darkest at its lowest (``evaluation.oriented``).
     """
     methods = list(comparison)
     metrics = list(dict.fromkeys(m for row in comparison.values() for m in row))  # in the table's order
@@ -190,9 +190,7 @@ def comparison_figure(comparison: Mapping[str, Mapping[str, float]], title: str 
     for column in range(values.shape[1]):
         present = ~np.isnan(values[:, column])
         if present.any():
-            column_values = values[present, column]
-            if metrics[column] in lower_is_better:
-                column_values = -column_values
+            column_values = oriented(metrics[column], values[present, column])
             order = column_values.argsort().argsort()  # 0: worst
             ranks[present, column] = order / max(present.sum() - 1, 1)
     fig, ax = _subplots(figsize=(1.05 * len(metrics) + 2.2, 0.5 * len(methods) + 1.3))

@@ -286,10 +286,11 @@ def setup_training(store_root: str, video_ids: list[str], encoder: EncoderConfig
         cache = feature_cache or FeatureCache(Path(store_root).parent / "backbone_features")
         store = FrameStore(store_root)
         if rank == 0:
-            cache.features(model, store, video_ids, augment, device, config.progress)
+            features = cache.features(model, store, video_ids, augment, device, config.progress)
         if world > 1:
             torch.distributed.barrier()
-        features = cache.features(model, store, video_ids, augment, device, progress=False)
+            if rank != 0:  # rank 0 has written them all: read
+                features = cache.features(model, store, video_ids, augment, device, progress=False)
     # On a GPU the loader only reads JPEG bytes: the batch is decoded (nvJPEG) and augmented there,
     # one step ahead on a side stream (DevicePrefetcher). On a CPU the loader does it all.
     on_gpu = device.type == "cuda"

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from carl_pipeline.evaluation import LOWER_IS_BETTER, trained_scores
+from carl_pipeline.evaluation import oriented, trained_scores
 from carl_pipeline.losses import algorithm_names, get_algorithm
 from carl_pipeline.nested import merge
 from carl_pipeline.params import CompareChanges, TrainChanges, TrainParams
@@ -18,9 +18,8 @@ REFERENCES = ("untrained", "raw pixels", "constant 0.5", "relative time")
 
 
 def _best(rows, metric: str, scores) -> str:
-    """The row that scores best on ``metric`` (lowest for ``LOWER_IS_BETTER``)."""
-    lower = metric in LOWER_IS_BETTER
-    return max(rows, key=lambda r: -scores[r].get(metric, float("inf")) if lower else scores[r].get(metric, float("-inf")))
+    """The row that scores best on ``metric`` (lowest for ``LOWER_IS_BETTER``; a row without it: never)."""
+    return max(rows, key=lambda r: oriented(metric, scores[r][metric]) if metric in scores[r] else float("-inf"))
 
 
 def default_changes(algorithm: str) -> TrainChanges:
@@ -159,8 +158,7 @@ def combine_taxonomy_comparisons(**comparisons: dict[str, Any]) -> dict[str, Any
 def plot_comparison(comparison: dict[str, Any]):
     """The comparison table as a picture: methods x metrics, the best of each metric darkest."""
     return comparison_figure({row: comparison["scores"][row] for row in comparison["methods"]},
-                             "methods x metrics on the validation videos (darker: better within the metric)",
-                             lower_is_better=LOWER_IS_BETTER)
+                             "methods x metrics on the validation videos (darker: better within the metric)")
 
 
 def _architecture(model) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from carl_pipeline.embedding import (
 )
 from carl_pipeline.embedding.pixels import pixel_embeddings
 from carl_pipeline.evaluation import (
-    LOWER_IS_BETTER,
     alignment_breakdown,
     evaluate_table,
     label_alignment_tau,
+    oriented,
     progress_reference,
     tau_ceiling,
     trained_scores,
@@ -117,7 +117,7 @@ def score_pixel_reference(model: dict[str, Any], frame_store: FrameStore, video_
 
 def _better(metric: str, value: float, reference: float) -> bool:
     """``value`` beats ``reference`` on ``metric`` (lower is better for ``LOWER_IS_BETTER``)."""
-    return value < reference if metric in LOWER_IS_BETTER else value > reference
+    return oriented(metric, value) > oriented(metric, reference)
 
 
 def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, model: dict[str, Any],
