@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from carl_pipeline.ingest import ConversionPlan, plan_penn_action, plan_pouring, run_conversion
-from carl_pipeline.ingest.convert import DIGESTS_NAME
+from carl_pipeline.ingest.digests import DIGESTS_NAME
 from carl_pipeline.losses import sequence_contrastive_loss
 from carl_pipeline.models import CARLEncoder
 from carl_pipeline.training import TwoViewDataset, collate

@@ -76,9 +76,10 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from carl_pipeline.pipelines.evaluation import nodes
-    from carl_pipeline.pipelines.training import nodes as training_nodes
-    from carl_pipeline.training import RunDir
+    from carl_pipeline.embedding import embed_videos, untrained_checkpoint
+    from carl_pipeline.evaluation.report import evaluation_report
+    from carl_pipeline.training import RunDir, pretrain_backbone, train
+    from carl_pipeline.training.videos import backbone_start, label_arrays, training_videos
 
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env=env, runtime_params=_nested(assignments, dataset)) as session:
@@ -95,13 +96,19 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
         store = FrameStore(data / "frames")
         index, labels = pd.read_parquet(data / "video_index.parquet"), pd.read_parquet(data / "frame_labels.parquet")
     started = time.perf_counter()
-    pretrained = training_nodes.pretrain_frame_backbone(store, index, labels, params["train"])
+    settings, evaluate = params["train"], params["evaluate"]
+    video_ids = training_videos(index, labels, settings.splits, settings.labelled_by)
+    pretrained = pretrain_backbone(str(store.root), video_ids, settings.model.backbone, settings.augment,
+                                   settings.pretrain, device=settings.optim.device, input_norm=settings.model.input_norm)
+    state, init = backbone_start(pretrained, settings.model.backbone)
     with tempfile.TemporaryDirectory() as folder:
-        model = training_nodes.train_encoder(store, index, labels, pretrained, RunDir(Path(folder) / "run"), params["train"])
+        model = train(str(store.root), video_ids, settings.model, settings.sampling, settings.augment, settings.optim,
+                      RunDir(Path(folder) / "run"), loss_config=settings.loss, backbone_state=state, backbone_init=init,
+                      labels=label_arrays(labels, video_ids, settings.loss.label) if settings.loss.uses_labels else None)
     trained_seconds = time.perf_counter() - started
-    untrained = nodes.make_untrained_model(model, params["evaluate"])
-    tables = [nodes.embed_frames(m, store, index, labels, params["evaluate"]) for m in (model, untrained)]
-    metrics = nodes.evaluate_encoders(*tables, model, params["evaluate"])
+    untrained = untrained_checkpoint(model, evaluate.untrained_seed)
+    tables = [embed_videos(m, store, index, labels, evaluate) for m in (model, untrained)]
+    metrics = evaluation_report(*tables, model, evaluate.protocol, precision=evaluate.precision, device=evaluate.device)
     if save is not None:  # the embeddings, to look into
         save.mkdir(parents=True, exist_ok=True)
         for name, table in zip(("trained", "untrained"), tables, strict=True):

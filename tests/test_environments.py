@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from carl_pipeline.losses import algorithm_names, get_algorithm
 from carl_pipeline.losses.config import nest_settings
-from carl_pipeline.pipelines.comparison.nodes import baseline_settings, changes_for
+from carl_pipeline.training.baselines import baseline_settings, changes_for
 from tests.conftest import PROJECT_ROOT
 
 ENVIRONMENTS = sorted(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local"))

@@ -16,19 +16,19 @@ import pytest
 from carl_pipeline.atomic import atomic_path, host_name, pid_alive
 from carl_pipeline.ingest import (
     ConversionPlan,
+    index_converted,
     plan_penn_action,
     plan_pouring,
     plan_video_folder,
     run_conversion,
 )
-from carl_pipeline.pipelines.ingestion.nodes import index_videos
 from carl_pipeline.video import FrameStore
 from carl_pipeline.video.frame_pack import FramePack, FramePackError
 
 
 def _ingest(plan_jobs, store: FrameStore, failures=()):
     report = run_conversion(ConversionPlan(tuple(plan_jobs), progress=False, failures=tuple(failures)), store)
-    index, labels, ingest_report = index_videos(store, report.to_dict())
+    index, labels, ingest_report = index_converted(store, report.to_dict())
     return report, index, labels, ingest_report
 
 

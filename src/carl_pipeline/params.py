@@ -49,7 +49,7 @@ class _IngestCommon(_Block):
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, value: str) -> str:
-        from carl_pipeline.ingest.convert import EXECUTORS
+        from carl_pipeline.ingest.jobs import EXECUTORS
 
         check_choice("executor", value, list(EXECUTORS))
         return value
@@ -57,7 +57,7 @@ class _IngestCommon(_Block):
     @field_validator("pixels", check_fields=False)
     @classmethod
     def _known_pixels(cls, value: str) -> str:
-        from carl_pipeline.ingest.convert import PIXELS
+        from carl_pipeline.ingest.frames import PIXELS
 
         check_choice("pixels", value, list(PIXELS))
         return value
@@ -76,7 +76,7 @@ class PouringIngestParams(_IngestCommon):
     frame_size: FrameSize | None = None
     fps: float = Field(30.0, gt=0)
     splits: tuple[str, ...] = ("train", "val", "test")
-    pixels: str = "project"  # project or released (carl_pipeline.ingest.convert.PIXELS)
+    pixels: str = "project"  # project or released (carl_pipeline.ingest.frames.PIXELS)
 
 
 class PennActionIngestParams(_IngestCommon):
@@ -85,7 +85,7 @@ class PennActionIngestParams(_IngestCommon):
     frame_size: FrameSize | None = None
     fps: float = Field(30.0, gt=0)
     splits: tuple[str, ...] = ("train", "val")
-    pixels: str = "project"  # project or released (carl_pipeline.ingest.convert.PIXELS)
+    pixels: str = "project"  # project or released (carl_pipeline.ingest.frames.PIXELS)
     phase_label_dir: str = ""
     skip_actions: tuple[str, ...] = ("strum_guitar", "jump_rope")
     label_length_tolerance: float = Field(0.1, ge=0)

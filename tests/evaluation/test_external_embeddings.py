@@ -10,9 +10,9 @@ import torch
 
 from carl_pipeline.embedding import embeddings_table, read_external_embeddings
 from carl_pipeline.evaluation import EvalConfig, evaluate_table
+from carl_pipeline.evaluation.report import score_external_embeddings
 from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_finegym, run_conversion
 from carl_pipeline.params import EvaluateParams, ExternalEmbeddingsParams
-from carl_pipeline.pipelines.evaluation.nodes import score_external_embeddings
 from carl_pipeline.video import FrameStore
 
 PROTOCOL = EvalConfig(task="finegym", finegym_labels=("gym288",), finegym_epochs=8)
@@ -48,7 +48,8 @@ def _write_released_pickles(folder, index, labels, embeddings):
 
 
 def _score(index, labels, path, layout="auto"):
-    return score_external_embeddings(index, labels, ExternalEmbeddingsParams(path=str(path), layout=layout), PARAMS)
+    external = ExternalEmbeddingsParams(path=str(path), layout=layout)
+    return score_external_embeddings(external.path, external.layout, external.method, index, labels, PARAMS.protocol)
 
 
 def test_released_pickles__score_as_the_projects_own_table_holding_the_same_numbers(finegym, tmp_path):
@@ -106,7 +107,7 @@ def test_external__nothing_matching_or_no_path_is_an_error_that_says_so(finegym,
     with pytest.raises(ValueError, match="none of the 1 external entries matches"):
         _score(index, labels, tmp_path)
     with pytest.raises(ValueError, match="external.path is null"):
-        score_external_embeddings(index, labels, ExternalEmbeddingsParams(), PARAMS)
+        score_external_embeddings(None, "auto", "external", index, labels, PARAMS.protocol)
     with pytest.raises(FileNotFoundError, match="no external embeddings there"):
         read_external_embeddings(tmp_path / "missing")
 

@@ -95,28 +95,23 @@ def _metrics_of(checkpoint: Checkpoint, with_digest: bool = True) -> dict:
 
 def test_export__refuses_scores_of_another_run_naming_both(tmp_path):
     """Train seed 0 and evaluate, train seed 1 and do not evaluate, export: the scores are seed 0's."""
-    from carl_pipeline.evaluation import EvalConfig
-    from carl_pipeline.params import EvaluateParams
-    from carl_pipeline.pipelines.export.nodes import export_trained_model
-
-    params = EvaluateParams(protocol=EvalConfig(task="phases"), progress=False)
+    from carl_pipeline.export import export_model
 
     evaluated = _checkpoint(0)
     newer = dataclasses.replace(_checkpoint(1), run={"id": "beef5678", "name": "scl-lr0.0001-seed1-beef5678"})
     with pytest.raises(ExportMismatchError, match=r"pouring.metrics holds the scores of run scl-lr0.0001-seed0-abcd1234 "
                                                   r"\(epoch 3\), but the model to export is run scl-lr0.0001-seed1-beef5678.*"
                                                   r"kedro run --pipelines=evaluate_pouring"):
-        export_trained_model(newer, _metrics_of(evaluated), params, "pouring")
+        export_model(newer, _metrics_of(evaluated), "resize_crop", "pouring")
     # the same run and epoch, other weights (a file replaced by hand): the digest tells them apart
     with pytest.raises(ExportMismatchError, match="weights"):
-        export_trained_model(dataclasses.replace(newer, run=evaluated.run), _metrics_of(evaluated),
-                             params, "pouring")
+        export_model(dataclasses.replace(newer, run=evaluated.run), _metrics_of(evaluated), "resize_crop", "pouring")
     # a metrics.json written before digests: run and epoch must agree
     with pytest.raises(ExportMismatchError, match="no weights digest"):
-        export_trained_model(newer, _metrics_of(evaluated, with_digest=False), params, "pouring")
-    exported = export_trained_model(evaluated, _metrics_of(evaluated), params, "pouring")
+        export_model(newer, _metrics_of(evaluated, with_digest=False), "resize_crop", "pouring")
+    exported = export_model(evaluated, _metrics_of(evaluated), "resize_crop", "pouring")
     assert exported.config["scores"]["trained"] == {"progression": 0.9}
-    export_trained_model(evaluated, _metrics_of(evaluated, with_digest=False), params, "pouring")
+    export_model(evaluated, _metrics_of(evaluated, with_digest=False), "resize_crop", "pouring")
 
 
 def test_export__readable_by_others_as_a_normal_write_is(tmp_path):

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 import pytest
 
 from carl_pipeline.ingest import ConversionPlan, plan_penn_action, run_conversion
-from carl_pipeline.ingest.convert import ConversionError, ConversionJob, ConvertedVideo
+from carl_pipeline.ingest.jobs import ConversionError, ConversionJob, ConvertedVideo
 from carl_pipeline.video import FrameStore, encode_jpeg
 
 

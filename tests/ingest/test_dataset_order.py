@@ -119,19 +119,24 @@ def test_penn_action_dataset_order__is_the_order_the_released_shards_are_read_in
 
 
 def test_ingestion__the_index_holds_each_videos_released_position(tiny_raw, tmp_path):
-    """Through the ingestion nodes: the plan's order reaches the video index (and so the
-    embeddings table), a position per split for every Pouring video."""
-    from carl_pipeline.params import PouringIngestParams
-    from carl_pipeline.pipelines.ingestion.nodes import (
-        convert_videos,
-        index_videos,
-        plan_pouring_conversion,
+    """Through ingestion (plan, conversion, index): the plan's order reaches the video index (and
+    so the embeddings table), a position per split for every Pouring video."""
+    from carl_pipeline.ingest import (
+        index_converted,
+        plan_for,
+        plan_pouring,
+        pouring_dataset_order,
+        run_conversion,
     )
+    from carl_pipeline.params import PouringIngestParams
     from carl_pipeline.video import FrameStore
 
-    plan = plan_pouring_conversion(tiny_raw / "pouring", PouringIngestParams(num_workers=0, progress=False))
+    params = PouringIngestParams(num_workers=0, progress=False)
+    jobs, failures = plan_pouring(tiny_raw / "pouring", frame_size=params.frame_size, fps=params.fps,
+                                  splits=params.splits, pixels=params.pixels)
+    plan = plan_for(tiny_raw / "pouring", jobs, failures, params, dataset_order=pouring_dataset_order(jobs))
     store = FrameStore(tmp_path / "frames")
-    index, _, _ = index_videos(store, convert_videos(plan, store))
+    index, _, _ = index_converted(store, run_conversion(plan, store).to_dict())
     assert index.set_index("video_id")["dataset_order"].to_dict() == dict(plan.dataset_order)
     for _, rows in index.groupby("split"):
         assert sorted(rows["dataset_order"]) == list(range(len(rows)))

@@ -158,14 +158,13 @@ def test_many_bad_lines__twenty_logged_then_a_count_and_all_in_the_report(tmp_pa
 
     import pandas as pd
 
-    from carl_pipeline.params import VideosLabelsParams
-    from carl_pipeline.pipelines.own_videos.nodes import read_labels
+    from carl_pipeline.labels import labels_table
 
     path = tmp_path / "labels.csv"
     path.write_text("video_id,frame_index,phase\na,0,reach\n" + "zzz,0,reach\n" * 5000)
     index = pd.DataFrame({"video_id": list(FRAMES), "num_frames": list(FRAMES.values())})
     with caplog.at_level(logging.WARNING):
-        _, report = read_labels(index, VideosLabelsParams(path=str(path)))
+        _, report = labels_table(str(path), index)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(report["problems"]) == 5000 and len(warnings) == 21
     assert "4980 more problems, not shown; all 5000 are listed in the labels report" in warnings[-1]

@@ -6,6 +6,8 @@ import torch
 
 from carl_pipeline.embedding import embeddings_table, extract_embeddings, untrained_checkpoint
 from carl_pipeline.evaluation import EvalConfig
+from carl_pipeline.evaluation.comparison import compare_methods
+from carl_pipeline.evaluation.report import evaluation_report
 from carl_pipeline.ingest import build_video_index
 from carl_pipeline.losses import (
     Algorithm,
@@ -17,13 +19,8 @@ from carl_pipeline.losses import (
 )
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.params import EvaluateParams, TrainParams
-from carl_pipeline.pipelines.comparison.nodes import (
-    baseline_settings,
-    compare_methods,
-    default_changes,
-)
-from carl_pipeline.pipelines.evaluation.nodes import evaluate_encoders
 from carl_pipeline.training import RunDir, load_encoder, train
+from carl_pipeline.training.baselines import baseline_settings, default_changes
 
 ENCODER = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
                         ff_size=64, fc_channels=32, embedding_size=16, frames_per_batch=64, train_length=8)
@@ -58,7 +55,7 @@ def test_a_new_loss__one_row_and_it_trains_is_scored_and_compared(pouring_store,
         tables = [embeddings_table(extract_embeddings(load_encoder(c), pouring_store, index["video_id"].tolist(), 32, device="cpu",
                                                       progress=False), index, labels)
                   for c in (checkpoint, untrained_checkpoint(checkpoint))]
-        metrics[algorithm] = evaluate_encoders(*tables, checkpoint.to_dict(), evaluate)
+        metrics[algorithm] = evaluation_report(*tables, checkpoint.to_dict(), evaluate.protocol)
         models[algorithm] = checkpoint.to_dict()
     comparison = compare_methods(**{f"{a}_{what}": (metrics if what == "metrics" else models)[a]
                                     for a in metrics for what in ("metrics", "model")})

@@ -9,9 +9,10 @@ import torch
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from carl_pipeline.evaluation.comparison import compare_methods
 from carl_pipeline.losses import Algorithm, algorithms, register
 from carl_pipeline.params import TrainParams
-from carl_pipeline.pipelines.comparison.nodes import baseline_settings, compare_methods
+from carl_pipeline.training.baselines import baseline_settings
 from tests.conftest import newest, open_project
 from tests.pipelines.test_representation_pipeline import TINY_TRAIN
 

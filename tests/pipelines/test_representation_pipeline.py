@@ -240,25 +240,17 @@ def test_runs__a_run_in_a_namespaces_old_folder_is_moved_into_the_shared_one(tmp
         ["pouring", "pouring_tcc"]
 
 
-def test_train_encoder__finegym_taxonomy_trains_on_its_labelled_events_only(monkeypatch):
-    from carl_pipeline.params import TrainParams
-    from carl_pipeline.pipelines.training import nodes
+def test_training_videos__finegym_taxonomy_trains_on_its_labelled_events_only():
+    from carl_pipeline.training.videos import training_videos
 
-    chosen = {}
-    monkeypatch.setattr(nodes, "train", lambda root, ids, *args, **kwargs: chosen.setdefault("ids", ids))
     index = pd.DataFrame({"video_id": ["a", "b", "c", "d"], "split": ["train", "train", "train", "val"]})
     labels = pd.DataFrame({"video_id": ["a", "a", "b", "c", "d"], "frame_index": [0, 1, 0, 0, 0],
                            "gym99": [-1, 3, -1, 5, 2], "gym288": [7, -1, 1, -1, 2]})
-    store = type("Store", (), {"root": "frames"})()
-    params = {"model": {}, "sampling": {}, "augment": {}, "loss": {}, "optim": {}}
-    nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params, labelled_by="gym99"))
-    assert chosen.pop("ids") == ["a", "c"]
-    nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params, labelled_by="gym288"))
-    assert chosen.pop("ids") == ["a", "b"]
-    nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params))  # the union
-    assert chosen.pop("ids") == ["a", "b", "c"]
+    assert training_videos(index, labels, ["train"], "gym99") == ["a", "c"]
+    assert training_videos(index, labels, ["train"], "gym288") == ["a", "b"]
+    assert training_videos(index, labels, ["train"]) == ["a", "b", "c"]  # the union
     with pytest.raises(ValueError, match="no label column 'gym101'"):
-        nodes.train_encoder(store, index, labels, {}, None, TrainParams(**params, labelled_by="gym101"))
+        training_videos(index, labels, ["train"], "gym101")
 
 
 def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(project):

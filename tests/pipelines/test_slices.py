@@ -83,3 +83,31 @@ def test_ingestion_slice__plans_converts_into_the_store_it_is_given_and_indexes(
     assert store.read_report()["converted"] == conversion["converted"]
     conversion, index_again, _, report = run_slice()
     assert conversion["converted"] == [] and report["already_converted"] == 5 and index_again.equals(index)
+
+
+def test_pretraining_node__runs_on_the_device_the_training_is_given(pouring_store, monkeypatch):
+    """``train.optim.device: cpu`` on a GPU machine must keep SimCLR pretraining off the GPU too:
+    the node hands pretraining the training's device (here recorded as pretraining resolves it)."""
+    import torch
+
+    import carl_pipeline.training.pretrain as pretrain_module
+    from carl_pipeline.ingest import build_video_index
+    from carl_pipeline.params import TrainParams
+    from carl_pipeline.pipelines.training.pipeline import training_template
+
+    asked = []
+
+    def recording(name="auto"):
+        asked.append(name)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(pretrain_module, "resolve_device", recording)
+    store = pouring_store
+    index, labels = build_video_index(store)
+    model = {k: v for k, v in ENCODER.to_dict().items() if k != "train_length"}
+    params = TrainParams(model=model, sampling={"num_steps": 8}, augment={"image_size": 32}, loss={},
+                         optim={"device": "cpu", "epochs": 1, "progress": False},
+                         pretrain={"epochs": 1, "frames_per_step": 8, "progress": False})
+    node = next(n for n in training_template("params:train").nodes if n.name == "pretrain_frame_backbone")
+    result = node.func(store, index, labels, params)
+    assert asked == ["cpu"] and result["state_dict"]

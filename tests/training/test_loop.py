@@ -254,30 +254,6 @@ def test_dataset__views_come_from_the_video_and_repeat_per_epoch(store):
     assert torch.equal(raw["frames"][1], pack.read(raw["steps"][1].clamp(0, len(pack) - 1).numpy()))
 
 
-def test_pretraining_node__runs_on_the_device_the_training_is_given(store, monkeypatch):
-    """``train.optim.device: cpu`` on a GPU machine must keep SimCLR pretraining off the GPU too:
-    the node hands pretraining the training's device (here recorded as pretraining resolves it)."""
-    import carl_pipeline.training.pretrain as pretrain_module
-    from carl_pipeline.ingest import build_video_index
-    from carl_pipeline.params import TrainParams
-    from carl_pipeline.pipelines.training.nodes import pretrain_frame_backbone
-
-    asked = []
-
-    def recording(name="auto"):
-        asked.append(name)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(pretrain_module, "resolve_device", recording)
-    index, labels = build_video_index(store)
-    model = {k: v for k, v in ENCODER.to_dict().items() if k != "train_length"}
-    params = TrainParams(model=model, sampling={"num_steps": 8}, augment={"image_size": 32}, loss={},
-                         optim={"device": "cpu", "epochs": 1, "progress": False},
-                         pretrain={"epochs": 1, "frames_per_step": 8, "progress": False})
-    result = pretrain_frame_backbone(store, index, labels, params)
-    assert asked == ["cpu"] and result["state_dict"]
-
-
 def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_from(store, tmp_path):
     from carl_pipeline.training import PretrainConfig, pretrain_backbone
 

@@ -13,8 +13,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.params import TrainParams
-from carl_pipeline.pipelines.comparison.nodes import baseline_settings, changes_for
-from carl_pipeline.pipelines.comparison.pipeline import baselines
+from carl_pipeline.training.baselines import baseline_settings, baselines, changes_for
 from carl_pipeline.training.data import collate
 from carl_pipeline.training.loop import check_batch, setup_training, training_step
 from tests.conftest import PROJECT_ROOT, _converted

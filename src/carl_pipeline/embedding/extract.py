@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -15,6 +16,7 @@ from carl_pipeline.augment import eval_transform
 from carl_pipeline.checks import check_choice
 from carl_pipeline.devices import resolve_device
 from carl_pipeline.distributed import all_gather_dict, shard, world
+from carl_pipeline.embedding.table import embeddings_table
 from carl_pipeline.models import CARLEncoder
 from carl_pipeline.record import Checkpoint, load_encoder, read_checkpoint
 from carl_pipeline.video.frame_pack import FramePack
@@ -99,6 +101,23 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
         mine[video_id] = embed_video(model, store.open(video_id), image_size, device, amp_dtype, framing=framing)
     everything = all_gather_dict(mine, size)
     return {video_id: everything[video_id] for video_id in video_ids}
+
+
+def embed_videos(checkpoint: Checkpoint | dict[str, Any], store: FrameStore, video_index: pd.DataFrame,
+                 frame_labels: pd.DataFrame, settings) -> pd.DataFrame:
+    """Every frame of every video of ``video_index`` embedded with ``checkpoint`` (frozen, no
+    projection head): one row per frame, ``video_id``, ``split``, ``action``, ``frame_index``, the
+    label columns and ``embedding`` (float32, ``(D,)``).
+
+    Args:
+        settings: ``framing``, ``image_size`` (None: the model's own), ``device``, ``progress`` and
+            ``precision`` (a dataset's ``evaluate`` block, or ``videos.report``).
+    """
+    image_size, framing = input_settings(checkpoint, settings.image_size, settings.framing)
+    embeddings = extract_embeddings(load_encoder(checkpoint), store, video_index["video_id"].tolist(), image_size,
+                                    device=settings.device, progress=settings.progress, framing=framing,
+                                    precision=settings.precision)
+    return embeddings_table(embeddings, video_index, frame_labels)
 
 
 def input_settings(checkpoint: Checkpoint | dict[str, Any], image_size: int | None, framing: str | None

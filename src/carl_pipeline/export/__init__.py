@@ -8,6 +8,7 @@ from carl_pipeline.export.hub import (
     ExportMismatchError,
     check_scores_are_of,
     export_config,
+    export_model,
     is_exported,
     load_exported,
     save_exported,
@@ -15,4 +16,4 @@ from carl_pipeline.export.hub import (
 from carl_pipeline.export.sources import ModelSourceError, open_model
 
 __all__ = ["ExportMismatchError", "ExportedCARL", "ExportedModel", "ModelSourceError", "check_scores_are_of",
-           "export_config", "is_exported", "load_exported", "model_card", "open_model", "save_exported"]
+           "export_config", "export_model", "is_exported", "load_exported", "model_card", "open_model", "save_exported"]

@@ -138,6 +138,33 @@ def check_scores_are_of(checkpoint: Checkpoint, metrics: Mapping[str, Any], metr
         f"model first ({rerun}), then export")
 
 
+def export_model(model: Checkpoint | Mapping[str, Any], metrics: Mapping[str, Any], framing: str, dataset: str,
+                 synthetic_data: bool = False) -> ExportedModel:
+    """The trained encoder with a ``config.json`` (architecture, input framing and size, run
+    identity, data fingerprint, scores) and a model card of its scores against the untrained
+    encoder (and the raw pixels).
+
+    Args:
+        model: the trained checkpoint.
+        metrics: the dataset's evaluation (``trained`` and ``untrained`` scores) of this model.
+        framing: how the model's users should frame frames (the dataset's evaluation's).
+        dataset: the namespace, named in the card.
+        synthetic_data: trained on the demo's generated videos: a warning on the card.
+
+    Raises:
+        ExportMismatchError: ``metrics`` scored other weights than ``model`` (a newer model that
+            was not evaluated yet): the scores would be another model's.
+    """
+    from carl_pipeline.export.card import model_card
+
+    checkpoint = read_checkpoint(model)
+    check_scores_are_of(checkpoint, metrics, f"{dataset}.metrics", f"kedro run --pipelines=evaluate_{dataset}")
+    scores = {"trained": metrics.get("trained", {}), "untrained": metrics.get("untrained", {}),
+              **({"pixels": metrics["pixels"]} if metrics.get("pixels") else {})}
+    config = export_config(checkpoint, framing, scores, dataset, synthetic_data=synthetic_data)
+    return ExportedModel(checkpoint, config, model_card(config, f"data/06_models/{dataset}/exported"))
+
+
 def save_exported(exported: ExportedModel, folder: str | os.PathLike) -> Path:
     """Write the export to ``folder`` whole or not at all (``carl_pipeline.atomic.atomic_folder``:
     an earlier export there is replaced only once the new one is complete)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carl_pipeline.ingest.convert import ConversionError, ConversionJob, ConvertedVideo
+from carl_pipeline.ingest.jobs import ConversionError, ConversionJob, ConvertedVideo
 from carl_pipeline.video.decode import decode_clip
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm")

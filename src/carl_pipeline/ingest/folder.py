@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from carl_pipeline.ingest.convert import ConversionJob, ConvertedVideo
+from carl_pipeline.ingest.jobs import ConversionJob, ConvertedVideo
 from carl_pipeline.video.decode import decode_clip
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")

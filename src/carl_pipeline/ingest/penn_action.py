@@ -15,14 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from carl_pipeline.checks import check_choice
-from carl_pipeline.ingest.convert import (
-    PIXELS,
-    ConversionError,
-    ConversionJob,
-    ConvertedVideo,
-    released_pixels,
-    standardise_jpegs,
-)
+from carl_pipeline.ingest.frames import PIXELS, released_pixels, standardise_jpegs
+from carl_pipeline.ingest.jobs import ConversionError, ConversionJob, ConvertedVideo
 from carl_pipeline.video.tfrecord import interleaved_read_order
 
 
@@ -135,7 +129,7 @@ def plan_penn_action(
     pixels: str = "project",
 ) -> tuple[list[PennActionVideoJob], list[dict[str, str]]]:
     """One job per phase-label file ``<root>/<phase_label_dir>/<split>/<action>/<id>.npy``;
-    ``pixels``: ``project`` or ``released`` (``carl_pipeline.ingest.convert.PIXELS``).
+    ``pixels``: ``project`` or ``released`` (``carl_pipeline.ingest.frames.PIXELS``).
 
     Returns:
         The jobs and planning failures (none for this layout: every problem shows when a job runs).

@@ -14,14 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carl_pipeline.checks import check_choice
-from carl_pipeline.ingest.convert import (
-    PIXELS,
-    ConversionError,
-    ConversionJob,
-    ConvertedVideo,
-    released_pixels,
-    standardise_jpegs,
-)
+from carl_pipeline.ingest.frames import PIXELS, released_pixels, standardise_jpegs
+from carl_pipeline.ingest.jobs import ConversionError, ConversionJob, ConvertedVideo
 from carl_pipeline.video.released_pixels import decode_jpeg_rgb
 from carl_pipeline.video.tfrecord import (
     RecordLocation,
@@ -91,7 +85,7 @@ def plan_pouring(
 ) -> tuple[list[TFRecordVideoJob], list[dict[str, str]]]:
     """One job per record of every ``*_{split}-*.tfrecord`` under ``root``.
 
-    ``pixels``: ``project`` or ``released`` (``carl_pipeline.ingest.convert.PIXELS``).
+    ``pixels``: ``project`` or ``released`` (``carl_pipeline.ingest.frames.PIXELS``).
 
     Returns:
         The jobs, and what could not be listed (``{"video_id", "source", "error"}``): a record

@@ -9,6 +9,7 @@ from carl_pipeline.labels.reading import (
     label_name,
     read_phase_labels,
 )
+from carl_pipeline.labels.tables import discovered_table, labels_table, propagated_table
 
-__all__ = ["BACKGROUND", "BACKGROUND_LABEL", "METHODS", "LabelsFileError", "PhaseLabels", "accuracy", "label_name",
+__all__ = ["discovered_table", "labels_table", "propagated_table", "BACKGROUND", "BACKGROUND_LABEL", "METHODS", "LabelsFileError", "PhaseLabels", "accuracy", "label_name",
            "propagate", "read_phase_labels", "relative_time_labels"]

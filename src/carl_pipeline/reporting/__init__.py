@@ -7,10 +7,11 @@ from carl_pipeline.reporting.plots import (
     metrics_figure,
     pick_pair,
     projection_figure,
+    report_figures,
     retrieval_frames,
     retrieval_sheet,
     similarity_figure,
 )
 
-__all__ = ["alignment_frames", "comparison_figure", "metrics_figure", "phase_timeline_figure", "pick_pair", "projection_figure", "retrieval_frames",
+__all__ = ["alignment_frames", "comparison_figure", "metrics_figure", "phase_timeline_figure", "pick_pair", "projection_figure", "report_figures", "retrieval_frames",
            "retrieval_sheet", "search_sheet", "similarity_figure"]

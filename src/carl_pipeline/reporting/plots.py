@@ -97,6 +97,13 @@ def metrics_figure(metrics: Mapping[str, Mapping[str, float]]):
     return fig
 
 
+def report_figures(tables: Mapping[str, pd.DataFrame], scores: Mapping[str, Mapping[str, float]], label: str,
+                   split: str = "val"):
+    """A report's three figures: the embeddings' projection coloured by ``label``, the frame
+    similarity of two ``split`` videos (both per table), and the scores (``metrics_figure``)."""
+    return projection_figure(tables, label, split), similarity_figure(tables, label, split), metrics_figure(scores)
+
+
 def alignment_frames(store: FrameStore, table: pd.DataFrame, label: str, video_a: str, video_b: str,
                      height: int = 160) -> np.ndarray:
     """Two videos played in step: for every step of the DTW path between their embeddings, the

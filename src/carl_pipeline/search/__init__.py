@@ -7,5 +7,6 @@ from carl_pipeline.search.index import (
     table_arrays,
     table_fingerprint,
 )
+from carl_pipeline.search.query import RESULT_COLUMNS, query_frames, search_results
 
-__all__ = ["FrameIndex", "SearchIndexError", "normalised", "table_arrays", "table_fingerprint"]
+__all__ = ["RESULT_COLUMNS", "query_frames", "search_results", "FrameIndex", "SearchIndexError", "normalised", "table_arrays", "table_fingerprint"]

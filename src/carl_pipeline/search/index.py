@@ -152,7 +152,7 @@ class FrameIndex:
         not at all (``carl_pipeline.atomic.atomic_folder``)."""
         import faiss
 
-        from carl_pipeline.ingest.convert import file_digest
+        from carl_pipeline.ingest.digests import file_digest
 
         folder = Path(folder)
         with atomic_folder(folder) as staging:
@@ -183,7 +183,7 @@ class FrameIndex:
             raise FileNotFoundError(f"{folder}: no search index (missing {', '.join(missing)}); build it first")
         import faiss
 
-        from carl_pipeline.ingest.convert import file_digest
+        from carl_pipeline.ingest.digests import file_digest
 
         again = "build it again (kedro run --pipelines=videos)"
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carl_pipeline.ingest.convert import SYNTHETIC_MARKER
+from carl_pipeline.ingest.jobs import SYNTHETIC_MARKER
 from carl_pipeline.labels.reading import BACKGROUND, BACKGROUND_LABEL
 from carl_pipeline.synthetic.actions import (
     GYM99_CLASSES,

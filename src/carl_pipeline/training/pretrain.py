@@ -115,6 +115,7 @@ def pretrain_backbone(
                          "set pretrain.epochs: 0 for a ViT backbone (start it from a weights file instead)")
     import torchvision
 
+    logger.info("pretraining %s on the frames of %d videos (SimCLR, %d epochs)", backbone, len(video_ids), config.epochs)
     device = resolve_device(device or "auto")
     torch.manual_seed(config.seed)
     resnet = getattr(torchvision.models, backbone)(weights=None)

@@ -1,44 +1,14 @@
-"""Comparison nodes: a baseline's training settings, and the table of every method's scores."""
+"""Comparison nodes: a baseline's training settings, and the table of every method's scores
+(``carl_pipeline.evaluation.comparison``, ``carl_pipeline.training.baselines``)."""
 
-import logging
 from typing import Any
 
-from carl_pipeline.evaluation import oriented, trained_scores
-from carl_pipeline.losses import algorithm_names, get_algorithm
-from carl_pipeline.nested import merge
-from carl_pipeline.params import CompareChanges, TrainChanges, TrainParams
-from carl_pipeline.record import read_checkpoint
+from carl_pipeline.evaluation.comparison import combine_taxonomy_comparisons, compare_methods
+from carl_pipeline.params import CompareChanges, TrainParams
 from carl_pipeline.reporting import comparison_figure
+from carl_pipeline.training.baselines import baseline_settings, changes_for
 
-logger = logging.getLogger(__name__)
-
-#: Rows of a comparison that are references, not trained methods (never "best"): the untrained
-#: encoder, the raw pixels, and the trivial online-progress estimates (their one column).
-REFERENCES = ("untrained", "raw pixels", "constant 0.5", "relative time")
-
-
-def _best(rows, metric: str, scores) -> str:
-    """The row that scores best on ``metric`` (lowest for ``LOWER_IS_BETTER``; a row without it: never)."""
-    return max(rows, key=lambda r: oriented(metric, scores[r][metric]) if metric in scores[r] else float("-inf"))
-
-
-def default_changes(algorithm: str) -> TrainChanges:
-    """What a baseline changes in the ``train`` block by default: its row's comparison changes
-    (``Algorithm.baseline_changes``, ``carl_pipeline.losses.algorithms``), at least its
-    ``loss.algorithm``."""
-    return TrainChanges.model_validate(get_algorithm(algorithm).comparison_changes())
-
-
-def changes_for(algorithm: str, compare: CompareChanges | dict | None = None) -> TrainChanges:
-    """What ``compare_<dataset>`` changes for ``algorithm``: its row's defaults
-    (``default_changes``) with the dataset's ``compare.<algorithm>``, if any, laid over them."""
-    if compare is not None and not isinstance(compare, CompareChanges):
-        compare = CompareChanges.model_validate(compare)
-    override = compare.get(algorithm) if compare is not None else None
-    changes = default_changes(algorithm).as_changes()
-    if override is not None:
-        changes = merge(changes, override.as_changes())
-    return TrainChanges.model_validate(changes)
+__all__ = ["baseline_node", "combine_taxonomy_comparisons", "compare_methods", "plot_comparison"]
 
 
 def baseline_node(algorithm: str):
@@ -52,116 +22,7 @@ def baseline_node(algorithm: str):
     return baseline_train_settings
 
 
-def baseline_settings(train: TrainParams, changes: TrainChanges) -> TrainParams:
-    """The dataset's training settings with what a baseline changes (its loss, its sampling) laid
-    over them: the same encoder, data and budget as CARL unless ``changes`` says otherwise.
-
-    Args:
-        train: the dataset's ``train`` block (what CARL trains with).
-        changes: nested keys of that block to change, e.g. ``{"loss": {"algorithm": "tcc"}}``
-            (``changes_for``: the row's defaults and ``<dataset>.compare.<algorithm>``).
-
-    Raises:
-        ValueError: a change names a key the training settings do not have (from validation).
-    """
-    if not isinstance(changes, TrainChanges):
-        changes = TrainChanges.model_validate(changes or {})
-    base = train.model_dump()
-    base["model"].pop("train_length", None)  # set from sampling.num_steps, never given
-    return TrainParams.model_validate(merge(base, changes.as_changes()))
-
-
-def compare_methods(**inputs: Any) -> dict[str, Any]:
-    """One table of every method's validation scores, the untrained encoder as a row.
-
-    Args:
-        inputs: ``<algorithm>_metrics`` (each method's ``metrics``) and ``<algorithm>_model``
-            (its checkpoint, read to check that every method trained the same encoder) for each
-            compared algorithm; rows follow the algorithm table (CARL first), whose untrained row
-            is the table's.
-
-    Returns:
-        ``{"methods": [...], "metrics": [...], "scores": {row: {metric: value}}, "labels": {...},
-        "models": {row: {"algorithm", "run", "epochs", "final_loss"}}}``; rows are
-        ``untrained``, ``raw pixels``, each method's name (``CARL (SCL)``, ``TCC``, ...) and, on
-        phase tasks, ``constant 0.5`` and ``relative time``: the trivial online-progress
-        estimates, with their one metric, ``online_progress_error`` (lower is better).
-
-    Raises:
-        ValueError: two methods trained different encoder architectures (the table would not
-            compare losses), naming them.
-    """
-    algorithms = [key.removesuffix("_metrics") for key in inputs if key.endswith("_metrics")]
-    order = list(algorithm_names())  # CARL first, then the baselines in the table's order
-    algorithms.sort(key=lambda a: order.index(a) if a in order else len(order))
-    reference = algorithms[0]
-    encoder = _architecture(inputs[f"{reference}_model"])
-    scores: dict[str, dict[str, float]] = {"untrained": dict(inputs[f"{reference}_metrics"]["untrained"])}
-    if inputs[f"{reference}_metrics"].get("pixels"):  # the raw-pixel reference, beside the untrained encoder
-        scores["raw pixels"] = dict(inputs[f"{reference}_metrics"]["pixels"])
-    models = {}
-    for algorithm in algorithms:
-        metrics, model = inputs[f"{algorithm}_metrics"], inputs[f"{algorithm}_model"]
-        architecture = _architecture(model)
-        if architecture != encoder:
-            differing = sorted(k for k in encoder if encoder[k] != architecture.get(k))
-            raise ValueError(f"{algorithm} trained another encoder than {reference} (differs in {differing}): "
-                             f"the comparison needs the same encoder for every method")
-        name = get_algorithm(algorithm).display_name
-        scores[name] = dict(trained_scores(metrics))
-        models[name] = {"algorithm": metrics["model"]["algorithm"], "run": metrics["model"].get("run"),
-                        "epochs": metrics["model"]["epochs"], "final_loss": metrics["model"]["final_loss"]}
-    metric_names = list(scores["untrained"])
-    for name, value in inputs[f"{reference}_metrics"].get("progress", {}).items():  # the column's trivial estimates
-        scores[name] = {"online_progress_error": value}
-    best = {m: _best([row for row in scores if row not in REFERENCES], m, scores) for m in metric_names}
-    logger.info("comparison: best per metric %s", best)
-    return {"methods": list(scores), "metrics": metric_names, "scores": scores, "best": best,
-            "labels": inputs[f"{reference}_metrics"].get("labels", {}), "models": models}
-
-
-def combine_taxonomy_comparisons(**comparisons: dict[str, Any]) -> dict[str, Any]:
-    """FineGym's per-taxonomy comparisons in one table: a row per method (the untrained encoder
-    first), a column per taxonomy's metric (``gym99_accuracy``, ``gym288_accuracy``), each cell
-    from that taxonomy's own training of the method.
-
-    Args:
-        comparisons: each taxonomy's ``compare_methods`` result, keyed by the taxonomy.
-
-    Returns:
-        ``compare_methods``'s layout (``methods``, ``metrics``, ``scores``, ``best``, ``models``:
-        row -> taxonomy -> model) and ``rows``: one record per method and taxonomy
-        (``method``, ``taxonomy``, ``metric``, ``value``, ``untrained``, ``run``).
-    """
-    methods: list[str] = []
-    scores: dict[str, dict[str, float]] = {}
-    models: dict[str, dict[str, Any]] = {}
-    rows = []
-    for taxonomy, table in sorted(comparisons.items()):
-        for method in table["methods"]:
-            if method not in methods:
-                methods.append(method)
-            scores.setdefault(method, {}).update(table["scores"][method])
-        for method, model in table["models"].items():
-            models.setdefault(method, {})[taxonomy] = model
-            for metric in table["metrics"]:
-                rows.append({"method": method, "taxonomy": taxonomy, "metric": metric,
-                             "value": table["scores"][method].get(metric),
-                             "untrained": table["scores"]["untrained"].get(metric),
-                             "raw_pixels": table["scores"].get("raw pixels", {}).get(metric), "run": model.get("run")})
-    metric_names = [m for table in (comparisons[t] for t in sorted(comparisons)) for m in table["metrics"]]
-    best = {m: _best([r for r in methods if r not in REFERENCES and m in scores[r]], m, scores) for m in metric_names}
-    return {"methods": methods, "metrics": metric_names, "scores": scores, "best": best, "models": models,
-            "rows": rows}
-
-
 def plot_comparison(comparison: dict[str, Any]):
     """The comparison table as a picture: methods x metrics, the best of each metric darkest."""
     return comparison_figure({row: comparison["scores"][row] for row in comparison["methods"]},
                              "methods x metrics on the validation videos (darker: better within the metric)")
-
-
-def _architecture(model) -> dict[str, Any]:
-    encoder = dict(read_checkpoint(model).encoder)
-    encoder.pop("backbone_dir", None)  # where weights files are looked up, not which weights
-    return encoder

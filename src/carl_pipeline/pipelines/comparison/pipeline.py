@@ -12,7 +12,6 @@ is compared with no conf edit.
 
 from kedro.pipeline import Node, Pipeline
 
-from carl_pipeline.losses import algorithm_names
 from carl_pipeline.pipelines import evaluation, training
 from carl_pipeline.pipelines.comparison.nodes import (
     baseline_node,
@@ -21,12 +20,7 @@ from carl_pipeline.pipelines.comparison.nodes import (
     plot_comparison,
 )
 from carl_pipeline.pipelines.namespaces import PROCESSED
-
-
-def baselines() -> tuple[str, ...]:
-    """The baselines compared with CARL: every registered algorithm but CARL's, in the table's
-    order (``carl_pipeline.losses.algorithms``: each row says what it changes)."""
-    return tuple(a for a in algorithm_names() if a != "scl")
+from carl_pipeline.training.baselines import baselines
 
 
 def create_baseline_pipeline(dataset: str, algorithm: str, source: str | None = None) -> Pipeline:
