@@ -27,15 +27,15 @@ from carl_pipeline.ingest import ConversionPlan, plan_pouring, run_conversion
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.synthetic import generate_pouring
-from carl_pipeline.training import OptimConfig, SamplingConfig
+from carl_pipeline.training import OptimConfig, SamplingConfig, TrainSettings
 from carl_pipeline.training.data import collate
-from carl_pipeline.training.loop import setup_training, training_step
+from carl_pipeline.training.setup import setup_training
+from carl_pipeline.training.step import training_step
 from carl_pipeline.video import FrameStore
 
 
 def steps_per_second(store, ids, encoder, augment, optim, cache, steps):
-    trainer = setup_training(str(store.root), ids, encoder, SamplingConfig(num_steps=32), augment, optim, "cpu",
-                             LossConfig(), feature_cache=cache)
+    trainer = setup_training(str(store.root), ids, TrainSettings(encoder, SamplingConfig(num_steps=32), augment, optim, loss=LossConfig(), device="cpu"), feature_cache=cache)
     times = []
     for step in range(steps + 2):
         start = time.perf_counter()
@@ -66,8 +66,7 @@ def main() -> None:
         base = dict(epochs=1, batch_size=2, progress=False, seed=0, device="cpu")
         cache = FeatureCache(Path(folder) / "features")
         start = time.perf_counter()
-        setup_training(str(store.root), ids, encoder, SamplingConfig(num_steps=32), augment,
-                       OptimConfig(**base, feature_cache=True), "cpu", LossConfig(), feature_cache=cache)
+        setup_training(str(store.root), ids, TrainSettings(encoder, SamplingConfig(num_steps=32), augment, OptimConfig(**base, feature_cache=True), loss=LossConfig(), device="cpu"), feature_cache=cache)
         build = time.perf_counter() - start
         frames = sum(len(store.open(v)) for v in ids)
         direct = steps_per_second(store, ids, encoder, augment, OptimConfig(**base), None, args.steps)

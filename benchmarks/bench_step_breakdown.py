@@ -24,7 +24,7 @@ from bench_train_steps import ROOT, demo_params  # noqa: E402
 from carl_pipeline.models import CARLEncoder  # noqa: E402
 from carl_pipeline.training import TwoViewDataset, collate  # noqa: E402
 from carl_pipeline.training.data import decode_and_augment_on_device  # noqa: E402
-from carl_pipeline.training.loop import Learner, compute_loss  # noqa: E402
+from carl_pipeline.training.step import Learner, compute_loss  # noqa: E402
 from carl_pipeline.video import FrameStore  # noqa: E402
 from carl_pipeline.video.jpeg import decode_jpegs  # noqa: E402
 

@@ -33,10 +33,12 @@ from carl_pipeline.training import (  # noqa: E402
     OptimConfig,
     RunDir,
     SamplingConfig,
+    TrainSettings,
     collate,
     train,
 )
-from carl_pipeline.training.loop import setup_training, training_step  # noqa: E402
+from carl_pipeline.training.setup import setup_training
+from carl_pipeline.training.step import training_step  # noqa: E402
 from carl_pipeline.video import FrameStore, encode_jpeg  # noqa: E402
 
 
@@ -94,7 +96,7 @@ def timed_training_step(store: FrameStore, ids, encoder: EncoderConfig, sampling
     batches read beforehand, as a callable for ``_median``."""
     torch.manual_seed(0)
     config = OptimConfig(epochs=1, batch_size=batch, device=str(device), progress=False)
-    trainer = setup_training(str(store.root), list(ids), encoder, sampling, augment, config)
+    trainer = setup_training(str(store.root), list(ids), TrainSettings(encoder, sampling, augment, config))
     batches = [collate([trainer.dataset[((n * batch + i) % len(ids), n)] for i in range(batch)]) for n in range(3)]
     state = {"n": 0}
 
@@ -125,8 +127,7 @@ def main(argv=None) -> None:
             config = OptimConfig(epochs=2, batch_size=batch, max_steps_per_epoch=2, precision=precision,
                                  checkpoint_every=1, num_workers=4, progress=False)
             start = time.perf_counter()
-            checkpoint = train(str(store.root), ids, encoder, sampling, augment, config, RunDir(tmp / f"run_{precision}"),
-                               device=str(device))
+            checkpoint = train(str(store.root), ids, TrainSettings(encoder, sampling, augment, config, device=str(device)), RunDir(tmp / f"run_{precision}"))
             results[f"train_{precision}"] = {"history": checkpoint.history, "skipped_steps": checkpoint.skipped_steps,
                                              "seconds": round(time.perf_counter() - start, 1)}
             print(json.dumps({f"train_{precision}": results[f"train_{precision}"]}), flush=True)

@@ -29,6 +29,7 @@ from carl_pipeline.training import (  # noqa: E402
     OptimConfig,
     RunDir,
     SamplingConfig,
+    TrainSettings,
     load_encoder,
     train,
 )
@@ -54,8 +55,7 @@ def main(argv=None) -> None:
             config = OptimConfig(epochs=2, batch_size=batch, max_steps_per_epoch=2, precision=precision,
                                  checkpoint_every=1, num_workers=4, progress=False, warmup_epochs=0.0)
             start = time.perf_counter()
-            checkpoint = train(str(store.root), ids, released, sampling, augment_released, config,
-                               RunDir(tmp / f"run_{precision}"), device=str(device))
+            checkpoint = train(str(store.root), ids, TrainSettings(released, sampling, augment_released, config, device=str(device)), RunDir(tmp / f"run_{precision}"))
             results[f"train_released_{precision}"] = {"history": checkpoint.history,
                                                       "skipped_steps": checkpoint.skipped_steps,
                                                       "seconds": round(time.perf_counter() - start, 1)}

@@ -102,8 +102,8 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
                                    settings.pretrain, device=settings.optim.device, input_norm=settings.model.input_norm)
     state, init = backbone_start(pretrained, settings.model.backbone)
     with tempfile.TemporaryDirectory() as folder:
-        model = train(str(store.root), video_ids, settings.model, settings.sampling, settings.augment, settings.optim,
-                      RunDir(Path(folder) / "run"), loss_config=settings.loss, backbone_state=state, backbone_init=init,
+        model = train(str(store.root), video_ids, settings.settings(), RunDir(Path(folder) / "run"),
+                      backbone_state=state, backbone_init=init,
                       labels=label_arrays(labels, video_ids, settings.loss.label) if settings.loss.uses_labels else None)
     trained_seconds = time.perf_counter() - started
     untrained = untrained_checkpoint(model, evaluate.untrained_seed)

@@ -41,6 +41,7 @@ from carl_pipeline.training import (
     PretrainConfig,
     RunDir,
     SamplingConfig,
+    TrainSettings,
     load_encoder,
     pretrain_backbone,
     train,
@@ -187,8 +188,7 @@ def run(name: str, dataset: str, change: dict, data_dir: Path, settings: dict, w
     started = time.perf_counter()
     pretrained = pretrain_backbone(str(store.root), ids, encoder.backbone, augment, pretrain, device=device,
                                    input_norm=encoder.input_norm)
-    model = train(str(store.root), ids, encoder, sampling, augment, optim, RunDir(work / name), device=device,
-                  loss_config=loss, backbone_state=pretrained["state_dict"] or None)
+    model = train(str(store.root), ids, TrainSettings(encoder, sampling, augment, optim, loss=loss, device=device), RunDir(work / name), backbone_state=pretrained["state_dict"] or None)
     seconds = time.perf_counter() - started
     protocol = EvalConfig(**{k: tuple(v) if isinstance(v, list) else v
                              for k, v in _merge(settings["evaluate"]["protocol"], base["protocol"]).items()})

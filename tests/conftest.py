@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,25 @@ def newest(path: Path) -> Path:
         assert versions, f"{path}: no saved version"
         return versions[-1] / path.name
     return path
+
+
+def dead_pid() -> int:
+    """The pid of a process that has finished."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _tiny_configs():
+    from carl_pipeline.augment import AugmentConfig
+    from carl_pipeline.models import EncoderConfig
+    from carl_pipeline.sampling import SamplingConfig
+
+    encoder = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
+                            ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
+                            train_length=8, dropout=0.0)
+    return encoder, SamplingConfig(num_steps=8), AugmentConfig(image_size=32)
+
+
+#: The tiny encoder, clips and inputs of the tests that train (seconds a run on a CPU).
+TINY_ENCODER, TINY_SAMPLING, TINY_AUGMENT = _tiny_configs()

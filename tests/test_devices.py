@@ -28,9 +28,8 @@ def test_resolve_device__unknown_names_list_the_choices():
 def test_training__device_setting_is_checked_before_any_work(tmp_path):
     from carl_pipeline.augment import AugmentConfig
     from carl_pipeline.models import EncoderConfig
-    from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, train
+    from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, TrainSettings, train
 
     with pytest.raises(ValueError, match="no CUDA GPU"):
-        train(str(tmp_path / "frames"), ["a"], EncoderConfig(backbone="resnet18"), SamplingConfig(), AugmentConfig(),
-              OptimConfig(device="cuda:0"), RunDir(tmp_path / "run"))
+        train(str(tmp_path / "frames"), ["a"], TrainSettings(EncoderConfig(backbone="resnet18"), SamplingConfig(), AugmentConfig(), OptimConfig(device="cuda:0")), RunDir(tmp_path / "run"))
     assert not (tmp_path / "run").exists()

@@ -17,7 +17,7 @@ from carl_pipeline.evaluation import EvalConfig
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.losses.config import nest_settings
 from carl_pipeline.models import EncoderConfig
-from carl_pipeline.training import OptimConfig, PretrainConfig, SamplingConfig
+from carl_pipeline.training import OptimConfig, PretrainConfig, SamplingConfig, TrainSettings
 
 
 class _Block(BaseModel):
@@ -149,6 +149,10 @@ class TrainParams(_Block):
     # or gym288, one training per taxonomy as the released configs); null: every video of the
     # splits (for FineGym, the union of both taxonomies' events). Labels are never read otherwise.
     labelled_by: str | None = None
+
+    def settings(self) -> TrainSettings:
+        """The settings bundle ``carl_pipeline.training.train`` takes."""
+        return TrainSettings(self.model, self.sampling, self.augment, self.optim, self.loss)
 
     @model_validator(mode="before")
     @classmethod

@@ -12,8 +12,8 @@ from carl_pipeline.augment import AugmentConfig, apply_view_params, neutral_view
 from carl_pipeline.embedding.features import FeatureCache
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig
-from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, train
-from carl_pipeline.training.loop import Learner
+from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, TrainSettings, train
+from carl_pipeline.training.step import Learner
 
 VIT = EncoderConfig(backbone="vit_tiny_patch16_224", freeze_through="all", num_layers=1, hidden_size=32, num_heads=4,
                     ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
@@ -67,15 +67,11 @@ def test_feature_cache__a_run_trains_on_it_and_is_another_run(pouring_store, tmp
     ids = pouring_store.video_ids()[:4]
     optim = OptimConfig(epochs=2, batch_size=2, lr=1e-3, warmup_epochs=0, progress=False, seed=0, feature_cache=True)
     cache = FeatureCache(tmp_path / "features")
-    cached = train(str(pouring_store.root), ids, VIT, SamplingConfig(num_steps=8), AUGMENT, optim, RunDir(tmp_path / "runs"),
-                   device="cpu", loss_config=LossConfig(), feature_cache=cache)
+    cached = train(str(pouring_store.root), ids, TrainSettings(VIT, SamplingConfig(num_steps=8), AUGMENT, optim, loss=LossConfig(), device="cpu"), RunDir(tmp_path / "runs"), feature_cache=cache)
     assert len(cached.history) == 2 and np.isfinite(cached.history).all()
     assert len(list((tmp_path / "features").rglob("*.npy"))) == 4
     assert cached.run_record.identity["optim"]["feature_cache"] is True
-    direct = train(str(pouring_store.root), ids, VIT, SamplingConfig(num_steps=8), AUGMENT,
-                   dataclasses.replace(optim, epochs=1, feature_cache=False), RunDir(tmp_path / "runs"), device="cpu",
-                   loss_config=LossConfig())
+    direct = train(str(pouring_store.root), ids, TrainSettings(VIT, SamplingConfig(num_steps=8), AUGMENT, dataclasses.replace(optim, epochs=1, feature_cache=False), loss=LossConfig(), device="cpu"), RunDir(tmp_path / "runs"))
     assert "feature_cache" not in direct.run_record.identity["optim"]  # runs without it keep their ids
     with pytest.raises(ValueError, match="whole backbone frozen"):
-        train(str(pouring_store.root), ids, dataclasses.replace(VIT, freeze_through=None), SamplingConfig(num_steps=8),
-              AUGMENT, optim, RunDir(tmp_path / "runs"), device="cpu", feature_cache=cache)
+        train(str(pouring_store.root), ids, TrainSettings(dataclasses.replace(VIT, freeze_through=None), SamplingConfig(num_steps=8), AUGMENT, optim, device="cpu"), RunDir(tmp_path / "runs"), feature_cache=cache)

@@ -19,7 +19,7 @@ from carl_pipeline.losses import (
 )
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.params import EvaluateParams, TrainParams
-from carl_pipeline.training import RunDir, load_encoder, train
+from carl_pipeline.training import RunDir, TrainSettings, load_encoder, train
 from carl_pipeline.training.baselines import baseline_settings, default_changes
 
 ENCODER = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
@@ -49,8 +49,7 @@ def test_a_new_loss__one_row_and_it_trains_is_scored_and_compared(pouring_store,
     for algorithm in ("scl", "smooth"):
         settings = train_params if algorithm == "scl" else baseline_settings(train_params, default_changes("smooth"))
         assert settings.loss.algorithm == algorithm
-        checkpoint = train(str(pouring_store.root), ids, settings.model, settings.sampling, settings.augment,
-                           settings.optim, RunDir(tmp_path / "runs"), loss_config=settings.loss)
+        checkpoint = train(str(pouring_store.root), ids, TrainSettings(settings.model, settings.sampling, settings.augment, settings.optim, loss=settings.loss), RunDir(tmp_path / "runs"))
         assert checkpoint.algorithm == algorithm and torch.isfinite(torch.tensor(checkpoint.history)).all()
         tables = [embeddings_table(extract_embeddings(load_encoder(c), pouring_store, index["video_id"].tolist(), 32, device="cpu",
                                                       progress=False), index, labels)

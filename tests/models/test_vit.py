@@ -10,7 +10,14 @@ from carl_pipeline.embedding import extract_embeddings
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import BackboneWeightsError, CARLEncoder, EncoderConfig
 from carl_pipeline.models.vit import build_vit
-from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, load_encoder, train
+from carl_pipeline.training import (
+    OptimConfig,
+    RunDir,
+    SamplingConfig,
+    TrainSettings,
+    load_encoder,
+    train,
+)
 
 SMALL = dict(backbone="vit_tiny_patch16_224", freeze_through="all", num_layers=1, hidden_size=32, num_heads=4,
              ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
@@ -65,9 +72,7 @@ def test_vit_backbone__refuses_a_resnet_stage_and_unknown_names():
 def test_vit_backbone__carl_trains_on_it_and_embeds_every_frame(pouring_store, tmp_path):
     ids = pouring_store.video_ids()[:4]
     config = EncoderConfig(**SMALL)
-    checkpoint = train(str(pouring_store.root), ids, config, SamplingConfig(num_steps=4), AugmentConfig(image_size=32),
-                       OptimConfig(epochs=2, batch_size=2, lr=1e-3, warmup_epochs=0, progress=False, seed=0),
-                       RunDir(tmp_path / "runs"), device="cpu", loss_config=LossConfig())
+    checkpoint = train(str(pouring_store.root), ids, TrainSettings(config, SamplingConfig(num_steps=4), AugmentConfig(image_size=32), OptimConfig(epochs=2, batch_size=2, lr=1e-3, warmup_epochs=0, progress=False, seed=0), loss=LossConfig(), device="cpu"), RunDir(tmp_path / "runs"))
     assert checkpoint.encoder["backbone"] == "vit_tiny_patch16_224" and len(checkpoint.history) == 2
     assert all(torch.isfinite(torch.tensor(checkpoint.history)))
     embeddings = extract_embeddings(load_encoder(checkpoint), pouring_store, ids[:2], 32, device="cpu", progress=False)

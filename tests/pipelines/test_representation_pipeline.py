@@ -226,33 +226,6 @@ finegym_{t}:
     assert set(combined["model"]) == {"gym99", "gym288"}
 
 
-def test_runs__a_run_in_a_namespaces_old_folder_is_moved_into_the_shared_one(tmp_path):
-    from carl_pipeline.training import RunDir
-
-    old = tmp_path / "pouring/runs/scl-lr0.0001-seed0-697bbb94"
-    (old / "checkpoints").mkdir(parents=True)
-    (old / "checkpoints/epoch_0001.pt").write_bytes(b"x")
-    shared = RunDir(tmp_path / "runs", namespace="pouring", legacy_root=tmp_path / "pouring/runs")
-    folder = shared.run_folder("scl-lr0.0001-seed0-697bbb94")
-    assert folder.root == tmp_path / "runs/scl-lr0.0001-seed0-697bbb94" and [e for e, _ in folder.checkpoints()] == [1]
-    assert not old.exists() and folder.record_namespace() == ["pouring"]
-    assert RunDir(tmp_path / "runs", namespace="pouring_tcc").child(folder.root.name).record_namespace() == \
-        ["pouring", "pouring_tcc"]
-
-
-def test_training_videos__finegym_taxonomy_trains_on_its_labelled_events_only():
-    from carl_pipeline.training.videos import training_videos
-
-    index = pd.DataFrame({"video_id": ["a", "b", "c", "d"], "split": ["train", "train", "train", "val"]})
-    labels = pd.DataFrame({"video_id": ["a", "a", "b", "c", "d"], "frame_index": [0, 1, 0, 0, 0],
-                           "gym99": [-1, 3, -1, 5, 2], "gym288": [7, -1, 1, -1, 2]})
-    assert training_videos(index, labels, ["train"], "gym99") == ["a", "c"]
-    assert training_videos(index, labels, ["train"], "gym288") == ["a", "b"]
-    assert training_videos(index, labels, ["train"]) == ["a", "b", "c"]  # the union
-    with pytest.raises(ValueError, match="no label column 'gym101'"):
-        training_videos(index, labels, ["train"], "gym101")
-
-
 def test_videos_pipeline__own_folder_trains_aligns_and_skips_a_broken_file(project):
     """A folder of unlabelled videos (two formats, another frame rate, one broken file)."""
     import numpy as np

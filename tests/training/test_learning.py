@@ -21,7 +21,14 @@ from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_pouring
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.synthetic import generate_pouring
-from carl_pipeline.training import OptimConfig, RunDir, SamplingConfig, load_encoder, train
+from carl_pipeline.training import (
+    OptimConfig,
+    RunDir,
+    SamplingConfig,
+    TrainSettings,
+    load_encoder,
+    train,
+)
 from carl_pipeline.video import FrameStore
 
 SIZE = 64
@@ -53,9 +60,7 @@ def _train_and_score(store, index, labels, epochs: int, run_dir) -> tuple[dict, 
     """Train the demo's encoder on the training videos for ``epochs``, score it and the same
     architecture untrained: ``(trained, untrained, trained minus untrained)``."""
     training_ids = list(index.loc[index["split"] == "train", "video_id"])
-    checkpoint = train(str(store.root), training_ids, ENCODER, SamplingConfig(num_steps=STEPS, window="shifted"),
-                       AugmentConfig(image_size=SIZE), OptimConfig(epochs=epochs, batch_size=2, lr=3e-4, progress=False),
-                       RunDir(run_dir), device="cpu", loss_config=LossConfig())
+    checkpoint = train(str(store.root), training_ids, TrainSettings(ENCODER, SamplingConfig(num_steps=STEPS, window="shifted"), AugmentConfig(image_size=SIZE), OptimConfig(epochs=epochs, batch_size=2, lr=3e-4, progress=False), loss=LossConfig(), device="cpu"), RunDir(run_dir))
     trained = _scores(checkpoint, store, index, labels)
     untrained = _scores(untrained_checkpoint(checkpoint), store, index, labels)
     return trained, untrained, {k: round(trained[k] - untrained[k], 3) for k in trained}

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training import (
@@ -13,21 +12,17 @@ from carl_pipeline.training import (
     Checkpoint,
     OptimConfig,
     RunDir,
-    SamplingConfig,
+    TrainSettings,
     TwoViewDataset,
     collate,
     load_encoder,
-    lr_schedule,
     read_checkpoint,
     train,
 )
-from carl_pipeline.training.loop import Learner, compute_loss
+from carl_pipeline.training.step import Learner, compute_loss
+from tests.conftest import TINY_AUGMENT, TINY_ENCODER, TINY_SAMPLING
 
-ENCODER = EncoderConfig(backbone="resnet18", freeze_through="layer1", num_layers=1, hidden_size=32, num_heads=4,
-                        ff_size=64, fc_channels=32, embedding_size=16, projection_hidden=16, projection_size=16,
-                        train_length=8, dropout=0.0)
-SAMPLING = SamplingConfig(num_steps=8)
-AUGMENT = AugmentConfig(image_size=32)
+ENCODER, SAMPLING, AUGMENT = TINY_ENCODER, TINY_SAMPLING, TINY_AUGMENT
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +56,7 @@ def test_training__gtcc_trains_every_step_and_moves_the_weights(store, tmp_path)
     ids = store.video_ids()
     loss = LossConfig.from_dict({"algorithm": "gtcc", "projection": False, "gtcc": {"mixture_fit": "batched"}})
     config = OptimConfig(epochs=3, batch_size=2, lr=1e-3, warmup_epochs=0, checkpoint_every=100, progress=False, seed=0)
-    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "runs"), device="cpu",
-                       loss_config=loss)
+    checkpoint = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, loss=loss, device="cpu"), RunDir(tmp_path / "runs"))
     assert len(checkpoint.history) == 3 and np.isfinite(checkpoint.history).all() and checkpoint.skipped_steps == 0
     learner = Learner.from_checkpoint(checkpoint).train()
     batch = collate([TwoViewDataset(str(store.root), ids, SAMPLING, AUGMENT, layout=loss.clip_layout)[(i, 0)]
@@ -87,8 +81,7 @@ def test_training__a_few_steps_reduce_the_loss(store, tmp_path, algorithm, setti
     labels = _phase_labels(store, ids) if loss.uses_labels else None
     torch.manual_seed(0)
     before = _fixed_batch_loss(Learner(CARLEncoder(ENCODER), loss, 4 if labels else None), store, ids, loss)
-    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "runs"), device="cpu",
-                       loss_config=loss, labels=labels)
+    checkpoint = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, loss=loss, device="cpu"), RunDir(tmp_path / "runs"), labels=labels)
     after = _fixed_batch_loss(Learner.from_checkpoint(checkpoint), store, ids, loss)
     assert after < before, (before, after)
     assert len(checkpoint.history) == 10 and checkpoint.skipped_steps == 0
@@ -110,7 +103,7 @@ def test_training__rerun_resumes_only_its_own_run_and_other_settings_start_a_new
     ids = store.video_ids()
     runs = RunDir(tmp_path / "runs")
     config = OptimConfig(epochs=2, batch_size=2, checkpoint_every=1, progress=False)
-    first = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+    first = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), runs)
     first_folder = tmp_path / "runs" / first.run["name"]
     assert first.run["folder"] == str(first_folder) and [e for e, _ in RunDir(first_folder).checkpoints()] == [1, 2]
     assert json.loads((first_folder / "identity.json").read_text())["optim"]["lr"] == config.lr
@@ -118,74 +111,48 @@ def test_training__rerun_resumes_only_its_own_run_and_other_settings_start_a_new
 
     # Another learning rate, another seed: each trains a run of its own, recording what made it.
     for changed in (OptimConfig(**{**asdict(config), "lr": 1e-3}), OptimConfig(**{**asdict(config), "seed": 7})):
-        other = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, changed, runs, device="cpu")
+        other = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, changed, device="cpu"), runs)
         assert other.run["id"] != first.run["id"] and len(other.history) == 2
         assert other.optim["lr"] == changed.lr and other.optim["seed"] == changed.seed
         assert other.history != first.history
         assert any(not torch.equal(other.model[k], first.model[k]) for k in first.model)
     # ... and another loss, another architecture.
-    tcc = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu",
-                loss_config=LossConfig(algorithm="tcc"))
+    tcc = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, loss=LossConfig(algorithm="tcc"), device="cpu"), runs)
     assert tcc.run["name"].startswith("tcc-") and tcc.loss["algorithm"] == "tcc"
     smaller = EncoderConfig(**{**ENCODER.to_dict(), "embedding_size": 8})
-    assert train(str(store.root), ids, smaller, SAMPLING, AUGMENT, config, runs, device="cpu").run["id"] not in \
+    assert train(str(store.root), ids, TrainSettings(smaller, SAMPLING, AUGMENT, config, device="cpu"), runs).run["id"] not in \
         (first.run["id"], tcc.run["id"])
     assert len(_run_folders(tmp_path / "runs")) == 5
     assert _checkpoint_files(first_folder) == before  # the first run was never touched
 
     # The same settings: resumes the finished run and does no more work.
-    again = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+    again = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), runs)
     assert again.run["id"] == first.run["id"] and again.history == first.history
     assert again.step == first.step and _checkpoint_files(first_folder) == before
     # Settings that do not change the result do not split runs.
     cosmetic = OptimConfig(**{**asdict(config), "checkpoint_every": 5, "num_workers": 0, "device": "cpu"})
-    assert train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, cosmetic, runs, device="cpu").run["id"] == \
+    assert train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, cosmetic, device="cpu"), runs).run["id"] == \
         first.run["id"]
 
     # Equal run ids mean equal weights: "2 epochs, then ask for 3" and "3 from scratch" are one
     # run (the cosine schedule spans the epochs, so the 2-epoch run is not a prefix of it), and the
     # 2-epoch run is still there, untouched.
     longer = OptimConfig(**{**asdict(config), "epochs": 3})
-    extended = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, longer, runs, device="cpu")
+    extended = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, longer, device="cpu"), runs)
     assert extended.run["id"] != first.run["id"] and len(extended.history) == 3
     scratch_runs = RunDir(tmp_path / "scratch_runs")
-    scratch = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, longer, scratch_runs, device="cpu")
+    scratch = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, longer, device="cpu"), scratch_runs)
     assert scratch.run["id"] == extended.run["id"]
     assert all(torch.equal(scratch.model[k], extended.model[k]) for k in scratch.model)
     assert _checkpoint_files(first_folder) == before
-
-
-def test_run_identity__input_norm_is_another_run_and_earlier_runs_keep_their_ids():
-    from carl_pipeline.training.identity import run_id, run_identity
-
-    def identity(encoder):
-        return run_identity(encoder, SAMPLING, AUGMENT, LossConfig(), OptimConfig(), data="fingerprint")
-
-    plain = identity(ENCODER)
-    framed = identity(EncoderConfig(**{**ENCODER.to_dict(), "input_norm": "frame"}))
-    assert run_id(framed) != run_id(plain) and framed["encoder"]["input_norm"] == "frame"
-    # A run trained before the option existed was identified without it: it is still found finished.
-    assert plain["encoder"] == {k: v for k, v in ENCODER.to_dict().items() if k not in ("backbone_dir", "input_norm")}
-
-
-def test_run_identity__the_optimiser_block_is_optim_everywhere_and_run_ids_did_not_move():
-    """conf's name (``train.optim``) is the identity's and the checkpoint's; the id of a run at the
-    defaults is the one it had when the block was still called ``train`` there (697bbb94, computed
-    at d1faf87), so runs trained before are found and resumed, not trained again."""
-    from carl_pipeline.training.identity import run_id, run_identity, run_name
-
-    identity = run_identity(EncoderConfig(), SamplingConfig(), AugmentConfig(), LossConfig(), OptimConfig(), data="d")
-    assert "optim" in identity and "train" not in identity
-    assert run_id(identity) == "697bbb94" and run_name(identity) == "scl-lr0.0001-seed0-697bbb94"
-    assert run_id({**identity, "optim": {**identity["optim"], "lr": 1e-3}}) != "697bbb94"
 
 
 def test_training__other_training_data_is_another_run(store, tmp_path):
     ids = store.video_ids()
     config = OptimConfig(epochs=1, batch_size=2, progress=False)
     runs = RunDir(tmp_path / "runs")
-    every = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
-    fewer = train(str(store.root), ids[:-1], ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+    every = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), runs)
+    fewer = train(str(store.root), ids[:-1], TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), runs)
     assert every.run["identity"]["data"] != fewer.run["identity"]["data"]
     assert every.run["id"] != fewer.run["id"]
 
@@ -196,16 +163,15 @@ def test_training__a_run_stopped_after_2_of_4_epochs_and_resumed_ends_with_the_s
     ids = store.video_ids()
     encoder = EncoderConfig(**{**ENCODER.to_dict(), "dropout": 0.3})
     config = OptimConfig(epochs=4, batch_size=2, checkpoint_every=1, progress=False)
-    whole = train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, RunDir(tmp_path / "whole", keep=4),
-                  device="cpu")
+    whole = train(str(store.root), ids, TrainSettings(encoder, SAMPLING, AUGMENT, config, device="cpu"), RunDir(tmp_path / "whole", keep=4))
     interrupted = RunDir(tmp_path / "interrupted", keep=4)
-    train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, interrupted, device="cpu")
+    train(str(store.root), ids, TrainSettings(encoder, SAMPLING, AUGMENT, config, device="cpu"), interrupted)
     folder = interrupted.child(whole.run["name"])
     for epoch, path in folder.checkpoints():
         if epoch > 2:
             path.unlink()  # as if the process had stopped after epoch 2
     torch.manual_seed(1234)  # whatever state the new process starts in
-    resumed = train(str(store.root), ids, encoder, SAMPLING, AUGMENT, config, interrupted, device="cpu")
+    resumed = train(str(store.root), ids, TrainSettings(encoder, SAMPLING, AUGMENT, config, device="cpu"), interrupted)
     assert resumed.history == whole.history
     for key in whole.model:
         assert torch.equal(resumed.model[key], whole.model[key]), key
@@ -214,15 +180,14 @@ def test_training__a_run_stopped_after_2_of_4_epochs_and_resumed_ends_with_the_s
 def test_training__a_truncated_newest_checkpoint_is_named_and_the_older_one_resumed(store, tmp_path, caplog):
     ids = store.video_ids()
     config = OptimConfig(epochs=3, batch_size=2, checkpoint_every=1, progress=False)
-    whole = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "whole"), device="cpu")
+    whole = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), RunDir(tmp_path / "whole"))
     runs = RunDir(tmp_path / "interrupted", keep=3)
-    train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, OptimConfig(**{**asdict(config), "epochs": 3}), runs,
-          device="cpu")
+    train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, OptimConfig(**{**asdict(config), "epochs": 3}), device="cpu"), runs)
     folder = runs.child(whole.run["name"])
     (_, third), = [(e, p) for e, p in folder.checkpoints() if e == 3]
     third.write_bytes(third.read_bytes()[:1000])  # a save killed half-way, by something other than us
     with caplog.at_level("WARNING"):
-        resumed = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu")
+        resumed = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), runs)
     assert any(str(third) in r.getMessage() and "does not load" in r.getMessage() for r in caplog.records)
     assert resumed.history == whole.history
     assert all(torch.equal(resumed.model[k], whole.model[k]) for k in whole.model)
@@ -231,16 +196,10 @@ def test_training__a_truncated_newest_checkpoint_is_named_and_the_older_one_resu
 def test_training__same_seed_same_weights(store, tmp_path):
     ids = store.video_ids()
     config = OptimConfig(epochs=1, batch_size=2, progress=False, seed=5)
-    a = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "a"), device="cpu")
-    b = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, RunDir(tmp_path / "b"), device="cpu")
+    a = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), RunDir(tmp_path / "a"))
+    b = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), RunDir(tmp_path / "b"))
     for key in a.model:
         torch.testing.assert_close(a.model[key], b.model[key])
-
-
-def test_lr_schedule__warmup_then_cosine_to_zero():
-    lr = lr_schedule(100, 10, 1e-3)
-    assert lr[0] == pytest.approx(1e-4) and lr[9] == pytest.approx(1e-3)
-    assert np.all(np.diff(lr[10:]) <= 0) and lr[-1] < 1e-6
 
 
 def test_dataset__views_come_from_the_video_and_repeat_per_epoch(store):
@@ -278,20 +237,18 @@ def test_pretrain_backbone__simclr_on_frames_gives_weights_the_encoder_starts_fr
     # CARL trains from it (the pipeline's path: the state, BatchNorm's 0-dim counters included,
     # is part of the run's identity), and another pretraining is another run.
     runs, config = RunDir(tmp_path / "runs"), OptimConfig(epochs=1, batch_size=2, progress=False)
-    from_pretrained = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu",
-                            backbone_state=result["state_dict"])
+    from_pretrained = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), runs, backbone_state=result["state_dict"])
     torch.testing.assert_close(from_pretrained.model["frozen.0.0.weight"], result["state_dict"]["conv1.weight"])
     other = pretrain_backbone(str(store.root), ids, "resnet18", AUGMENT,
                               PretrainConfig(epochs=1, frames_per_step=8, progress=False, seed=2), device="cpu")
-    other_run_ids = {train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, config, runs, device="cpu", backbone_state=state).run["id"]
+    other_run_ids = {train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, config, device="cpu"), runs, backbone_state=state).run["id"]
               for state in (other["state_dict"], None)}
     assert len(other_run_ids | {from_pretrained.run["id"]}) == 3
 
 
 def test_checkpoint__typed_with_a_schema_version_read_through_one_function(store, tmp_path):
     ids = store.video_ids()
-    checkpoint = train(str(store.root), ids, ENCODER, SAMPLING, AUGMENT, OptimConfig(epochs=1, batch_size=2, progress=False),
-                       RunDir(tmp_path / "runs"), device="cpu")
+    checkpoint = train(str(store.root), ids, TrainSettings(ENCODER, SAMPLING, AUGMENT, OptimConfig(epochs=1, batch_size=2, progress=False), device="cpu"), RunDir(tmp_path / "runs"))
     assert isinstance(checkpoint, Checkpoint) and checkpoint.schema_version == SCHEMA_VERSION
     on_disk = checkpoint.to_dict()
     assert "optimizer" not in on_disk and on_disk["run"]["id"] == checkpoint.run["id"]
@@ -330,43 +287,6 @@ def test_gpu_data_path__jpeg_bytes_decoded_and_augmented_on_the_device_equal_the
                                 torch.device("cpu")))
     assert [b is batch for (b, _), batch in zip(out, batches, strict=True)] == [True] * 3
     torch.testing.assert_close(out[1][1], decode_and_augment_on_device(batches[1], AUGMENT, torch.device("cpu")))
-
-
-def test_run_record__the_checkpoints_run_read_through_attributes_and_its_stored_folder_used(tmp_path):
-    from carl_pipeline.training import Checkpoint, RunDir, RunRecord, run_folder
-
-    folder = tmp_path / "moved" / "scl-lr0.0001-seed0-abcd1234"
-    checkpoint = Checkpoint(model={}, encoder={}, run={"id": "abcd1234", "name": folder.name, "folder": str(folder),
-                                                       "identity": {"train": {}}})
-    record = checkpoint.run_record
-    assert (record.id, record.name, record.identity) == ("abcd1234", folder.name, {"train": {}})
-    runs = RunDir(tmp_path / "runs")
-    assert run_folder(record, runs).root == runs.root / folder.name  # stored folder gone: by name here
-    folder.mkdir(parents=True)
-    assert run_folder(record, runs).root == folder  # the folder the run trained in, not rebuilt
-    assert Checkpoint(model={}, encoder={}).run_record == RunRecord()
-    assert run_folder(RunRecord(), runs).root == runs.root  # no run made it (released, untrained)
-
-
-def test_lr_schedule__fixed_holds_the_rate_after_the_warmup():
-    lr = lr_schedule(50, 5, 1e-4, "fixed")  # released tcc_config.yml: DECAY_TYPE fixed
-    assert lr[0] == pytest.approx(2e-5) and np.all(lr[5:] == 1e-4)
-    with pytest.raises(ValueError, match=r"decay must be one of \('cosine', 'fixed'\), got 'step'"):
-        lr_schedule(10, 0, 1e-4, "step")
-
-
-def test_run_identity__the_fixed_decay_and_sync_batchnorm_are_other_runs_and_earlier_ids_stay():
-    from dataclasses import replace
-
-    from carl_pipeline.training.identity import run_id, run_identity
-
-    def identity(optim):
-        return run_id(run_identity(EncoderConfig(), SamplingConfig(), AugmentConfig(), LossConfig(), optim, data="d"))
-
-    assert identity(OptimConfig()) == "697bbb94"  # the id runs at the defaults always had
-    ids = {identity(OptimConfig()), identity(replace(OptimConfig(), lr_decay="fixed")),
-           identity(replace(OptimConfig(), sync_batchnorm=True))}
-    assert len(ids) == 3
 
 
 def test_sync_batchnorm__every_batchnorm_synced_and_the_optimiser_still_trains_the_same_parameters(store):

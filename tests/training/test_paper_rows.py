@@ -13,9 +13,11 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.params import TrainParams
+from carl_pipeline.training import TrainSettings
 from carl_pipeline.training.baselines import baseline_settings, baselines, changes_for
 from carl_pipeline.training.data import collate
-from carl_pipeline.training.loop import check_batch, setup_training, training_step
+from carl_pipeline.training.setup import check_batch, setup_training
+from carl_pipeline.training.step import training_step
 from tests.conftest import PROJECT_ROOT, _converted
 
 #: Sizes only: the clip, the input side and the encoder's widths (the paper's ResNet-50 stays).
@@ -75,8 +77,7 @@ def test_paper_environment__every_comparison_row_trains_one_step_with_its_releas
         check_batch(settings.loss, settings.optim.batch_size, len(video_ids))  # what training checks first
         labels = ({v: (np.arange(len(store.open(v))) * 3 // len(store.open(v))).astype(np.int64) for v in video_ids}
                   if settings.loss.uses_labels else None)
-        trainer = setup_training(str(store.root), video_ids, settings.model, settings.sampling, settings.augment,
-                                 settings.optim, "cpu", settings.loss, labels=labels)
+        trainer = setup_training(str(store.root), video_ids, TrainSettings(settings.model, settings.sampling, settings.augment, settings.optim, loss=settings.loss, device="cpu"), labels=labels)
         batch = collate([trainer.dataset[(i, 0)] for i in range(settings.optim.batch_size)])
         loss, grad_norm = training_step(trainer, batch, trainer.prepare(batch))
         assert math.isfinite(loss.item()) and math.isfinite(grad_norm.item()), row
@@ -138,8 +139,7 @@ def test_backbone_preset__mvformer_is_one_parameter_away_and_trains_a_step(env, 
     data["optim"].update(progress=False, num_workers=0, device="cpu", batch_size=1)
     settings = TrainParams.model_validate(data)
     store = stores["pouring"]
-    trainer = setup_training(str(store.root), store.video_ids(), settings.model, settings.sampling, settings.augment,
-                             settings.optim, "cpu", settings.loss)
+    trainer = setup_training(str(store.root), store.video_ids(), TrainSettings(settings.model, settings.sampling, settings.augment, settings.optim, loss=settings.loss, device="cpu"))
     batch = collate([trainer.dataset[(0, 0)]])
     loss, grad_norm = training_step(trainer, batch, trainer.prepare(batch))
     assert math.isfinite(loss.item()) and math.isfinite(grad_norm.item()) and trainer.step == 1

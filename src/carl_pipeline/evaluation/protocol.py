@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from carl_pipeline.checks import check_choice
+from carl_pipeline.compat import TRAINED_BEFORE
 from carl_pipeline.embedding.table import per_video
 from carl_pipeline.evaluation.alignment import (
     alignment_pair_counts,
@@ -202,9 +203,8 @@ def alignment_breakdown(table: pd.DataFrame, config: EvalConfig, by_labels: bool
 
 
 #: The block of a metrics dict (``metrics.json``) holding the trained encoder's scores, whatever
-#: algorithm trained it; outputs written before 2026-12-02 named it ``carl``.
+#: algorithm trained it (``carl_pipeline.compat.TRAINED_BEFORE``: its name before 2026-12-02).
 TRAINED = "trained"
-_TRAINED_BEFORE = "carl"
 
 
 def trained_scores(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def trained_scores(metrics: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         KeyError: neither block is there (naming what is).
     """
-    for key in (TRAINED, _TRAINED_BEFORE):
+    for key in (TRAINED, TRAINED_BEFORE):
         if key in metrics:
             return metrics[key]
     raise KeyError(f"no trained encoder's scores ('{TRAINED}') in these metrics; they hold {sorted(metrics)}")

@@ -128,7 +128,7 @@ def check_scores_are_of(checkpoint: Checkpoint, metrics: Mapping[str, Any], metr
         if scored["weights"] == ours:
             return
         what = f"weights {str(scored['weights'])[:12]}, the model to export weights {ours[:12]}"
-    else:  # written before the digest was recorded
+    else:  # written before the digest was recorded (carl_pipeline.compat: goes with TRAINED_BEFORE)
         if run is not None and scored.get("run") == run and scored.get("epochs") == epoch:
             return
         what = "no weights digest (an older evaluation) and another run or epoch"

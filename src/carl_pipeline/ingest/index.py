@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carl_pipeline.compat import planned_videos
 from carl_pipeline.video.frame_store import FrameStore
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def index_converted(store: FrameStore, conversion: Mapping[str, Any]) -> tuple[p
         The video index (one row per video), the per-frame labels (one row per frame, -1 where
         unlabelled) and the ingest report (counts per split, skipped and failed videos).
     """
-    planned = conversion.get("planned")  # None: a report written before the index followed the plan
+    planned = planned_videos(conversion)  # None: a report written before it listed them (compat)
     video_index, frame_labels = build_video_index(store, planned, conversion.get("dataset_order"))
     # Only the packs outside the index are opened again (their headers name their videos).
     left_out = sorted(pack.header.meta["video_id"]

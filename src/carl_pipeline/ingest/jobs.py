@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from carl_pipeline.checks import check_choice
+from carl_pipeline.compat import ADDED_LATER_JOB
 
 #: The file a raw dataset folder holds when carl_pipeline.synthetic wrote it.
 SYNTHETIC_MARKER = "SYNTHETIC.md"
@@ -50,9 +51,9 @@ class ConversionJob:
 
     #: Fields that say where to find the input but not what it is (their content is digested).
     NOT_IN_FINGERPRINT = ("video_id", "raw_root")
-    #: Fields added after packs were first fingerprinted, with the value every earlier pack had:
-    #: left out at that value, so those packs are still found converted (not converted again).
-    ADDED_LATER = {"pixels": "project"}
+    #: Fields added after packs were first fingerprinted, left out at the value every earlier pack
+    #: had (``carl_pipeline.compat.ADDED_LATER_JOB``: and when that goes).
+    ADDED_LATER = ADDED_LATER_JOB
 
     def raw_files(self) -> tuple[str, ...]:
         """The files whose content this video is made from (digested into the fingerprint)."""

@@ -8,15 +8,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from carl_pipeline.checks import check_ranges
+from carl_pipeline.compat import FLAT_LOSS_NAMES
 from carl_pipeline.losses.algorithms import Algorithm, algorithm_names, get_algorithm
 
 #: The flat names SCL's, TCC's and TCN's settings had before each loss owned its settings, and
-#: where they live now: still read in configs and checkpoints written before, and what a run's
-#: identity is hashed under, so that the runs trained then keep their ids.
-FLAT_NAMES = {"variance": ("scl", "variance"), "negatives": ("scl", "negatives"), "scl_target": ("scl", "target"),
-              "tcc_variance_lambda": ("tcc", "variance_lambda"), "tcc_label_smoothing": ("tcc", "label_smoothing"),
-              "tcc_cycle": ("tcc", "cycle"), "tcn_positive_window": ("tcn", "positive_window"),
-              "tcn_reg_lambda": ("tcn", "reg_lambda")}
+#: where they live now (``carl_pipeline.compat``: why they are kept, and when they go).
+FLAT_NAMES = FLAT_LOSS_NAMES
 
 
 def nest_settings(values: Mapping[str, Any]) -> dict[str, Any]:

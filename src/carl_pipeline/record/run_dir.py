@@ -30,7 +30,8 @@ class RunDir:
     ``namespace``: the pipeline namespace asking for runs here (``pouring``, ``finegym_gym99``,
     ``pouring_tcc``): every namespace shares one root, so two that ask for the same run find the
     same folder, which records them (``namespaces.json``). ``legacy_root``: where this namespace
-    kept its runs before they were shared; a run found there is moved into the shared root.
+    kept its runs before they were shared; a run found there is moved into the shared root
+    (a compatibility shim: ``carl_pipeline.compat`` says when it goes).
     """
 
     def __init__(self, root: str | os.PathLike, keep: int = 2, namespace: str | None = None,

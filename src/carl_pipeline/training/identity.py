@@ -34,6 +34,13 @@ import numpy as np
 import torch
 
 from carl_pipeline.augment import AugmentConfig
+from carl_pipeline.compat import (
+    ADDED_LATER_ENCODER,
+    ADDED_LATER_LOSS,
+    ADDED_LATER_OPTIM,
+    HASHED_AS,
+    identity_optim,
+)
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.video import FrameStore
@@ -43,13 +50,9 @@ NOT_IN_IDENTITY_OPTIM = ("progress", "num_workers", "checkpoint_every", "device"
                          "compile_backend", "verify_frames")
 #: EncoderConfig fields that do not change the weights a run ends with.
 NOT_IN_IDENTITY_ENCODER = ("backbone_dir",)
-#: EncoderConfig fields added after runs were first identified, with the value every earlier run
-#: had: left out at that value, so that those runs keep their ids (and are found finished).
-ADDED_LATER_ENCODER = {"input_norm": "none"}
-#: The same for LossConfig's fields.
-ADDED_LATER_LOSS = {"tcc_label_smoothing": 0.0, "scl_target": "exact"}
-#: The same for OptimConfig's fields.
-ADDED_LATER_OPTIM = {"lr_decay": "cosine", "sync_batchnorm": False, "feature_cache": False}
+# Fields added after runs were first identified are left out at the value every earlier run had,
+# and the optimiser block is hashed under its old name, so that earlier runs keep their ids
+# (carl_pipeline.compat: ADDED_LATER_*, HASHED_AS, and when they go).
 
 
 def _without_added_later(fields: Mapping[str, Any], added_later: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,9 +120,6 @@ def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss:
     }
 
 
-#: The optimiser block was hashed under the name ``train`` before it took conf's name ``optim``;
-#: it still is, so that runs trained before keep their ids (and are resumed, not retrained).
-HASHED_AS = {"optim": "train"}
 
 
 def run_id(identity: Mapping[str, Any]) -> str:
@@ -129,6 +129,6 @@ def run_id(identity: Mapping[str, Any]) -> str:
 
 def run_name(identity: Mapping[str, Any]) -> str:
     """A readable folder name: ``<algorithm>-lr<lr>-seed<seed>-<run id>``."""
-    optim = identity["optim"] if "optim" in identity else identity["train"]  # "train": a run written before
+    optim = identity_optim(identity)
     name = f"{identity['loss']['algorithm']}-lr{optim['lr']:g}-seed{optim['seed']}-{run_id(identity)}"
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)

@@ -35,9 +35,8 @@ def train_encoder(frame_store: FrameStore, video_index: pd.DataFrame, frame_labe
     logger.info("training %s on %d videos of %s%s", params.loss.algorithm.upper(), len(video_ids), frame_store.root,
                 f" (labelled in {params.labelled_by})" if params.labelled_by else "")
     labels = label_arrays(frame_labels, video_ids, params.loss.label) if params.loss.uses_labels else None
-    return train(str(frame_store.root), video_ids, params.model, params.sampling, params.augment, params.optim,
-                 run_dir, loss_config=params.loss, backbone_state=state, backbone_init=init, labels=labels,
-                 feature_cache=feature_cache)
+    return train(str(frame_store.root), video_ids, params.settings(), run_dir, backbone_state=state,
+                 backbone_init=init, labels=labels, feature_cache=feature_cache)
 
 
 def pretrain_unless_given(frame_store: FrameStore, video_index: pd.DataFrame, frame_labels: pd.DataFrame,
