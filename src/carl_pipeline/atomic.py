@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,14 @@ def naming_target(path: str | os.PathLike) -> Iterator[None]:
         if error.filename not in (None, ""):
             raise
         raise type(error)(error.errno, f"{error.strerror or error} while writing", str(path)) from error
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
+    """Write JSON to a temporary file beside ``path`` and rename it into place: never a half-written file."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    return path
 
 
 def save_torch(obj, path: str | os.PathLike) -> Path:

@@ -13,8 +13,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from carl_pipeline.atomic import write_json_atomic
 from carl_pipeline.ingest.jobs import ConversionJob
-from carl_pipeline.video.frame_store import write_json_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
+from carl_pipeline.atomic import write_json_atomic
 from carl_pipeline.distributed import writes
 from carl_pipeline.embedding.features import FeatureCache
 from carl_pipeline.locking import exclusive_lock
@@ -42,7 +43,6 @@ from carl_pipeline.training.setup import Trainer, setup_training
 from carl_pipeline.training.step import training_step
 from carl_pipeline.training.tensorboard_log import summary_writer
 from carl_pipeline.video import FrameStore
-from carl_pipeline.video.frame_store import write_json_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from carl_pipeline.atomic import atomic_path
 from carl_pipeline.video.frame_pack import (
     SUFFIX,
     FramePack,
@@ -22,14 +21,6 @@ logger = logging.getLogger(__name__)
 
 REPORT_NAME = "_conversion_report.json"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-    return path
 
 
 class FrameStore:
