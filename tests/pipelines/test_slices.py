@@ -38,7 +38,7 @@ def test_evaluation_slice__embeds_both_encoders_and_scores_them(pouring_store):
     wanted = evaluation.evaluation_template().to_nodes("evaluate_trained_and_untrained")
     assert {n.name for n in wanted.nodes} == {"make_untrained_reference_model", "embed_frames_untrained",
                                                "embed_frames_trained", "score_pixel_reference",
-                                               "evaluate_trained_and_untrained"}
+                                               "score_untrained_encoder", "evaluate_trained_and_untrained"}
     index, labels = build_video_index(pouring_store)
     params = EvaluateParams(protocol=EvalConfig(stride=1), progress=False, device="cpu", image_size=32)
     # (seed 5: the untrained reference is drawn with evaluate.untrained_seed 0)

@@ -56,6 +56,43 @@ class AtomicParquetDataset(ParquetDataset):
         return None
 
 
+class EmbeddingsParquetDataset(AtomicParquetDataset):
+    """An embeddings table (``carl_pipeline.embedding.table``): written and read with its
+    ``embedding`` column as one fixed-size float32 Arrow column, not a Python array per frame
+    (tables of the earlier layout are read too, with a message). Atomic, with page checksums.
+
+    Example catalog entry::
+
+        pouring.embeddings:
+          type: carl_pipeline.datasets.EmbeddingsParquetDataset
+          filepath: data/07_model_output/pouring/embeddings.parquet
+    """
+
+    def load(self) -> pd.DataFrame:
+        if self._protocol != "file":
+            return super().load()
+        from carl_pipeline.embedding.table import read_embeddings_table
+
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        try:
+            return read_embeddings_table(path, page_checksum_verification=True)
+        except OSError as error:  # pyarrow's checksum and format errors
+            raise DatasetError(f"{path}: damaged Parquet file ({error}); rerun the step that writes it") from error
+
+    def save(self, data: pd.DataFrame) -> None:
+        if self._protocol != "file":
+            return super().save(data)
+        import pyarrow.parquet as pq
+
+        from carl_pipeline.embedding.table import embeddings_to_arrow
+
+        path = Path(get_filepath_str(self._get_save_path(), self._protocol))
+        with atomic_path(path) as tmp:
+            pq.write_table(embeddings_to_arrow(data), tmp, write_page_checksum=True)
+        self._invalidate_cache()
+        return None
+
+
 class AtomicJSONDataset(JSONDataset):
     """``json.JSONDataset`` with atomic local writes (``metrics.json``, reports)."""
 

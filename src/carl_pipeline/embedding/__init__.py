@@ -11,7 +11,13 @@ from carl_pipeline.embedding.external import (
     join_to_dataset,
     read_external_embeddings,
 )
-from carl_pipeline.embedding.table import embeddings_table, one_video, per_video
+from carl_pipeline.embedding.table import (
+    embedding_matrix,
+    embeddings_table,
+    one_video,
+    per_video,
+    read_embeddings_table,
+)
 
 _EXTRACTION = ("dtype_name", "embed_image", "embed_video", "embed_videos", "embedding_dtype", "extract_embeddings", "input_settings",
                "load_image", "untrained_checkpoint")
@@ -25,5 +31,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'carl_pipeline.embedding' has no attribute {name!r}")
 
 
-__all__ = ["ExternalEmbeddings", "dtype_name", "embedding_dtype", "embed_image", "embed_video", "embed_videos", "load_image", "embeddings_table", "extract_embeddings", "input_settings", "join_to_dataset", "one_video",
+__all__ = ["ExternalEmbeddings", "dtype_name", "embedding_dtype", "embed_image", "embed_video", "embed_videos", "load_image", "embedding_matrix", "embeddings_table", "read_embeddings_table", "extract_embeddings", "input_settings", "join_to_dataset", "one_video",
            "per_video", "read_external_embeddings", "untrained_checkpoint"]

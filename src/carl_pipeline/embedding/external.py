@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carl_pipeline.embedding.table import embeddings_table
+from carl_pipeline.embedding.table import embedding_matrix, embeddings_table, read_embeddings_table
 
 FORMATS = ("auto", "released_pickles", "npy", "table")
 
@@ -188,7 +188,7 @@ def _read_npy(root: Path, found: ExternalEmbeddings) -> None:
 
 
 def _read_table(file: Path, found: ExternalEmbeddings) -> None:
-    table = pd.read_parquet(file)
+    table = read_embeddings_table(file)
     missing = {"video_id", "frame_index", "embedding"} - set(table.columns)
     if missing:
         raise ValueError(f"{file}: not an embeddings table (no {sorted(missing)} column)")
@@ -198,7 +198,7 @@ def _read_table(file: Path, found: ExternalEmbeddings) -> None:
             found.unreadable.append({"file": f"{file} ({video_id})",
                                      "error": "frame_index is not 0, 1, ... without gaps"})
             continue
-        _add(found, str(video_id), np.stack(rows["embedding"].to_numpy()), file)
+        _add(found, str(video_id), embedding_matrix(rows), file)
 
 
 def read_external_embeddings(path: str | Path, layout: str = "auto") -> ExternalEmbeddings:

@@ -1,18 +1,110 @@
-"""The embeddings table (one row per frame) and its per-video views: pandas and NumPy only, so
-that the evaluation protocol and notebooks read it without loading any model code."""
+"""The embeddings table (one row per frame) and its per-video views: pandas, NumPy and pyarrow
+only, so that the evaluation protocol and notebooks read it without loading any model code.
+
+The ``embedding`` column is one fixed-size float32 Arrow array for the whole table
+(``pd.ArrowDtype(pa.list_(pa.float32(), D))``), not a Python array object per frame: at
+FineGym's real size (5 x 10^6 frames) the object column peaked at about 20 GB, the Arrow one
+holds the 2.6 GB of floats (``benchmarks/bench_embeddings_table.py``). ``embedding_matrix``
+gives a table's (or a slice's) ``(N, D)`` matrix; ``read_embeddings_table`` reads a Parquet
+file in that form, tables written before it (a list column) included.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+logger = logging.getLogger(__name__)
+
+
+def embedding_column(matrix: np.ndarray) -> pd.arrays.ArrowExtensionArray:
+    """``(N, D)`` embeddings as one fixed-size-list Arrow column (float32, no copy per row)."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    if matrix.ndim != 2:
+        raise ValueError(f"embeddings of shape {matrix.shape}: expected (frames, dimensions)")
+    return pd.arrays.ArrowExtensionArray(pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)),
+                                                                           matrix.shape[1]))
+
+
+def embedding_matrix(table: pd.DataFrame | pd.Series) -> np.ndarray:
+    """``(N, D)`` float32: the embeddings of ``table``'s rows (or of an ``embedding`` column), in
+    row order. The Arrow column is read without a Python object per row; a column of per-row
+    arrays (a table built by other code) is stacked."""
+    column = table["embedding"] if isinstance(table, pd.DataFrame) else table
+    if isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_fixed_size_list(column.dtype.pyarrow_dtype):
+        width = column.dtype.pyarrow_dtype.list_size
+        chunks = column.array._pa_array.chunks  # noqa: SLF001 - pandas' documented Arrow storage
+        if not chunks or len(column) == 0:
+            return np.zeros((0, width), dtype=np.float32)
+        values = pa.concat_arrays(chunks).flatten()  # flatten honours a slice's offset
+        return values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
+    if len(column) == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(column.to_numpy()).astype(np.float32, copy=False)
+
+
+def embeddings_to_arrow(table: pd.DataFrame) -> pa.Table:
+    """The table as Arrow, its ``embedding`` column fixed-size; the pandas metadata says that
+    column is an object column, so that ``pd.read_parquet`` without this module still reads it
+    (one array per row, as before)."""
+    out = pa.Table.from_pandas(table, preserve_index=False)
+    if "embedding" in table.columns and not pa.types.is_fixed_size_list(out.schema.field("embedding").type):
+        matrix = embedding_matrix(table)
+        out = out.set_column(out.schema.get_field_index("embedding"), "embedding",
+                             pa.chunked_array([embedding_column(matrix)._pa_array.combine_chunks()]))  # noqa: SLF001
+    metadata = dict(out.schema.metadata or {})
+    if b"pandas" in metadata:
+        pandas_meta = json.loads(metadata[b"pandas"])
+        for column in pandas_meta.get("columns", []):
+            if column.get("name") == "embedding":
+                column.update(pandas_type="object", numpy_type="object", metadata=None)
+        metadata[b"pandas"] = json.dumps(pandas_meta).encode()
+    return out.replace_schema_metadata(metadata)
+
+
+def read_embeddings_table(path: str | Path, **read_args) -> pd.DataFrame:
+    """An embeddings table from a Parquet file, its ``embedding`` column as one Arrow column.
+    A table written before the column was fixed-size (a list per row) is read and converted, with
+    a message; rewriting it (rerunning the step that made it) makes later reads cheaper.
+
+    Raises:
+        ValueError: the file has no ``embedding`` column, or rows of different widths.
+    """
+    arrow = pq.read_table(path, **read_args)
+    if "embedding" not in arrow.column_names:
+        raise ValueError(f"{path}: not an embeddings table (no 'embedding' column)")
+    column = arrow.column("embedding")
+    if not pa.types.is_fixed_size_list(column.type):
+        lengths = pa.compute.list_value_length(column)
+        widths = set(pa.compute.unique(lengths).to_pylist()) if len(column) else {0}
+        if len(widths) != 1:
+            raise ValueError(f"{path}: embeddings of different widths {sorted(widths)[:5]}")
+        logger.info("%s: an embeddings table of the earlier layout (one array per frame), converted on "
+                    "reading; rerun the step that wrote it to store it in the current layout", path)
+        column = column.cast(pa.list_(pa.float32(), widths.pop()))
+    elif column.type.value_type != pa.float32():
+        column = column.cast(pa.list_(pa.float32(), column.type.list_size))
+    frame = arrow.drop_columns(["embedding"]).to_pandas()
+    frame["embedding"] = pd.arrays.ArrowExtensionArray(column)
+    return frame[arrow.column_names]
 
 
 def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFrame,
                      frame_labels: pd.DataFrame) -> pd.DataFrame:
     """One row per frame: ``video_id``, ``split``, ``action``, ``dataset_order`` (where the index
-    has it), ``frame_index``, the label columns and ``embedding`` (a float32 array), in video-index
-    order."""
-    rows = []
+    has it), ``frame_index``, the label columns and ``embedding`` (``embedding_column``: float32,
+    ``D`` per frame), in video-index order.
+
+    Args:
+        embeddings: ``{video_id: (num_frames, D)}``; videos not in the index are left out.
+    """
+    rows, matrices = [], []
     index = video_index.set_index("video_id")
     labels = frame_labels.set_index(["video_id", "frame_index"]).sort_index()
     for video_id in video_index["video_id"]:
@@ -27,9 +119,10 @@ def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFram
         table.insert(2, "action", index.loc[video_id, "action"])
         if "dataset_order" in index.columns:  # what subset_order 'dataset' sorts by
             table.insert(3, "dataset_order", index.loc[video_id, "dataset_order"])
-        table["embedding"] = list(values.astype(np.float32))
         rows.append(table)
+        matrices.append(np.asarray(values, dtype=np.float32))
     out = pd.concat(rows, ignore_index=True)
+    out["embedding"] = embedding_column(np.concatenate(matrices))
     if "dataset_order" in out.columns:
         out["dataset_order"] = out["dataset_order"].astype("Int64")
     return out
@@ -44,11 +137,16 @@ def per_video(table: pd.DataFrame, label: str, split: str | None = None, action:
         chosen = chosen[chosen["split"] == split]
     if action is not None:
         chosen = chosen[chosen["action"] == action]
+    chosen = chosen.reset_index(drop=True)  # row labels are positions in the matrix
+    matrix = embedding_matrix(chosen)  # once: no conversion per video
     ids, embeddings, labels = [], [], []
     for video_id, rows in chosen.groupby("video_id", sort=False):
         rows = rows.sort_values("frame_index")
         ids.append(video_id)
-        embeddings.append(np.stack(rows["embedding"].to_numpy()).astype(np.float32))
+        positions = rows.index.to_numpy()
+        contiguous = len(positions) and positions[-1] - positions[0] == len(positions) - 1 and (np.diff(positions) == 1).all()
+        # a video's rows in frame order side by side (as written): a view, not a copy
+        embeddings.append(matrix[positions[0]:positions[-1] + 1] if contiguous else matrix[positions])
         labels.append(rows[label].to_numpy(dtype=np.int64))
     return ids, embeddings, labels
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 def train_linear_probe(
     train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray], num_classes: int,
     *, epochs: int = 100, videos_per_batch: int = 10, lr: float = 50.0, momentum: float = 0.9,
-    weight_decay: float = 1e-6, seed: int = 0,
+    weight_decay: float = 1e-6, seed: int = 0, device: str | torch.device = "cpu",
 ) -> torch.nn.Linear:
     """FineGym's linear probe on frozen frame embeddings, as the released ``evaluate_finegym.py``
     trains it (``LogisticRegression``).
@@ -32,20 +33,21 @@ def train_linear_probe(
     Args:
         train_embeddings: per video ``(num_frames, D)``.
         train_labels: per video ``(num_frames,)`` int, -1 where unlabelled.
+        device: where the probe trains (the evaluation's device); each batch is moved there, so
+            the embeddings stay where they are (at FineGym's real size, gigabytes in host memory).
 
     Returns:
-        The trained layer ``D -> num_classes``.
+        The trained layer ``D -> num_classes`` (on ``device``).
     """
-    videos = [(torch.tensor(np.asarray(e), dtype=torch.float32), torch.tensor(np.asarray(lab), dtype=torch.long))
-              for e, lab in zip(train_embeddings, train_labels, strict=True)]
-    videos = [(x[y >= 0], y[y >= 0]) for x, y in videos]
+    videos = [_labelled_frames(e, lab) for e, lab in zip(train_embeddings, train_labels, strict=True)]
     videos = [v for v in videos if len(v[1])]
     if not videos:
         raise ValueError("no labelled training frame")
     dim = videos[0][0].shape[1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layer = torch.nn.Linear(dim, num_classes)
+        layer = torch.nn.Linear(dim, num_classes)  # drawn on the CPU: the same weights on every device
+    layer = layer.to(device)
     generator = torch.Generator().manual_seed(seed)
     batch = min(videos_per_batch, len(videos))
     optimizer = torch.optim.SGD(layer.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -55,7 +57,7 @@ def train_linear_probe(
         order = torch.randperm(len(videos), generator=generator).tolist()
         for start in range(0, len(order) - batch + 1, batch):  # drop_last
             chosen = [videos[i] for i in order[start:start + batch]]
-            x, y = torch.cat([c[0] for c in chosen]), torch.cat([c[1] for c in chosen])
+            x, y = torch.cat([c[0] for c in chosen]).to(device), torch.cat([c[1] for c in chosen]).to(device)
             loss = torch.nn.functional.cross_entropy(layer(x), y)
             optimizer.zero_grad()
             loss.backward()
@@ -63,20 +65,32 @@ def train_linear_probe(
     return layer
 
 
+def _labelled_frames(embeddings: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N, D)`` float32 and ``(N,)`` long of the frames labelled >= 0 (no copy when all are)."""
+    with warnings.catch_warnings():  # read-only views of the table's columns: never written to
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        x = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
+        y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    keep = y >= 0
+    return (x, y) if bool(keep.all()) else (x[keep], y[keep])
+
+
 def finegym_accuracy(
     train_embeddings: Sequence[np.ndarray], train_labels: Sequence[np.ndarray],
     val_embeddings: Sequence[np.ndarray], val_labels: Sequence[np.ndarray], num_classes: int,
     *, epochs: int = 100, videos_per_batch: int = 10, lr: float = 50.0, momentum: float = 0.9,
-    weight_decay: float = 1e-6, seed: int = 0,
+    weight_decay: float = 1e-6, seed: int = 0, device: str | torch.device = "cpu",
 ) -> float:
     """Per-frame validation accuracy of the linear probe (``train_linear_probe``) after its last
     epoch, over the labelled validation frames (as the released code reports it)."""
     layer = train_linear_probe(train_embeddings, train_labels, num_classes, epochs=epochs,
                                videos_per_batch=videos_per_batch, lr=lr, momentum=momentum,
-                               weight_decay=weight_decay, seed=seed)
-    x_val = torch.as_tensor(np.concatenate(val_embeddings), dtype=torch.float32)
-    y_val = torch.as_tensor(np.concatenate(val_labels), dtype=torch.long)
-    keep = y_val >= 0
-    with torch.no_grad():
-        predicted = layer(x_val[keep]).argmax(1)
-    return float((predicted == y_val[keep]).float().mean())
+                               weight_decay=weight_decay, seed=seed, device=device)
+    correct = total = 0
+    with torch.no_grad():  # video by video: no second copy of the validation embeddings
+        for embeddings, labels in zip(val_embeddings, val_labels, strict=True):
+            x, y = _labelled_frames(embeddings, labels)
+            if len(y):
+                correct += int((layer(x.to(device)).argmax(1) == y.to(device)).sum())
+                total += len(y)
+    return correct / total if total else float("nan")

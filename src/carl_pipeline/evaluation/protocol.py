@@ -240,7 +240,7 @@ def finegym_subset_size(fraction: float, num_videos: int, videos_per_batch: int 
     return min(num_videos, max(processes * videos_per_batch, int(fraction * num_videos)))
 
 
-def _finegym_metrics(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
+def _finegym_metrics(table: pd.DataFrame, config: EvalConfig, device: str = "cpu") -> dict[str, float]:
     """``<label>_accuracy`` (the probe on every training video) and ``<label>_accuracy@<fraction>``
     for each other fraction: the probe on the first ``finegym_subset_size`` training videos in
     ``subset_order`` (as released: ``train_files[:num_train]``). Equal subsets are probed once."""
@@ -260,13 +260,14 @@ def _finegym_metrics(table: pd.DataFrame, config: EvalConfig) -> dict[str, float
             if size not in by_size:
                 by_size[size] = finegym_accuracy(
                     train_x[:size], train_y[:size], val_x, val_y, classes, epochs=config.finegym_epochs,
-                    videos_per_batch=config.finegym_videos_per_batch, lr=config.finegym_lr)
+                    videos_per_batch=config.finegym_videos_per_batch, lr=config.finegym_lr, device=device)
             metrics[f"{label}_accuracy" if fraction == 1.0 else f"{label}_accuracy@{fraction:g}"] = by_size[size]
     return metrics
 
 
-def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
-    """Every metric of the protocol for one encoder's embeddings table.
+def evaluate_table(table: pd.DataFrame, config: EvalConfig, device: str = "cpu") -> dict[str, float]:
+    """Every metric of the protocol for one encoder's embeddings table (FineGym's linear probe
+    trains on ``device``, the evaluation's; the other tasks' fits are scikit-learn's, on the CPU).
 
     Returns:
         ``classification@<fraction>``, ``progression``, ``kendalls_tau``, ``ap@<k>``,
@@ -277,7 +278,7 @@ def evaluate_table(table: pd.DataFrame, config: EvalConfig) -> dict[str, float]:
     if config.actions is not None:
         table = only_actions(table, config.actions)
     if config.task == "finegym":
-        return _finegym_metrics(table, config)
+        return _finegym_metrics(table, config, device)
     if not config.per_action:
         return _phase_metrics(table, config, None)
     per_action = {}

@@ -56,13 +56,26 @@ def pixel_reference_scores(checkpoint: Checkpoint | dict[str, Any], store: Frame
     return evaluate_table(embeddings_table(features, video_index, frame_labels), settings.protocol)
 
 
-def evaluation_report(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame,
+def encoder_scores(table: pd.DataFrame, protocol: EvalConfig, device: str = "auto") -> dict[str, Any]:
+    """One encoder's part of the report, from its table alone: ``{"scores": the protocol's
+    metrics, "alignment": alignment_breakdown}`` (phase tasks). Scoring the untrained encoder
+    on its own lets the evaluation hold one encoder's table at a time (FineGym at its real size:
+    gigabytes each)."""
+    out: dict[str, Any] = {"scores": evaluate_table(table, protocol, str(resolve_device(device)))}
+    if protocol.task == "phases":
+        out["alignment"] = alignment_breakdown(table, protocol)
+    return out
+
+
+def evaluation_report(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame | dict[str, Any],
                       checkpoint: Checkpoint | dict[str, Any], protocol: EvalConfig, *, precision: str = "auto",
                       device: str = "auto", pixel_scores: dict[str, float] | None = None) -> dict[str, Any]:
     """Score the trained and the untrained encoder with the same protocol.
 
     Args:
-        embeddings, embeddings_untrained: both encoders' embeddings tables of the same frames.
+        embeddings: the trained encoder's embeddings table.
+        embeddings_untrained: the untrained encoder's table of the same frames, or its
+            ``encoder_scores`` (so that only one table is held at a time).
         checkpoint: the trained model (what the report says was scored).
         protocol: the dataset's evaluation protocol.
         precision, device: how the frames were embedded (recorded as ``model.embedding_dtype``).
@@ -83,8 +96,10 @@ def evaluation_report(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     """
     from carl_pipeline.embedding import dtype_name, embedding_dtype
 
-    trained = evaluate_table(embeddings, protocol)
-    untrained = evaluate_table(embeddings_untrained, protocol)
+    if isinstance(embeddings_untrained, pd.DataFrame):
+        embeddings_untrained = encoder_scores(embeddings_untrained, protocol, device)
+    untrained = embeddings_untrained["scores"]
+    trained = evaluate_table(embeddings, protocol, str(resolve_device(device)))
     better = sum(beats(k, trained[k], untrained[k]) for k in trained)
     logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
     model = read_checkpoint(checkpoint)
@@ -96,7 +111,7 @@ def evaluation_report(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
             # the trivial online-progress estimates on the same frames (a constant nearly matches learned ones)
             "progress": progress_reference(embeddings, protocol),
             "alignment": {"trained": alignment_breakdown(embeddings, protocol),
-                          "untrained": alignment_breakdown(embeddings_untrained, protocol),
+                          "untrained": embeddings_untrained["alignment"],
                           "labels": alignment_breakdown(embeddings, protocol, by_labels=True)},
         }
     if pixel_scores:

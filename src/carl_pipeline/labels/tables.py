@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carl_pipeline.embedding.table import embedding_matrix
 from carl_pipeline.labels.discover import discover_phases
 from carl_pipeline.labels.propagate import propagate
 from carl_pipeline.labels.reading import label_name, read_phase_labels
@@ -83,8 +84,8 @@ def propagated_table(embeddings: pd.DataFrame, labels: pd.DataFrame, phases: lis
     for video_id, rows in labels.groupby("video_id"):
         y = np.full(len(by_video[video_id]), -1, dtype=np.int64)
         y[rows["frame_index"].to_numpy()] = rows["phase"].to_numpy()
-        labelled[video_id] = (np.stack(by_video[video_id]["embedding"].to_numpy()), y)
-    targets = {v: np.stack(rows["embedding"].to_numpy()) for v, rows in by_video.items() if v not in labelled}
+        labelled[video_id] = (embedding_matrix(by_video[video_id]), y)
+    targets = {v: embedding_matrix(rows) for v, rows in by_video.items() if v not in labelled}
     result = propagate(targets, labelled, len(phases), settings.method, settings.temperature,
                        settings.drop_percentile, settings.band_radius, settings.max_cells, settings.drop_scale)
     out = []
@@ -120,7 +121,7 @@ def discovered_table(embeddings: pd.DataFrame, k: int | None, settings) -> tuple
     if k is None:
         return _empty(), {"k": None}
     by_video = _frames_by_video(embeddings, sort=True)
-    found, report = discover_phases({v: np.stack(rows["embedding"].to_numpy()) for v, rows in by_video.items()},
+    found, report = discover_phases({v: embedding_matrix(rows) for v, rows in by_video.items()},
                                     k, settings.method, temperature=settings.temperature,
                                     drop_scale=settings.drop_scale, band_radius=settings.band_radius,
                                     max_cells=settings.max_cells)

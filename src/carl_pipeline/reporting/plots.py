@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from carl_pipeline.embedding.table import one_video, per_video
+from carl_pipeline.embedding.table import embedding_matrix, one_video, per_video
 from carl_pipeline.evaluation.alignment import dtw_path
 from carl_pipeline.evaluation.progress import oriented
 from carl_pipeline.video.frame_store import FrameStore
@@ -156,7 +156,7 @@ def retrieval_frames(store: FrameStore, table: pd.DataFrame, label: str, query_v
     if query.empty or others.empty:
         raise ValueError(f"retrieval needs video {query_video!r} and at least one other video"
                          + (f" in split {split!r}" if split else ""))
-    dists = cdist(np.stack(query["embedding"].to_numpy()), np.stack(others["embedding"].to_numpy()), distance)
+    dists = cdist(embedding_matrix(query), embedding_matrix(others), distance)
     nearest = np.argsort(dists, axis=1, kind="stable")[:, :neighbours]  # (L, K) rows of `others`
     palette = (matplotlib.colormaps["tab10"](np.arange(10))[:, :3] * 255).astype(np.uint8)
     width = None
@@ -224,7 +224,7 @@ def retrieval_sheet(store: FrameStore, table: pd.DataFrame, query_video: str, nu
         raise ValueError(f"retrieval needs video {query_video!r} and at least one other video")
     picks = np.linspace(0, len(query_rows) - 1, num_queries).round().astype(int)
     queries = query_rows.iloc[picks]
-    dists = cdist(np.stack(queries["embedding"].to_numpy()), np.stack(others["embedding"].to_numpy()), distance)
+    dists = cdist(embedding_matrix(queries), embedding_matrix(others), distance)
     nearest = np.argsort(dists, axis=1, kind="stable")[:, :neighbours]
     fig, axes = _subplots(num_queries, neighbours + 1, figsize=(2.1 * (neighbours + 1), 2.0 * num_queries),
                              squeeze=False)

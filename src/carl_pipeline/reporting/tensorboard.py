@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from carl_pipeline.embedding.table import embedding_matrix
 from carl_pipeline.evaluation import trained_scores
 from carl_pipeline.nested import flatten
 from carl_pipeline.video import FrameStore
@@ -35,7 +36,7 @@ def projector_inputs(table: pd.DataFrame, store: FrameStore, label: str, split: 
     if rows.empty:
         rows = table
     rows = rows.iloc[np.linspace(0, len(rows) - 1, min(max_frames, len(rows))).astype(int)]
-    embeddings = torch.from_numpy(np.stack(rows["embedding"].to_numpy()).astype(np.float32))
+    embeddings = torch.from_numpy(embedding_matrix(rows))
     images = []
     for video_id, group in rows.groupby("video_id", sort=False):
         frames = store.open(video_id).read(group["frame_index"].to_numpy()).float() / 255  # (n, 3, H, W)

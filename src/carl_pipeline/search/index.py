@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from carl_pipeline.atomic import atomic_folder
+from carl_pipeline.embedding.table import embedding_matrix
 
 if TYPE_CHECKING:
     import faiss
@@ -53,7 +54,7 @@ def table_fingerprint(embeddings: np.ndarray, video_ids: np.ndarray, frame_indic
 
 def table_arrays(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An embeddings table's ``(N, D)`` embeddings, ``(N,)`` video ids and frame indices."""
-    return (np.stack(table["embedding"].to_numpy()).astype(np.float32), table["video_id"].to_numpy(dtype=object),
+    return (embedding_matrix(table), table["video_id"].to_numpy(dtype=object),
             table["frame_index"].to_numpy(dtype=np.int64))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from carl_pipeline.embedding.table import embedding_matrix
 from carl_pipeline.search.index import FrameIndex
 
 #: The columns of a search's results, one row per (query, neighbour).
@@ -41,7 +42,7 @@ def query_frames(embeddings: pd.DataFrame, video_id: str | None, frames=None, de
         frames = list(frames)
     else:
         frames = np.linspace(0, len(rows) - 1, default_queries).round().astype(int).tolist()
-    vectors = np.stack(rows.set_index("frame_index").loc[frames, "embedding"].to_numpy())
+    vectors = embedding_matrix(rows.set_index("frame_index").loc[frames])
     labels = [f"{video_id} frame {f}" for f in frames]
     return vectors, labels, video_id, frames, [video_id if other_videos_only else None] * len(frames)
 

@@ -11,6 +11,7 @@ from carl_pipeline.embedding import embed_videos, untrained_checkpoint
 from carl_pipeline.evaluation import trained_scores
 from carl_pipeline.evaluation.report import (
     combine_taxonomy_metrics,
+    encoder_scores,
     evaluation_report,
     pixel_reference_scores,
     plot_label,
@@ -64,10 +65,16 @@ def score_pixel_reference(model: dict[str, Any], frame_store: FrameStore, video_
     return pixel_reference_scores(model, frame_store, video_index, frame_labels, params)
 
 
-def evaluate_encoders(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, model: dict[str, Any],
+def score_untrained_encoder(embeddings_untrained: pd.DataFrame, params: EvaluateParams) -> dict[str, Any]:
+    """The untrained encoder's scores, from its table alone (``evaluation.report.encoder_scores``)."""
+    return encoder_scores(embeddings_untrained, params.protocol, params.device)
+
+
+def evaluate_encoders(embeddings: pd.DataFrame, untrained_scores: dict[str, Any], model: dict[str, Any],
                       params: EvaluateParams, pixel_scores: dict[str, float] | None = None) -> dict[str, Any]:
-    """Both encoders scored by one protocol, with the references (``evaluation.report.evaluation_report``)."""
-    return evaluation_report(embeddings, embeddings_untrained, model, params.protocol, precision=params.precision,
+    """Both encoders scored by one protocol, with the references (``evaluation.report.evaluation_report``);
+    the untrained encoder's table was scored by its own node, so one table is held at a time."""
+    return evaluation_report(embeddings, untrained_scores, model, params.protocol, precision=params.precision,
                              device=params.device, pixel_scores=pixel_scores)
 
 

@@ -16,6 +16,7 @@ from carl_pipeline.pipelines.evaluation.nodes import (
     render_retrieval_video,
     score_external_embeddings,
     score_pixel_reference,
+    score_untrained_encoder,
 )
 from carl_pipeline.pipelines.namespaces import in_namespace
 
@@ -67,7 +68,9 @@ def evaluation_template(untrained: bool = True) -> Pipeline:
     return Pipeline(reference + [
         Node(embed_frames, inputs=["model", "frame_store", "video_index", "frame_labels", "params:evaluate"],
              outputs="embeddings", name="embed_frames_trained"),
-        Node(evaluate_encoders, inputs=["embeddings", "embeddings_untrained", "model", "params:evaluate", "pixel_scores"],
+        Node(score_untrained_encoder, inputs=["embeddings_untrained", "params:evaluate"], outputs="untrained_scores",
+             name="score_untrained_encoder"),
+        Node(evaluate_encoders, inputs=["embeddings", "untrained_scores", "model", "params:evaluate", "pixel_scores"],
              outputs="metrics", name="evaluate_trained_and_untrained"),
         Node(plot_results, inputs=["embeddings", "embeddings_untrained", "metrics", "params:evaluate"],
              outputs=["embedding_projection_plot", "similarity_plot", "metrics_plot"], name="plot_results"),
