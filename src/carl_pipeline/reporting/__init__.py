@@ -9,10 +9,11 @@ from carl_pipeline.reporting.plots import (
     pick_pair,
     projection_figure,
     report_figures,
+    report_view,
     retrieval_frames,
     retrieval_sheet,
     similarity_figure,
 )
 
-__all__ = ["lineage_figure", "lineage_layers", "alignment_frames", "comparison_figure", "metrics_figure", "phase_timeline_figure", "pick_pair", "projection_figure", "report_figures", "retrieval_frames",
+__all__ = ["lineage_figure", "lineage_layers", "alignment_frames", "comparison_figure", "metrics_figure", "phase_timeline_figure", "pick_pair", "projection_figure", "report_figures", "report_view", "retrieval_frames",
            "retrieval_sheet", "search_sheet", "similarity_figure"]

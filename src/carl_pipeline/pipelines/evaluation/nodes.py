@@ -19,7 +19,13 @@ from carl_pipeline.evaluation.report import (
 from carl_pipeline.evaluation.report import score_external_embeddings as score_external
 from carl_pipeline.params import EvaluateParams, ExternalEmbeddingsParams
 from carl_pipeline.record import Checkpoint, RunDir, open_checkpoint, read_checkpoint, run_folder
-from carl_pipeline.reporting import alignment_frames, pick_pair, report_figures, retrieval_frames
+from carl_pipeline.reporting import (
+    alignment_frames,
+    pick_pair,
+    report_figures,
+    report_view,
+    retrieval_frames,
+)
 from carl_pipeline.reporting.tensorboard import log_evaluation
 from carl_pipeline.training.tensorboard_log import summary_writer
 from carl_pipeline.video.frame_store import FrameStore
@@ -78,9 +84,16 @@ def evaluate_encoders(embeddings: pd.DataFrame, untrained_scores: dict[str, Any]
                              device=params.device, pixel_scores=pixel_scores)
 
 
+def plotted_rows(embeddings: pd.DataFrame, params: EvaluateParams) -> pd.DataFrame:
+    """The rows of one encoder's table that the report's figures draw (``reporting.report_view``),
+    so that the figures' node holds two small tables, not two whole ones."""
+    return report_view(embeddings, params.protocol.val_split)
+
+
 def plot_results(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFrame, metrics: dict[str, Any],
                  params: EvaluateParams):
-    """The report's projection, similarity and scores figures, trained beside untrained (and raw pixels)."""
+    """The report's projection, similarity and scores figures, trained beside untrained (and raw
+    pixels), from the rows they draw (``plotted_rows``)."""
     scores = {"trained": trained_scores(metrics), "untrained": metrics["untrained"],
               **({"raw pixels": metrics["pixels"]} if metrics.get("pixels") else {})}
     return report_figures({"trained": embeddings, "untrained": embeddings_untrained}, scores,
