@@ -47,6 +47,9 @@ def test_table__one_arrow_column_whose_per_video_views_are_the_embeddings_put_in
     assert list(loaded.columns) == list(table.columns) and loaded["dataset_order"].dtype == "Int64"
     np.testing.assert_array_equal(embedding_matrix(loaded), embedding_matrix(table))
     assert isinstance(loaded["embedding"].dtype, pd.ArrowDtype)
+    # the loaded table's per-video views are views of its one matrix: no copy per video
+    whole = embedding_matrix(loaded)
+    assert all(np.shares_memory(x, whole) for x in per_video(loaded, "phase")[1])
     # pandas alone (a notebook without the project) still reads the file: one array per row
     plain = pd.read_parquet(tmp_path / "embeddings.parquet")
     np.testing.assert_array_equal(np.stack(plain["embedding"].to_numpy()), embedding_matrix(table))

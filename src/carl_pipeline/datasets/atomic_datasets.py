@@ -84,11 +84,11 @@ class EmbeddingsParquetDataset(AtomicParquetDataset):
             return super().save(data)
         import pyarrow.parquet as pq
 
-        from carl_pipeline.embedding.table import embeddings_to_arrow
+        from carl_pipeline.embedding.table import ROWS_PER_GROUP, embeddings_to_arrow
 
         path = Path(get_filepath_str(self._get_save_path(), self._protocol))
-        with atomic_path(path) as tmp:
-            pq.write_table(embeddings_to_arrow(data), tmp, write_page_checksum=True)
+        with atomic_path(path) as tmp:  # row groups of bounded size: read back batch by batch
+            pq.write_table(embeddings_to_arrow(data), tmp, write_page_checksum=True, row_group_size=ROWS_PER_GROUP)
         self._invalidate_cache()
         return None
 

@@ -28,8 +28,9 @@ def embedding_column(matrix: np.ndarray) -> pd.arrays.ArrowExtensionArray:
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     if matrix.ndim != 2:
         raise ValueError(f"embeddings of shape {matrix.shape}: expected (frames, dimensions)")
-    return pd.arrays.ArrowExtensionArray(pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)),
-                                                                           matrix.shape[1]))
+    values = pa.py_buffer(matrix)  # the matrix's memory itself: no copy
+    return pd.arrays.ArrowExtensionArray(pa.FixedSizeListArray.from_arrays(
+        pa.Array.from_buffers(pa.float32(), matrix.size, [None, values]), matrix.shape[1]))
 
 
 def embedding_matrix(table: pd.DataFrame | pd.Series) -> np.ndarray:
@@ -42,7 +43,8 @@ def embedding_matrix(table: pd.DataFrame | pd.Series) -> np.ndarray:
         chunks = column.array._pa_array.chunks  # noqa: SLF001 - pandas' documented Arrow storage
         if not chunks or len(column) == 0:
             return np.zeros((0, width), dtype=np.float32)
-        values = pa.concat_arrays(chunks).flatten()  # flatten honours a slice's offset
+        whole = chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks)
+        values = whole.flatten()  # honours a slice's offset; no copy of one chunk
         return values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
     if len(column) == 0:
         return np.zeros((0, 0), dtype=np.float32)
@@ -68,31 +70,50 @@ def embeddings_to_arrow(table: pd.DataFrame) -> pa.Table:
     return out.replace_schema_metadata(metadata)
 
 
+#: Rows per Parquet row group when writing, and per batch when reading: 32 MiB of 128-d
+#: float32 embeddings, so that neither holds more than that beside the table.
+ROWS_PER_GROUP = 65_536
+
+
 def read_embeddings_table(path: str | Path, **read_args) -> pd.DataFrame:
-    """An embeddings table from a Parquet file, its ``embedding`` column as one Arrow column.
+    """An embeddings table from a Parquet file, its ``embedding`` column as one Arrow column over
+    one ``(N, D)`` float32 matrix, filled batch by batch (never a second copy of the embeddings).
     A table written before the column was fixed-size (a list per row) is read and converted, with
     a message; rewriting it (rerunning the step that made it) makes later reads cheaper.
+
+    Args:
+        read_args: ``pyarrow.parquet.ParquetFile`` options (e.g. ``page_checksum_verification``).
 
     Raises:
         ValueError: the file has no ``embedding`` column, or rows of different widths.
     """
-    arrow = pq.read_table(path, **read_args)
-    if "embedding" not in arrow.column_names:
+    # read page by page (pre-buffering would hold whole column chunks: about 2x the file in memory)
+    file = pq.ParquetFile(path, **{"pre_buffer": False, "buffer_size": 4 << 20, **read_args})
+    names = file.schema_arrow.names
+    if "embedding" not in names:
         raise ValueError(f"{path}: not an embeddings table (no 'embedding' column)")
-    column = arrow.column("embedding")
-    if not pa.types.is_fixed_size_list(column.type):
-        lengths = pa.compute.list_value_length(column)
-        widths = set(pa.compute.unique(lengths).to_pylist()) if len(column) else {0}
-        if len(widths) != 1:
-            raise ValueError(f"{path}: embeddings of different widths {sorted(widths)[:5]}")
+    kind = file.schema_arrow.field("embedding").type
+    earlier = not pa.types.is_fixed_size_list(kind)
+    if earlier:
         logger.info("%s: an embeddings table of the earlier layout (one array per frame), converted on "
                     "reading; rerun the step that wrote it to store it in the current layout", path)
-        column = column.cast(pa.list_(pa.float32(), widths.pop()))
-    elif column.type.value_type != pa.float32():
-        column = column.cast(pa.list_(pa.float32(), column.type.list_size))
-    frame = arrow.drop_columns(["embedding"]).to_pandas()
-    frame["embedding"] = pd.arrays.ArrowExtensionArray(column)
-    return frame[arrow.column_names]
+    matrix, row = None, 0
+    for batch in file.iter_batches(batch_size=ROWS_PER_GROUP, columns=["embedding"]):
+        column = batch.column(0)
+        if earlier:
+            widths = set(pa.compute.unique(pa.compute.list_value_length(column)).to_pylist())
+            if len(widths) != 1 or (matrix is not None and widths != {matrix.shape[1]}):
+                raise ValueError(f"{path}: embeddings of different widths {sorted(widths)[:5]}")
+            width = widths.pop()
+        else:
+            width = kind.list_size
+        if matrix is None:
+            matrix = np.empty((file.metadata.num_rows, width), dtype=np.float32)
+        matrix[row:row + len(column)] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+        row += len(column)
+    frame = file.read(columns=[n for n in names if n != "embedding"], use_pandas_metadata=True).to_pandas()
+    frame["embedding"] = embedding_column(np.zeros((0, 0), np.float32) if matrix is None else matrix)
+    return frame[names]
 
 
 def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFrame,
@@ -131,23 +152,25 @@ def embeddings_table(embeddings: dict[str, np.ndarray], video_index: pd.DataFram
 def per_video(table: pd.DataFrame, label: str, split: str | None = None, action: str | None = None
               ) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
     """Split an embeddings table into per-video arrays: ids, ``(num_frames, D)`` embeddings and
-    ``(num_frames,)`` labels, in table order."""
-    chosen = table
+    ``(num_frames,)`` labels, in table order. A video whose rows lie in frame order side by side
+    (as the table is written) gets a view of the table's matrix, not a copy."""
+    keep = np.ones(len(table), dtype=bool)
     if split is not None:
-        chosen = chosen[chosen["split"] == split]
+        keep &= (table["split"] == split).to_numpy(dtype=bool)
     if action is not None:
-        chosen = chosen[chosen["action"] == action]
-    chosen = chosen.reset_index(drop=True)  # row labels are positions in the matrix
-    matrix = embedding_matrix(chosen)  # once: no conversion per video
+        keep &= (table["action"] == action).to_numpy(dtype=bool)
+    matrix = embedding_matrix(table)  # the whole table's: a view of its column, no copy
+    rows = pd.DataFrame({"video_id": table["video_id"].to_numpy()[keep],
+                         "frame_index": table["frame_index"].to_numpy()[keep],
+                         "label": table[label].to_numpy()[keep], "position": np.flatnonzero(keep)})
     ids, embeddings, labels = [], [], []
-    for video_id, rows in chosen.groupby("video_id", sort=False):
-        rows = rows.sort_values("frame_index")
+    for video_id, group in rows.groupby("video_id", sort=False):
+        group = group.sort_values("frame_index", kind="stable")
+        positions = group["position"].to_numpy()
+        contiguous = positions[-1] - positions[0] == len(positions) - 1 and bool((np.diff(positions) == 1).all())
         ids.append(video_id)
-        positions = rows.index.to_numpy()
-        contiguous = len(positions) and positions[-1] - positions[0] == len(positions) - 1 and (np.diff(positions) == 1).all()
-        # a video's rows in frame order side by side (as written): a view, not a copy
         embeddings.append(matrix[positions[0]:positions[-1] + 1] if contiguous else matrix[positions])
-        labels.append(rows[label].to_numpy(dtype=np.int64))
+        labels.append(group["label"].to_numpy(dtype=np.int64))
     return ids, embeddings, labels
 
 
