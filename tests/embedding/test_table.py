@@ -53,6 +53,10 @@ def test_table__one_arrow_column_whose_per_video_views_are_the_embeddings_put_in
     # pandas alone (a notebook without the project) still reads the file: one array per row
     plain = pd.read_parquet(tmp_path / "embeddings.parquet")
     np.testing.assert_array_equal(np.stack(plain["embedding"].to_numpy()), embedding_matrix(table))
+    # and a table a notebook saved with pandas' own to_parquet loads through the catalog's dataset
+    table.to_parquet(tmp_path / "by_pandas.parquet")
+    again = EmbeddingsParquetDataset(filepath=str(tmp_path / "by_pandas.parquet")).load()
+    np.testing.assert_array_equal(embedding_matrix(again), embedding_matrix(table))
 
 
 def test_table__a_table_of_the_earlier_layout_still_loads_and_damage_names_the_file(tmp_path, caplog):

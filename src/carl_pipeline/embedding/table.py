@@ -60,14 +60,20 @@ def embeddings_to_arrow(table: pd.DataFrame) -> pa.Table:
         matrix = embedding_matrix(table)
         out = out.set_column(out.schema.get_field_index("embedding"), "embedding",
                              pa.chunked_array([embedding_column(matrix)._pa_array.combine_chunks()]))  # noqa: SLF001
-    metadata = dict(out.schema.metadata or {})
+    return out.replace_schema_metadata(_embedding_as_object(out.schema.metadata))
+
+
+def _embedding_as_object(metadata: dict[bytes, bytes] | None) -> dict[bytes, bytes]:
+    """Arrow schema metadata whose pandas part calls ``embedding`` an object column (pandas cannot
+    rebuild a fixed-size-list dtype from the name it stores for it)."""
+    metadata = dict(metadata or {})
     if b"pandas" in metadata:
         pandas_meta = json.loads(metadata[b"pandas"])
         for column in pandas_meta.get("columns", []):
             if column.get("name") == "embedding":
                 column.update(pandas_type="object", numpy_type="object", metadata=None)
         metadata[b"pandas"] = json.dumps(pandas_meta).encode()
-    return out.replace_schema_metadata(metadata)
+    return metadata
 
 
 #: Rows per Parquet row group when writing, and per batch when reading: 32 MiB of 128-d
@@ -111,7 +117,9 @@ def read_embeddings_table(path: str | Path, **read_args) -> pd.DataFrame:
             matrix = np.empty((file.metadata.num_rows, width), dtype=np.float32)
         matrix[row:row + len(column)] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
         row += len(column)
-    frame = file.read(columns=[n for n in names if n != "embedding"], use_pandas_metadata=True).to_pandas()
+    others = file.read(columns=[n for n in names if n != "embedding"], use_pandas_metadata=True)
+    # a table saved by pandas' own to_parquet names the column's dtype in a way pandas cannot read back
+    frame = others.replace_schema_metadata(_embedding_as_object(others.schema.metadata)).to_pandas()
     frame["embedding"] = embedding_column(np.zeros((0, 0), np.float32) if matrix is None else matrix)
     return frame[names]
 
