@@ -4,8 +4,10 @@ JPEG bytes as it does for a GPU, ``decode_and_augment_on_device``, ``Learner``, 
 
 On a CPU every part runs on the CPU; with CUDA (``--device cuda``) decoding and augmentation run
 on the GPU as the training loop runs them there, and each part is timed between CUDA
-synchronisations. Needs the ingested demo data (``kedro run --pipelines=ingest_pouring``), or
-``--data <frame store folder>``. Run: ``python benchmarks/bench_step_breakdown.py``.
+synchronisations. ``--precision`` times the same steps in float32 (the CPU default) and under
+bf16 autocast (``optim.precision: bf16``), side by side. Needs the ingested demo data
+(``kedro run --pipelines=ingest_pouring``), or ``--data <frame store folder>``. Run:
+``python benchmarks/bench_step_breakdown.py``.
 """
 
 from __future__ import annotations
@@ -36,9 +38,23 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", type=Path, default=ROOT / "data/03_primary/pouring/frames")
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args(argv)
+    results = {precision: _breakdown(args, precision) for precision in args.precision}
+    totals = {precision: sum(medians.values()) for precision, medians in results.items()}
+    if {"fp32", "bf16"} <= set(totals):
+        print(f"bf16 autocast against float32, whole step: {totals['bf16'] * 1000:.0f} ms against "
+              f"{totals['fp32'] * 1000:.0f} ms ({totals['fp32'] / totals['bf16']:.2f}x)")
+
+
+def _breakdown(args, precision: str) -> dict[str, float]:
+    """Median seconds of each part of a step in ``precision``; printed."""
+    from carl_pipeline.devices import cpu_has_native_bf16
+    from carl_pipeline.training.config import autocast_dtype
+
     params = demo_params()
     device = torch.device(args.device)
+    amp_dtype = autocast_dtype(precision, device)
     store = FrameStore(args.data)
     ids = store.video_ids()
     if not ids:
@@ -70,7 +86,8 @@ def main(argv=None) -> None:
         clock["augment"] = max(time.perf_counter() - start - clock["decode"], 0.0)
         meta = {k: batch[k].to(device) for k in ("steps", "masks", "seq_len")}
         start = time.perf_counter()
-        outputs = learner(frames.flatten(0, 1), meta["masks"].flatten(0, 1))
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            outputs = learner(frames.flatten(0, 1), meta["masks"].flatten(0, 1))
         sync()
         clock["forward"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -94,11 +111,13 @@ def main(argv=None) -> None:
     total = sum(medians.values())
     frames_per_step = batch_size * frames.shape[1] * frames.shape[2]
     print(f"One training step, demo configuration ({params.model.backbone}, {params.augment.image_size}px, "
-          f"{batch_size} videos x {frames.shape[1]} views x {frames.shape[2]} frames), {device}, "
+          f"{batch_size} videos x {frames.shape[1]} views x {frames.shape[2]} frames), {device}, {precision}"
+          f"{' (native bf16: ' + str(cpu_has_native_bf16()) + ')' if precision == 'bf16' else ''}, "
           f"threads={torch.get_num_threads()}, median of {args.steps} steps")
     for part in PARTS:
         print(f"  {part:16s} {medians[part] * 1000:8.1f} ms  {100 * medians[part] / total:5.1f}%")
     print(f"  {'total':16s} {total * 1000:8.1f} ms  ({frames_per_step / total:.0f} frames/s)")
+    return medians
 
 
 if __name__ == "__main__":

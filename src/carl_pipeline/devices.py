@@ -43,3 +43,16 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise ValueError(f"device {name!r} is not there: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
         return torch.device("cuda", index)
     raise ValueError(f"device must be one of {list(DEVICE_CHOICES)}, got {name!r}")
+
+
+def cpu_has_native_bf16() -> bool:
+    """This CPU computes in bfloat16 natively (AVX-512 BF16 or AMX on x86, as Linux lists its
+    flags): only then does CPU bf16 autocast pay; elsewhere PyTorch emulates it, slower than
+    float32."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            flags = next((line for line in info if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+

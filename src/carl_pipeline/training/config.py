@@ -3,15 +3,19 @@ is trained with (``TrainSettings``: architecture, sampling, augmentation, optimi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
 
 from carl_pipeline.augment import AugmentConfig
 from carl_pipeline.checks import check_choice, check_ranges
+from carl_pipeline.devices import cpu_has_native_bf16
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
 from carl_pipeline.sampling import SamplingConfig
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class OptimConfig:
     weight_decay: float = 1e-5
     warmup_epochs: float = 1.0
     grad_clip: float = 10.0
-    precision: str = "auto"  # "auto": bf16/fp16 on CUDA, fp32 on CPU; or "bf16", "fp16", "fp32"
+    precision: str = "auto"  # "auto": bf16/fp16 on CUDA, fp32 on CPU; or "bf16" (CUDA or CPU), "fp16", "fp32"
     checkpoint_every: int = 10  # epochs
     seed: int = 0
     num_workers: int = 0
@@ -70,8 +74,17 @@ class TrainSettings:
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype training runs in on ``device`` (None: float32): bf16 where CUDA
-    supports it, else fp16, as ``precision`` says; a CPU trains in float32."""
+    """The autocast dtype training runs in on ``device`` (None: float32): on CUDA bf16 where it
+    is supported, else fp16, as ``precision`` says; on a CPU float32 unless ``precision`` is
+    ``bf16`` (CPU autocast, asked for explicitly: it changes the weights, and only a CPU with
+    native bf16 is faster with it, ``devices.cpu_has_native_bf16``). ``fp16`` (the released
+    configs' CUDA autocast) trains in float32 on a CPU, as ``auto`` does.
+    """
+    if device.type == "cpu" and precision == "bf16":
+        if not cpu_has_native_bf16():
+            logger.warning("precision bf16 on a CPU without native bf16 (avx512_bf16/amx_bf16): emulated, "
+                           "likely slower than fp32")
+        return torch.bfloat16
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "auto":
