@@ -121,3 +121,27 @@ def _tiny_configs():
 
 #: The tiny encoder, clips and inputs of the tests that train (seconds a run on a CPU).
 TINY_ENCODER, TINY_SAMPLING, TINY_AUGMENT = _tiny_configs()
+
+
+def damaged_loads(path: Path, load, same, positions) -> int:
+    """Flip one bit of ``path`` at each of ``positions`` in turn and ``load`` it: each load either
+    fails with a ``DatasetError`` naming the file (counted) or gives what ``same`` accepts (an
+    assertion: never silently different data). Returns how many failed; the file is restored."""
+    from kedro.io import DatasetError
+
+    good = path.read_bytes()
+    failed = 0
+    for position in positions:
+        data = bytearray(good)
+        data[position] ^= 0x10
+        path.write_bytes(bytes(data))
+        try:
+            loaded = load()
+        except DatasetError as error:
+            assert path.name in str(error)
+            failed += 1
+        else:
+            same(loaded)
+    path.write_bytes(good)
+    return failed
+
