@@ -95,10 +95,15 @@ def test_ingest__released_pixels_are_the_x264_round_trip_and_project_packs_keep_
     assert "pixels" not in project_job.fingerprint() and released_job.fingerprint()["pixels"] == "released"
     record = parse_sequence_example(read_record(RecordLocation(
         released_job.source, released_job.record_offset, released_job.record_length)))
-    expected = x264_round_trip(np.stack([decode_jpeg_rgb(j) for j in record.jpeg_frames])).astype(int)
+    source = np.stack([decode_jpeg_rgb(j) for j in record.jpeg_frames])
     stored = np.stack([decode_jpeg_rgb(j) for j in released_job.run().jpeg_frames]).astype(int)
-    plain = np.stack([decode_jpeg_rgb(j) for j in project_job.run().jpeg_frames]).astype(int)
-    assert np.abs(stored - expected).mean() < 0.6 * np.abs(plain - expected).mean()  # storage JPEG only
+    assert project_job.run().jpeg_frames == record.jpeg_frames  # project packs keep the published bytes
+    # x264 through PyAV is not the same pixels from call to call (x264_round_trip's docstring), so
+    # the released packs are checked by the size of the loss they carry: an x264 round trip's
+    # (whichever of its outcomes), plus the storage JPEG's, far from the published frames' none
+    x264_loss = np.mean([np.abs(x264_round_trip(source).astype(int) - source).mean() for _ in range(3)])
+    stored_loss = np.abs(stored - source).mean()
+    assert x264_loss > 2.0 and 0.7 * x264_loss < stored_loss < 1.5 * x264_loss, (stored_loss, x264_loss)
 
     (penn_job, *_), _ = plan_penn_action(tiny_raw / "penn_action", frame_size=(24, 32), pixels="released")
     converted = penn_job.run()
