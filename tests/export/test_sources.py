@@ -16,6 +16,7 @@ from carl_pipeline.export import (
     open_model,
     save_exported,
 )
+from carl_pipeline.export.hub import public_address
 from carl_pipeline.models import CARLEncoder, EncoderConfig
 from carl_pipeline.training import Checkpoint, load_encoder
 from tests.models.test_released import HEADS, TRAIN_LEN, _released_state_dict
@@ -158,3 +159,10 @@ def test_model_card__hugging_face_fields_structured_scores_code_version_and_a_sy
     assert f"git commit `{config['code_version']['git_commit'] or 'unknown'}`" in text
     real = ModelCard(model_card(export_config(checkpoint, "resize_crop", scores, "pouring")))
     assert "Trained on synthetic data" not in real.text and "synthetic-data" not in real.data.tags
+    # the repository it came from, as its git remote says, never with the credentials in it
+    config["code_version"]["repository"] = public_address("https://someone:token@github.com/lab/carl-pipeline.git")
+    assert "in its repository, https://github.com/lab/carl-pipeline)" in model_card(config)
+    assert public_address("git@github.com:lab/carl-pipeline.git") == "https://github.com/lab/carl-pipeline"
+    assert public_address("/home/me/carl") is None and public_address("") is None
+    config["code_version"]["repository"] = None
+    assert "no public address was recorded" in model_card(config)

@@ -91,6 +91,8 @@ def _usage(config: Mapping[str, Any], folder_hint: str) -> str:
     training, encoder = config.get("training") or {}, config.get("encoder") or {}
     settings = json.dumps({"encoder": encoder, "sampling": training.get("sampling"), "augment": training.get("augment"),
                            "loss": training.get("loss")}, indent=2, default=str)
+    address = (config.get("code_version") or {}).get("repository")
+    repository = address or "the one that exported it: no public address was recorded (its git remote 'origin')"
     return f"""## Input
 
 Frames as RGB floats in [0, 1], framed to {config['input']['image_size']} x
@@ -100,7 +102,7 @@ Frames as RGB floats in [0, 1], framed to {config['input']['image_size']} x
 
 ## How to load it
 
-With carl-pipeline installed (`pip install -e .` in its repository):
+With carl-pipeline installed (`pip install -e .` in its repository, {repository}):
 
 ```python
 from carl_pipeline.export import ExportedCARL, load_exported

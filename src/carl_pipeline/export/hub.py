@@ -62,12 +62,14 @@ class ExportedModel:
 
 def code_version() -> dict[str, Any]:
     """The code that exports: the package version and, in a git checkout, its commit (with
-    ``dirty`` when files differ from it); None where git or the repository is not there."""
+    ``dirty`` when files differ from it) and the address of its ``origin`` remote (``repository``,
+    any credentials in it removed); None where git, the repository or the remote is not there."""
     import subprocess
 
     import carl_pipeline
 
-    version: dict[str, Any] = {"package": carl_pipeline.__version__, "git_commit": None, "dirty": None}
+    version: dict[str, Any] = {"package": carl_pipeline.__version__, "git_commit": None, "dirty": None,
+                               "repository": None}
     root = Path(carl_pipeline.__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -76,7 +78,23 @@ def code_version() -> dict[str, Any]:
                                 capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return version
-    return {**version, "git_commit": commit, "dirty": bool(status.strip())}
+    remote = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True,
+                            timeout=10, check=False).stdout.strip()
+    return {**version, "git_commit": commit, "dirty": bool(status.strip()), "repository": public_address(remote)}
+
+
+def public_address(remote: str) -> str | None:
+    """A git remote's address without credentials (``https://user:token@host/x`` -> ``https://host/x``;
+    ``git@host:owner/name.git`` -> ``https://host/owner/name``); None for an empty or local one."""
+    import re
+
+    remote = remote.strip()
+    if not remote or remote.startswith(("/", "file:", ".")):
+        return None
+    scp = re.fullmatch(r"[\w.-]+@([\w.-]+):(.+?)(?:\.git)?", remote)
+    if scp:
+        return f"https://{scp.group(1)}/{scp.group(2)}"
+    return re.sub(r"^(\w+://)[^/@]*@", r"\1", remote).removesuffix(".git")
 
 
 def export_config(checkpoint: Checkpoint, framing: str, scores: Mapping[str, Any] | None = None,
