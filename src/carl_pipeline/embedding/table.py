@@ -33,12 +33,17 @@ def embedding_column(matrix: np.ndarray) -> pd.arrays.ArrowExtensionArray:
         pa.Array.from_buffers(pa.float32(), matrix.size, [None, values]), matrix.shape[1]))
 
 
+def _is_arrow_column(column: pd.Series) -> bool:
+    """The column is the fixed-size Arrow layout (not per-row arrays)."""
+    return isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_fixed_size_list(column.dtype.pyarrow_dtype)
+
+
 def embedding_matrix(table: pd.DataFrame | pd.Series) -> np.ndarray:
     """``(N, D)`` float32: the embeddings of ``table``'s rows (or of an ``embedding`` column), in
     row order. The Arrow column is read without a Python object per row; a column of per-row
     arrays (a table built by other code) is stacked."""
     column = table["embedding"] if isinstance(table, pd.DataFrame) else table
-    if isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_fixed_size_list(column.dtype.pyarrow_dtype):
+    if _is_arrow_column(column):
         width = column.dtype.pyarrow_dtype.list_size
         chunks = column.array._pa_array.chunks  # noqa: SLF001 - pandas' documented Arrow storage
         if not chunks or len(column) == 0:
@@ -55,11 +60,9 @@ def embeddings_to_arrow(table: pd.DataFrame) -> pa.Table:
     """The table as Arrow, its ``embedding`` column fixed-size; the pandas metadata says that
     column is an object column, so that ``pd.read_parquet`` without this module still reads it
     (one array per row, as before)."""
+    if "embedding" in table.columns and not _is_arrow_column(table["embedding"]):  # a table built by other code
+        table = table.assign(embedding=embedding_column(embedding_matrix(table)))
     out = pa.Table.from_pandas(table, preserve_index=False)
-    if "embedding" in table.columns and not pa.types.is_fixed_size_list(out.schema.field("embedding").type):
-        matrix = embedding_matrix(table)
-        out = out.set_column(out.schema.get_field_index("embedding"), "embedding",
-                             pa.chunked_array([embedding_column(matrix)._pa_array.combine_chunks()]))  # noqa: SLF001
     return out.replace_schema_metadata(_embedding_as_object(out.schema.metadata))
 
 
@@ -175,9 +178,9 @@ def per_video(table: pd.DataFrame, label: str, split: str | None = None, action:
     for video_id, group in rows.groupby("video_id", sort=False):
         group = group.sort_values("frame_index", kind="stable")
         positions = group["position"].to_numpy()
-        contiguous = positions[-1] - positions[0] == len(positions) - 1 and bool((np.diff(positions) == 1).all())
         ids.append(video_id)
-        embeddings.append(matrix[positions[0]:positions[-1] + 1] if contiguous else matrix[positions])
+        side_by_side = bool((np.diff(positions) == 1).all())
+        embeddings.append(matrix[positions[0]:positions[-1] + 1] if side_by_side else matrix[positions])
         labels.append(group["label"].to_numpy(dtype=np.int64))
     return ids, embeddings, labels
 

@@ -96,10 +96,11 @@ def evaluation_report(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
     """
     from carl_pipeline.embedding import dtype_name, embedding_dtype
 
+    where = resolve_device(device)
     if isinstance(embeddings_untrained, pd.DataFrame):
-        embeddings_untrained = encoder_scores(embeddings_untrained, protocol, device)
+        embeddings_untrained = encoder_scores(embeddings_untrained, protocol, str(where))
     untrained = embeddings_untrained["scores"]
-    trained = evaluate_table(embeddings, protocol, str(resolve_device(device)))
+    trained = evaluate_table(embeddings, protocol, str(where))
     better = sum(beats(k, trained[k], untrained[k]) for k in trained)
     logger.info("trained encoder beats the untrained one on %d of %d metrics", better, len(trained))
     model = read_checkpoint(checkpoint)
@@ -129,7 +130,7 @@ def evaluation_report(embeddings: pd.DataFrame, embeddings_untrained: pd.DataFra
                   # which weights were scored: an export refuses scores of other weights
                   "weights": model.weights_digest(),
                   # the dtype the frames were embedded in (autocast on CUDA; float32 on a CPU)
-                  "embedding_dtype": dtype_name(embedding_dtype(precision, resolve_device(device)))},
+                  "embedding_dtype": dtype_name(embedding_dtype(precision, where))},
     }
 
 

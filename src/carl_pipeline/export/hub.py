@@ -76,10 +76,10 @@ def code_version() -> dict[str, Any]:
                                 timeout=10, check=True).stdout.strip()
         status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=10, check=True).stdout
+        remote = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True,
+                                text=True, timeout=10, check=False).stdout.strip()  # none: empty
     except (OSError, subprocess.SubprocessError):
         return version
-    remote = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True,
-                            timeout=10, check=False).stdout.strip()
     return {**version, "git_commit": commit, "dirty": bool(status.strip()), "repository": public_address(remote)}
 
 

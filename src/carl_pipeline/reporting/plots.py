@@ -49,10 +49,9 @@ def projection_figure(tables: Mapping[str, pd.DataFrame], label: str, split: str
 
 def report_view(table: pd.DataFrame, split: str = "val", max_videos: int = 12) -> pd.DataFrame:
     """The rows ``report_figures`` draws from: the first ``max_videos`` videos of ``split`` (the
-    projection's) and the first two of the table (``pick_pair``'s top-up when ``split`` has fewer
-    than two). A small table where the whole one is gigabytes (FineGym at its real size)."""
-    ids = list(table.loc[table["split"] == split, "video_id"].unique()[:max_videos])
-    ids += list(table["video_id"].unique()[:2])
+    projection's) and the similarity figure's pair (``pick_pair``). A small table where the whole
+    one is gigabytes (FineGym at its real size)."""
+    ids = list(table.loc[table["split"] == split, "video_id"].unique()[:max_videos]) + list(pick_pair(table, split))
     return table[table["video_id"].isin(ids)].reset_index(drop=True)
 
 
