@@ -13,7 +13,9 @@ batch size, precision, steps per epoch cap), the number of epochs (the cosine sc
 them: four epochs of a five-epoch run are not a four-epoch run, so asking for more epochs trains a
 new run, beside the old one), the seed, the number of processes (the batch is per process), and
 the data: the training videos and their frame packs' contents (every frame's checksum; and, for
-the supervised reference, a hash of their labels).
+the supervised reference, a hash of their labels). A run trained under bf16 autocast on a CPU
+has ``autocast: bf16 on cpu`` too: earlier versions trained ``precision: bf16`` in float32 on a
+CPU, and a rerun must not take those float32 weights for bf16 ones.
 
 Not in it (a change continues the same run): ``progress``, ``num_workers``,
 ``checkpoint_every``, ``device``, ``channels_last``, ``compile_backend``, ``verify_frames``
@@ -102,9 +104,11 @@ def state_fingerprint(state: Mapping[str, torch.Tensor] | None) -> str | None:
 
 def run_identity(encoder: EncoderConfig, sampling, augment: AugmentConfig, loss: LossConfig, optim,
                  data: str, backbone_state: str | None = None, world_size: int = 1,
-                 labels: str | None = None) -> dict[str, Any]:
+                 labels: str | None = None, autocast: str | None = None) -> dict[str, Any]:
     """The settings that define a run (see the module docstring for what is left out)."""
     extra = {"labels": labels} if labels is not None else {}  # only runs that read labels have it
+    if autocast is not None:  # only runs in bf16 on a CPU have it (module docstring)
+        extra["autocast"] = autocast
     encoder_fields = _without_added_later(
         {k: v for k, v in encoder.to_dict().items() if k not in NOT_IN_IDENTITY_ENCODER}, ADDED_LATER_ENCODER)
     return {**extra,

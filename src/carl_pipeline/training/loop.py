@@ -115,6 +115,13 @@ def _effective_sync_batchnorm(config: OptimConfig, trainer: Trainer) -> OptimCon
     return replace(config, sync_batchnorm=False)
 
 
+def _cpu_autocast(trainer: Trainer) -> str | None:
+    """``bf16 on cpu`` for a run under bf16 autocast on a CPU (in its identity: earlier versions
+    trained the same settings in float32 there), else None."""
+    on_cpu_bf16 = trainer.device.type == "cpu" and trainer.amp_dtype == torch.bfloat16
+    return "bf16 on cpu" if on_cpu_bf16 else None
+
+
 def train(store_root: str, video_ids: list[str], settings: TrainSettings, run_dir: RunDir, *,
           backbone_state: dict[str, torch.Tensor] | None = None, backbone_init: str | None = None,
           labels: dict[str, np.ndarray] | None = None, feature_cache: FeatureCache | None = None) -> Checkpoint:
@@ -149,7 +156,8 @@ def train(store_root: str, video_ids: list[str], settings: TrainSettings, run_di
     config = _effective_sync_batchnorm(config, trainer)
     identity = run_identity(encoder, sampling, augment, trainer.loss_config, config,
                             data_fingerprint(FrameStore(store_root), video_ids), state_fingerprint(backbone_state),
-                            trainer.world, labels=labels_fingerprint(labels, video_ids))
+                            trainer.world, labels=labels_fingerprint(labels, video_ids),
+                            autocast=_cpu_autocast(trainer))
     run = {"id": run_id(identity), "name": run_name(identity), "identity": identity}
     asked_by = run_dir.namespace
     rank0 = writes()  # the run folder, its checkpoints and logs
