@@ -4,8 +4,10 @@ JPEG bytes as it does for a GPU, ``decode_and_augment_on_device``, ``Learner``, 
 
 On a CPU every part runs on the CPU; with CUDA (``--device cuda``) decoding and augmentation run
 on the GPU as the training loop runs them there, and each part is timed between CUDA
-synchronisations. ``--precision`` times the same steps in float32 (the CPU default) and under
-bf16 autocast (``optim.precision: bf16``), side by side. Needs the ingested demo data
+synchronisations. Side by side: the demo's step as it was before issue 36 (96 px, contiguous
+memory, float32) and as ``conf/base`` sets it now (64 px, the backbone in ``channels_last``, the
+precision ``auto`` resolves to on this device), and with ``--bf16`` the same step under bf16
+autocast (``optim.precision: bf16``; the default of ``auto`` on a CPU with native bf16). Needs the ingested demo data
 (``kedro run --pipelines=ingest_pouring``), or ``--data <frame store folder>``. Run:
 ``python benchmarks/bench_step_breakdown.py``.
 """
@@ -16,6 +18,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -38,22 +41,31 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", type=Path, default=ROOT / "data/03_primary/pouring/frames")
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--bf16", action="store_true", help="also the demo's step now under bf16 autocast")
     args = parser.parse_args(argv)
-    results = {precision: _breakdown(args, precision) for precision in args.precision}
-    totals = {precision: sum(medians.values()) for precision, medians in results.items()}
-    if {"fp32", "bf16"} <= set(totals):
-        print(f"bf16 autocast against float32, whole step: {totals['bf16'] * 1000:.0f} ms against "
-              f"{totals['fp32'] * 1000:.0f} ms ({totals['fp32'] / totals['bf16']:.2f}x)")
+    now = demo_params()
+    before = now.model_copy(update={"augment": replace(now.augment, image_size=96),
+                                    "optim": replace(now.optim, channels_last=False, precision="fp32")})
+    variants = {"before issue 36 (96 px, contiguous, float32)": before,
+                f"the demo now ({now.augment.image_size} px, channels_last {now.optim.channels_last}, "
+                f"precision {now.optim.precision})": now}
+    if args.bf16:
+        variants["the demo now under bf16 autocast"] = now.model_copy(
+            update={"optim": replace(now.optim, precision="bf16")})
+    totals = {name: sum(_breakdown(args, params, name).values()) for name, params in variants.items()}
+    baseline = totals[next(iter(totals))]
+    print("Whole step:")
+    for name, total in totals.items():
+        print(f"  {name:60s} {total * 1000:8.0f} ms  {baseline / total:5.2f}x")
 
 
-def _breakdown(args, precision: str) -> dict[str, float]:
-    """Median seconds of each part of a step in ``precision``; printed."""
+def _breakdown(args, params, name: str) -> dict[str, float]:
+    """Median seconds of each part of a step with the training settings ``params``; printed."""
     from carl_pipeline.devices import cpu_has_native_bf16
     from carl_pipeline.training.config import autocast_dtype
 
-    params = demo_params()
     device = torch.device(args.device)
+    precision = params.optim.precision
     amp_dtype = autocast_dtype(precision, device)
     store = FrameStore(args.data)
     ids = store.video_ids()
@@ -62,7 +74,8 @@ def _breakdown(args, precision: str) -> dict[str, float]:
     dataset = TwoViewDataset(str(store.root), ids, params.sampling, params.augment, seed=0, augment_in_loader=False,
                              jpeg_on_device=True, layout=params.loss.clip_layout)
     torch.manual_seed(0)
-    learner = Learner(CARLEncoder(params.model), params.loss, None).to(device).train()
+    model = CARLEncoder(params.model).speed_up(channels_last=params.optim.channels_last)
+    learner = Learner(model, params.loss, None).to(device).train()
     optimizer = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=params.optim.lr)
     batch_size = params.optim.batch_size
 
@@ -110,8 +123,8 @@ def _breakdown(args, precision: str) -> dict[str, float]:
     medians = {part: statistics.median(values) for part, values in times.items()}
     total = sum(medians.values())
     frames_per_step = batch_size * frames.shape[1] * frames.shape[2]
-    print(f"One training step, demo configuration ({params.model.backbone}, {params.augment.image_size}px, "
-          f"{batch_size} videos x {frames.shape[1]} views x {frames.shape[2]} frames), {device}, {precision}"
+    print(f"One training step, {name}: {params.model.backbone}, {params.augment.image_size}px, "
+          f"{batch_size} videos x {frames.shape[1]} views x {frames.shape[2]} frames, {device}, {precision}"
           f"{' (native bf16: ' + str(cpu_has_native_bf16()) + ')' if precision == 'bf16' else ''}, "
           f"threads={torch.get_num_threads()}, median of {args.steps} steps")
     for part in PARTS:

@@ -58,7 +58,8 @@ DATASETS: dict[str, dict] = {
     # Pouring with the shared settings (the demo's before issue 9's Pouring change).
     "pouring_shared": {"data": "data/03_primary/pouring", "train": {}, "protocol": {}},
     "pouring": {"data": "data/03_primary/pouring",
-                "train": {"sampling": {"window": "video"}, "optim": {"epochs": 50}}, "protocol": {}},
+                "train": {"sampling": {"window": "video"}, "augment": {"image_size": 64},
+                          "optim": {"epochs": 30, "channels_last": True}}, "protocol": {}},
     "penn_action": {"data": "data/03_primary/penn_action", "train": {"optim": {"epochs": 12}},
                     "protocol": {"per_action": True, "stride": 2}},
 }

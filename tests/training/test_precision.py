@@ -1,18 +1,26 @@
-"""Training precision (``training.config.autocast_dtype``): bf16 on a CPU when asked for, float32
-otherwise, and a run asked for bf16 trains in it (other weights than float32's)."""
+"""Training precision (``training.config.autocast_dtype``): bf16 on a CPU when asked for or, under
+``auto``, where the CPU has native bf16; float32 otherwise; and a run in bf16 trains in it (other
+weights than float32's, another identity)."""
 
 import math
 
+import pytest
 import torch
 
 from carl_pipeline.training.config import autocast_dtype
 from tests.conftest import TINY_AUGMENT, TINY_ENCODER, TINY_SAMPLING
 
 
-def test_autocast_dtype__a_cpu_trains_in_float32_unless_bf16_is_asked_for():
+@pytest.mark.parametrize("native", [False, True])
+def test_autocast_dtype__auto_is_bf16_only_on_a_cpu_with_native_bf16(native, monkeypatch, caplog):
+    from carl_pipeline.training import config
+
+    monkeypatch.setattr(config, "cpu_has_native_bf16", lambda: native)
     cpu = torch.device("cpu")
-    assert autocast_dtype("auto", cpu) is None
-    assert autocast_dtype("fp32", cpu) is None
+    with caplog.at_level("INFO", logger=config.__name__):
+        assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
+    assert ("bf16 autocast on this CPU" in caplog.text) == native  # said in the log when chosen
+    assert autocast_dtype("fp32", cpu) is None  # float32 on request, whatever the CPU
     assert autocast_dtype("fp16", cpu) is None  # the released configs' CUDA fp16: float32 on a CPU
     assert autocast_dtype("bf16", cpu) is torch.bfloat16
 

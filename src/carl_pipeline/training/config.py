@@ -32,7 +32,7 @@ class OptimConfig:
     weight_decay: float = 1e-5
     warmup_epochs: float = 1.0
     grad_clip: float = 10.0
-    precision: str = "auto"  # "auto": bf16/fp16 on CUDA, fp32 on CPU; or "bf16" (CUDA or CPU), "fp16", "fp32"
+    precision: str = "auto"  # "auto": bf16/fp16 on CUDA, bf16 on a CPU with native bf16, else fp32; or "bf16", "fp16", "fp32"
     checkpoint_every: int = 10  # epochs
     seed: int = 0
     num_workers: int = 0
@@ -75,16 +75,23 @@ class TrainSettings:
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype training runs in on ``device`` (None: float32): on CUDA bf16 where it
-    is supported, else fp16, as ``precision`` says; on a CPU float32 unless ``precision`` is
-    ``bf16`` (CPU autocast, asked for explicitly: it changes the weights, and only a CPU with
-    native bf16 is faster with it, ``devices.cpu_has_native_bf16``). ``fp16`` (the released
-    configs' CUDA autocast) trains in float32 on a CPU, as ``auto`` does.
+    is supported, else fp16, as ``precision`` says; on a CPU bf16 when asked for, or under
+    ``auto`` where the CPU computes in bf16 natively (``devices.cpu_has_native_bf16``: about 1.6x
+    faster there, issue 36; elsewhere emulated and slower than float32), else float32. A CPU run in
+    bf16 carries it in its identity (other weights). ``fp16`` (the released configs' CUDA autocast)
+    trains in float32 on a CPU.
     """
-    if device.type == "cpu" and precision == "bf16":
-        if not cpu_has_native_bf16():
+    if device.type == "cpu":
+        native = cpu_has_native_bf16()
+        if precision == "bf16" and not native:
             logger.warning("precision bf16 on a CPU without native bf16 (avx512_bf16/amx_bf16): emulated, "
                            "likely slower than fp32")
-        return torch.bfloat16
+        if precision == "bf16" or (precision == "auto" and native):
+            if precision == "auto":
+                logger.info("precision auto: bf16 autocast on this CPU (it has native bf16); fp32 on request "
+                            "(optim.precision: fp32)")
+            return torch.bfloat16
+        return None
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "auto":
