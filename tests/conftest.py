@@ -91,6 +91,38 @@ def penn_action_store(tiny_raw, tmp_path_factory):
     return _converted(plan_penn_action, tiny_raw / "penn_action", tmp_path_factory.mktemp("penn_action_store"))
 
 
+#: The Pouring pipeline's settings of the shared trained project (``trained_pouring``): the demo's
+#: (``conf/base``: 64 px, released window, frames standardised) with fewer epochs and quiet.
+TRAINED_POURING_PARAMETERS = """
+pouring:
+  ingest: {splits: [train, val], num_workers: 0, progress: false}
+  train: {optim: {epochs: 24, progress: false}}
+  evaluate: {protocol: {stride: 1}, alignment_height: 32, progress: false}
+"""
+
+
+@pytest.fixture(scope="session")
+def trained_pouring(tmp_path_factory) -> Path:
+    """A project where ``kedro run --pipelines=pouring`` ingested the embedded demo data, trained
+    an encoder with the demo's settings for 24 epochs (about three minutes on a 2-core CPU) and
+    scored it. One training shared by the learning test (the model on videos it never saw), the
+    own-videos, untrimmed-footage and export tests (its model, scores and validation videos).
+    Tests may run further pipelines in it but must not retrain ``pouring``."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    raw = tmp_path_factory.mktemp("demo_raw")
+    shutil.copytree(PROJECT_ROOT / "data/01_raw/pouring", raw / "pouring")
+    project = make_project(tmp_path_factory.mktemp("trained_pouring") / "project", TRAINED_POURING_PARAMETERS, raw)
+    (project / "conf/local/tracking.yml").write_text("enabled: false\n")
+    bootstrap_project(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        with KedroSession.create(project_path=project) as session:
+            session.run(pipeline_names=["pouring"])
+    return project
+
+
 def newest(path: Path) -> Path:
     """The newest version of a versioned catalog file (``<path>/<version>/<name>``), or ``path``
     itself when it is a plain file."""

@@ -2,12 +2,11 @@
 embeds as the evaluation does, labels by example beat the untrained encoder and relative time,
 exported and released models work as ``videos.model``.
 
-One module fixture trains a small Pouring encoder on the embedded demo data (16 training
-videos, 24 epochs at 64 px: about three minutes), enough for its embeddings to carry phases.
+The Pouring encoder is the session's shared one (``tests.conftest.trained_pouring``: the Pouring
+pipeline on the embedded demo data, 24 epochs at 64 px), enough for its embeddings to carry phases.
 """
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -16,7 +15,6 @@ import pandas as pd
 import pytest
 import torch
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from carl_pipeline.embedding import embed_video
 from carl_pipeline.export import load_exported
@@ -24,16 +22,11 @@ from carl_pipeline.labels.propagate import accuracy, propagation_scores, relativ
 from carl_pipeline.record import weights_digest
 from carl_pipeline.training import load_encoder
 from carl_pipeline.video import FrameStore, write_video
-from tests.conftest import PROJECT_ROOT, make_project, newest
+from tests.conftest import TRAINED_POURING_PARAMETERS, newest
 
 pytestmark = pytest.mark.slow
 
-TRAIN = """
-pouring:
-  ingest: {splits: [train, val], num_workers: 0, progress: false}
-  train: {augment: {image_size: 64}, optim: {epochs: 24, progress: false}}
-  evaluate: {protocol: {stride: 1}, alignment_height: 32, progress: false}
-"""
+TRAIN = TRAINED_POURING_PARAMETERS
 VIDEOS = 10  # validation videos written out as mp4 files
 LABELLED = 2
 
@@ -57,24 +50,18 @@ def _run(project, pipeline: str, parameters: str | None = None) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A project where the Pouring demo pipeline trained and scored an encoder, and
-    ``VIDEOS`` of its validation videos lie as mp4 files in ``data/01_raw/videos``."""
-    raw = tmp_path_factory.mktemp("raw")
-    shutil.copytree(PROJECT_ROOT / "data/01_raw/pouring", raw / "pouring")
-    project = make_project(tmp_path_factory.mktemp("own") / "project", TRAIN, raw)
-    (project / "conf/local/tracking.yml").write_text("enabled: false\n")
-    bootstrap_project(project)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        _run(project, "pouring")
+def trained(trained_pouring):
+    """The shared project where the Pouring pipeline trained and scored an encoder, with ``VIDEOS``
+    of its validation videos written as mp4 files in ``data/01_raw/videos``."""
+    project = trained_pouring
     index = pd.read_parquet(project / "data/03_primary/pouring/video_index.parquet")
     val = index.loc[index["split"] == "val", "video_id"].tolist()[:VIDEOS]
     store = FrameStore(project / "data/03_primary/pouring/frames")
-    (project / "data/01_raw/videos").mkdir()
-    for video_id in val:
-        write_video(project / "data/01_raw/videos" / f"{video_id}.mp4",
-                    store.open(video_id).read().permute(0, 2, 3, 1).numpy(), 30)
+    videos = project / "data/01_raw/videos"
+    if not videos.is_dir():
+        videos.mkdir()
+        for video_id in val:
+            write_video(videos / f"{video_id}.mp4", store.open(video_id).read().permute(0, 2, 3, 1).numpy(), 30)
     return project, val
 
 

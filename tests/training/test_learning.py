@@ -1,13 +1,14 @@
-"""CARL training learns the phases: on Pouring-style videos generated from a seed the shipped demo
-does not use, and on an action drawn in random colours by code that shares nothing with the
-project's renderer, a short run beats the same architecture untrained on phase classification by
-a margin (issue 9). Replace the training by no training and these fail; the second also fails
-without the frame standardisation (``input_norm: "none"``: -0.01 on classification@1.0).
+"""CARL training learns the phases: the encoder the Pouring pipeline trains on the demo data beats
+the same architecture untrained on Pouring-style videos generated from a seed it never saw, and
+on an action drawn in random colours by code that shares nothing with the project's renderer, a
+short run beats it too, by a margin (issue 9). Replace the training by no training and these
+fail; the second also fails without the frame standardisation (``input_norm: "none"``: -0.01 on
+classification@1.0).
 
-Small sizes: the demo's encoder (frames standardised, ``input_norm: frame``) and sampling
-(``conf/base/globals.yml``) at 64 px, 16 training and 10 validation videos, 40 epochs (320 steps):
-about 85 s on a 2-core CPU. At this size the margins are +0.08 on classification@1.0, +0.07 on
-AP@5 and +0.22 on progression (the demo's, at 96 px and 20 validation videos: +0.24, +0.25, +0.18).
+Small sizes: the first test scores the session's shared Pouring model (``tests.conftest.
+trained_pouring``: the demo's settings, 24 epochs) on 16 training and 10 validation unseen videos
+at 64 px: +0.10 on classification@1.0, +0.09 on AP@5 and +0.23 on progression (2026-12-07). The
+second trains the demo's encoder and sampling (``conf/base/globals.yml``) at 64 px for 20 epochs.
 """
 
 
@@ -20,6 +21,7 @@ from carl_pipeline.evaluation import EvalConfig, evaluate_table
 from carl_pipeline.ingest import ConversionPlan, build_video_index, plan_pouring, run_conversion
 from carl_pipeline.losses import LossConfig
 from carl_pipeline.models import EncoderConfig
+from carl_pipeline.record import open_checkpoint
 from carl_pipeline.synthetic import generate_pouring
 from carl_pipeline.training import (
     OptimConfig,
@@ -30,24 +32,13 @@ from carl_pipeline.training import (
     train,
 )
 from carl_pipeline.video import FrameStore
+from tests.conftest import newest
 
 SIZE = 64
 STEPS = 32  # frames per view, the demo's
 ENCODER = EncoderConfig(backbone="resnet18", num_layers=2, hidden_size=128, num_heads=4, ff_size=256,
                         fc_channels=256, embedding_size=128, projection_hidden=128, projection_size=128,
                         train_length=STEPS, dropout=0.1, frames_per_batch=64, input_norm="frame")
-
-
-@pytest.fixture(scope="module")
-def unseen_pouring(tmp_path_factory):
-    """Pouring-style videos from a seed the shipped demo does not use, ingested."""
-    root = tmp_path_factory.mktemp("learning")
-    generate_pouring(root / "raw", counts={"train": 16, "val": 10}, frames=(40, 64), size=(SIZE, SIZE), seed=11)
-    jobs, failures = plan_pouring(root / "raw")
-    store = FrameStore(root / "frames")
-    run_conversion(ConversionPlan(tuple(jobs), progress=False, failures=tuple(failures)), store)
-    index, labels = build_video_index(store)
-    return store, index, labels
 
 
 def _scores(checkpoint, store, index, labels) -> dict[str, float]:
@@ -66,10 +57,27 @@ def _train_and_score(store, index, labels, epochs: int, run_dir) -> tuple[dict, 
     return trained, untrained, {k: round(trained[k] - untrained[k], 3) for k in trained}
 
 
-def test_carl_training__beats_the_untrained_encoder_on_unseen_pouring_videos(unseen_pouring, tmp_path):
-    trained, untrained, margins = _train_and_score(*unseen_pouring, epochs=40, run_dir=tmp_path / "run")
+@pytest.fixture(scope="module")
+def unseen_pouring(tmp_path_factory):
+    """Pouring-style videos from a seed the shipped demo does not use, ingested."""
+    root = tmp_path_factory.mktemp("learning")
+    generate_pouring(root / "raw", counts={"train": 16, "val": 10}, frames=(40, 64), size=(SIZE, SIZE), seed=11)
+    jobs, failures = plan_pouring(root / "raw")
+    store = FrameStore(root / "frames")
+    run_conversion(ConversionPlan(tuple(jobs), progress=False, failures=tuple(failures)), store)
+    index, labels = build_video_index(store)
+    return store, index, labels
+
+
+def test_carl_training__beats_the_untrained_encoder_on_unseen_pouring_videos(trained_pouring, unseen_pouring):
+    # The encoder `kedro run --pipelines=pouring` trained on the demo data (the demo's settings, 24
+    # epochs; the session's shared model), scored on videos from another seed that it never saw,
+    # against the same architecture untrained.
+    checkpoint = open_checkpoint(newest(trained_pouring / "data/06_models/pouring/carl.pt"))
+    trained, untrained = (_scores(c, *unseen_pouring) for c in (checkpoint, untrained_checkpoint(checkpoint)))
+    margins = {k: round(trained[k] - untrained[k], 3) for k in trained}
     assert margins["classification@1.0"] >= 0.05, (trained, untrained)
-    assert margins["ap@5"] >= 0.0, (trained, untrained)
+    assert margins["ap@5"] >= 0.05, (trained, untrained)
     assert margins["progression"] >= 0.0, (trained, untrained)
 
 
