@@ -4,13 +4,22 @@ For each sample the training sampler needs a sorted random subset of one video's
 compare, on the same videos and the same index sets:
 
 - frame packs (this project): read only the asked frames' JPEG bytes, decode them in one batch;
-- the source, decoded whole for each sample (what a loader without a processed form does):
+- **the released code's way** (the baseline of the speed-up): its preparation scripts write each
+  video once, offline (not timed), as an x264 mp4 at 25 fps (Pouring: ``tfrecords_to_videos.py``,
+  ``torchvision.io.write_video`` with libx264's defaults; FineGym: ``finegym_process.py`` cuts
+  each event with ffmpeg, scales it to 640x360 and resamples it to 25 fps, libx264 defaults),
+  and its datasets (``datasets/pouring.py``, ``finegym.py``) decode the whole mp4 for every
+  sample with ``torchvision.io.read_video(path, pts_unit='sec')`` and keep the sampled frames.
+  Reproduced here with PyAV as those two functions call it (torchvision 0.29 no longer ships
+  them): the same codec, defaults, pixel format and whole-file decode;
+- the source, decoded whole for each sample (what a loader without any processed form does):
   Pouring parses the video's TFRecord record and decodes every JPEG; FineGym cuts the event out of
   the long raw video with PyAV at 25 fps;
 - for size only: raw uint8 arrays (what ``np.save`` of the frames would take).
 
-Run: ``python benchmarks/bench_frame_storage.py`` (about a minute on 2 cores). Prints medians over
-repeats and the speed ratio; see benchmarks/RESULTS.md for recorded numbers.
+Run: ``python benchmarks/bench_frame_storage.py`` (a few minutes on 2 cores). Prints medians over
+repeats and the speed ratios against the released way and against the source; see
+benchmarks/RESULTS.md for recorded numbers.
 """
 
 from __future__ import annotations
@@ -50,6 +59,39 @@ def _time(fn, repeats):
     return statistics.median(times), frames
 
 
+def _write_released_mp4(frames: np.ndarray, path: Path) -> Path:
+    """``(T, H, W, 3)`` uint8 frames as the released preparation scripts leave them: libx264 with
+    its default options (crf 23; ``torchvision.io.write_video``'s and ffmpeg's), yuv420p, 25 fps."""
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pict_type = av.video.frame.PictureType.NONE
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def _released_read_video(path: Path) -> torch.Tensor:
+    """``torchvision.io.read_video(path, pts_unit='sec')[0]`` as the released datasets call it per
+    sample: every frame of the file decoded (PyAV's default threading) to RGB, ``(T, H, W, 3)``."""
+    import av
+
+    with av.open(str(path), metadata_errors="ignore") as container:
+        frames = [frame.to_rgb().to_ndarray() for frame in container.decode(video=0)]
+    return torch.from_numpy(np.stack(frames))
+
+
+def _released_sample(path: Path, indices: np.ndarray) -> torch.Tensor:
+    """One released sample: the whole mp4 decoded, the sampled frames kept, ``(T, 3, H, W)``."""
+    video = _released_read_video(path)
+    return video[torch.from_numpy(np.minimum(indices, len(video) - 1))].permute(0, 3, 1, 2).contiguous()
+
+
 def _decode_jpegs(jpegs):
     """(N, 3, H, W) uint8, the layout the pack gives, decoded with PIL (libjpeg-turbo)."""
     frames = np.stack([np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in jpegs])
@@ -64,7 +106,7 @@ def bench_pouring(workdir: Path, size: int, frames: tuple[int, int], length: int
     store = FrameStore(workdir / f"store_pouring_{size}")
     run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
     rng = np.random.default_rng(0)
-    pack_t, source_t, n_frames, pack_bytes, raw_bytes = [], [], 0, 0, 0
+    pack_t, source_t, released_t, n_frames, pack_bytes, raw_bytes = [], [], [], 0, 0, 0
     for job in jobs:
         pack = store.open(job.video_id)
         indices = _sample_indices(rng, len(pack), length)
@@ -74,11 +116,15 @@ def bench_pouring(workdir: Path, size: int, frames: tuple[int, int], length: int
             record = parse_sequence_example(read_record(location))
             return _decode_jpegs(record.jpeg_frames)[indices]
 
+        mp4 = _write_released_mp4(pack.read().permute(0, 2, 3, 1).numpy(), workdir / f"{job.video_id}_{size}.mp4")
         t_pack, a = _time(lambda: pack.read(indices), repeats)
         t_source, b = _time(from_source, repeats)
+        t_released, c = _time(lambda: _released_sample(mp4, indices), repeats)
         assert torch.equal(a, b), "both paths must give the same pixels"
+        assert c.shape == a.shape, "the released way must give as many frames of the same size"
         pack_t.append(t_pack)
         source_t.append(t_source)
+        released_t.append(t_released)
         n_frames += len(indices)
         pack_bytes += pack.path.stat().st_size
         raw_bytes += len(pack) * pack.header.height * pack.header.width * 3
@@ -86,6 +132,7 @@ def bench_pouring(workdir: Path, size: int, frames: tuple[int, int], length: int
     return {
         "case": f"Pouring-style TFRecord, {size}x{size}, T={length}",
         "pack_fps": n_frames / sum(pack_t), "source_fps": n_frames / sum(source_t),
+        "released_fps": n_frames / sum(released_t),
         "pack_bytes_per_frame": pack_bytes / total_frames, "raw_bytes_per_frame": raw_bytes / total_frames,
     }
 
@@ -98,27 +145,36 @@ def bench_finegym(workdir: Path, size: tuple[int, int], length: int, repeats: in
     store = FrameStore(workdir / "store_finegym")
     run_conversion(ConversionPlan(tuple(jobs), progress=False), store)
     rng = np.random.default_rng(0)
-    pack_t, source_t, n_frames, pack_bytes, raw_bytes, total = [], [], 0, 0, 0, 0
+    pack_t, source_t, released_t, n_frames, pack_bytes, raw_bytes, total = [], [], [], 0, 0, 0, 0
     for job in jobs:
         pack = store.open(job.video_id)
         indices = _sample_indices(rng, len(pack), length)
 
-        def from_source():
-            clip = decode_clip(job.source, start=job.event_start, end=job.event_end, fps=job.fps,
+        def cut():
+            return decode_clip(job.source, start=job.event_start, end=job.event_end, fps=job.fps,
                                size=job.frame_size, as_jpeg=False)
+
+        def from_source():
+            clip = cut()
             return torch.from_numpy(np.stack([clip.frames[i] for i in indices])).permute(0, 3, 1, 2).contiguous()
 
-        t_pack, _ = _time(lambda: pack.read(indices), repeats)
+        # finegym_process.py's offline cut, once per event (not timed): the event at the frame size, 25 fps
+        mp4 = _write_released_mp4(np.stack(cut().frames), workdir / f"{job.video_id}_{size[0]}.mp4")
+        t_pack, a = _time(lambda: pack.read(indices), repeats)
         t_source, _ = _time(from_source, repeats)
+        t_released, c = _time(lambda: _released_sample(mp4, indices), repeats)
+        assert c.shape == a.shape, "the released way must give as many frames of the same size"
         pack_t.append(t_pack)
         source_t.append(t_source)
+        released_t.append(t_released)
         n_frames += len(indices)
         pack_bytes += pack.path.stat().st_size
         raw_bytes += len(pack) * pack.header.height * pack.header.width * 3
         total += len(pack)
     return {
-        "case": f"FineGym-style event cut from raw mp4, {size[1]}x{size[0]} @25fps, T={length}",
+        "case": f"FineGym-style event, {size[1]}x{size[0]} @25fps, T={length}",
         "pack_fps": n_frames / sum(pack_t), "source_fps": n_frames / sum(source_t),
+        "released_fps": n_frames / sum(released_t),
         "pack_bytes_per_frame": pack_bytes / total, "raw_bytes_per_frame": raw_bytes / total,
     }
 
@@ -141,10 +197,12 @@ def main(argv=None) -> None:
                 bench_finegym(work, (360, 640), 240, max(2, args.repeats // 2)),
                 bench_finegym(work, (360, 640), 32, max(2, args.repeats // 2)),
             ]
-    print(f"{'case':<62} {'pack fr/s':>10} {'source fr/s':>12} {'speed-up':>9} {'pack B/fr':>10} {'raw B/fr':>10}")
+    print(f"{'case':<50} {'pack fr/s':>10} {'released fr/s':>14} {'vs released':>12} {'source fr/s':>12} "
+          f"{'vs source':>10} {'pack B/fr':>10} {'raw B/fr':>10}")
     for r in results:
-        print(f"{r['case']:<62} {r['pack_fps']:>10.0f} {r['source_fps']:>12.0f} "
-              f"{r['pack_fps'] / r['source_fps']:>8.1f}x {r['pack_bytes_per_frame']:>10.0f} {r['raw_bytes_per_frame']:>10.0f}")
+        print(f"{r['case']:<50} {r['pack_fps']:>10.0f} {r['released_fps']:>14.0f} "
+              f"{r['pack_fps'] / r['released_fps']:>11.2f}x {r['source_fps']:>12.0f} {r['pack_fps'] / r['source_fps']:>9.1f}x "
+              f"{r['pack_bytes_per_frame']:>10.0f} {r['raw_bytes_per_frame']:>10.0f}")
     sys.stdout.flush()
 
 
