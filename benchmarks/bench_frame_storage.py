@@ -10,8 +10,9 @@ compare, on the same videos and the same index sets:
   each event with ffmpeg, scales it to 640x360 and resamples it to 25 fps, libx264 defaults),
   and its datasets (``datasets/pouring.py``, ``finegym.py``) decode the whole mp4 for every
   sample with ``torchvision.io.read_video(path, pts_unit='sec')`` and keep the sampled frames.
-  Reproduced here with PyAV as those two functions call it (torchvision 0.29 no longer ships
-  them): the same codec, defaults, pixel format and whole-file decode;
+  Reproduced with ``carl_pipeline.video.released_pixels`` (the PyAV calls those two functions
+  made; torchvision 0.29 no longer ships them): the same codec, defaults, pixel format and
+  whole-file decode;
 - the source, decoded whole for each sample (what a loader without any processed form does):
   Pouring parses the video's TFRecord record and decodes every JPEG; FineGym cuts the event out of
   the long raw video with PyAV at 25 fps;
@@ -39,6 +40,7 @@ from PIL import Image
 from carl_pipeline.ingest import ConversionPlan, plan_finegym, plan_pouring, run_conversion
 from carl_pipeline.synthetic import generate_finegym, generate_pouring
 from carl_pipeline.video import FrameStore, decode_clip
+from carl_pipeline.video.released_pixels import read_released_video, write_released_video
 from carl_pipeline.video.tfrecord import RecordLocation, parse_sequence_example, read_record
 
 torch.set_num_threads(1)  # the loader's workers each get one core
@@ -59,36 +61,10 @@ def _time(fn, repeats):
     return statistics.median(times), frames
 
 
-def _write_released_mp4(frames: np.ndarray, path: Path) -> Path:
-    """``(T, H, W, 3)`` uint8 frames as the released preparation scripts leave them: libx264 with
-    its default options (crf 23; ``torchvision.io.write_video``'s and ffmpeg's), yuv420p, 25 fps."""
-    import av
-
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pict_type = av.video.frame.PictureType.NONE
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
-
-
-def _released_read_video(path: Path) -> torch.Tensor:
-    """``torchvision.io.read_video(path, pts_unit='sec')[0]`` as the released datasets call it per
-    sample: every frame of the file decoded (PyAV's default threading) to RGB, ``(T, H, W, 3)``."""
-    import av
-
-    with av.open(str(path), metadata_errors="ignore") as container:
-        frames = [frame.to_rgb().to_ndarray() for frame in container.decode(video=0)]
-    return torch.from_numpy(np.stack(frames))
-
-
 def _released_sample(path: Path, indices: np.ndarray) -> torch.Tensor:
-    """One released sample: the whole mp4 decoded, the sampled frames kept, ``(T, 3, H, W)``."""
-    video = _released_read_video(path)
+    """One released sample: the whole mp4 decoded (``read_released_video``, as ``read_video``),
+    the sampled frames kept, ``(T, 3, H, W)``."""
+    video = torch.from_numpy(read_released_video(path))
     return video[torch.from_numpy(np.minimum(indices, len(video) - 1))].permute(0, 3, 1, 2).contiguous()
 
 
@@ -116,7 +92,8 @@ def bench_pouring(workdir: Path, size: int, frames: tuple[int, int], length: int
             record = parse_sequence_example(read_record(location))
             return _decode_jpegs(record.jpeg_frames)[indices]
 
-        mp4 = _write_released_mp4(pack.read().permute(0, 2, 3, 1).numpy(), workdir / f"{job.video_id}_{size}.mp4")
+        mp4 = workdir / f"{job.video_id}_{size}.mp4"  # tfrecords_to_videos.py, once, offline (not timed)
+        write_released_video(pack.read().permute(0, 2, 3, 1).numpy(), mp4)
         t_pack, a = _time(lambda: pack.read(indices), repeats)
         t_source, b = _time(from_source, repeats)
         t_released, c = _time(lambda: _released_sample(mp4, indices), repeats)
@@ -159,7 +136,8 @@ def bench_finegym(workdir: Path, size: tuple[int, int], length: int, repeats: in
             return torch.from_numpy(np.stack([clip.frames[i] for i in indices])).permute(0, 3, 1, 2).contiguous()
 
         # finegym_process.py's offline cut, once per event (not timed): the event at the frame size, 25 fps
-        mp4 = _write_released_mp4(np.stack(cut().frames), workdir / f"{job.video_id}_{size[0]}.mp4")
+        mp4 = workdir / f"{job.video_id}_{size[0]}.mp4"
+        write_released_video(np.stack(cut().frames), mp4)
         t_pack, a = _time(lambda: pack.read(indices), repeats)
         t_source, _ = _time(from_source, repeats)
         t_released, c = _time(lambda: _released_sample(mp4, indices), repeats)

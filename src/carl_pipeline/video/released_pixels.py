@@ -21,6 +21,8 @@ released pipeline's only up to the libraries' versions (docs/FIDELITY.md has the
 from __future__ import annotations
 
 import io
+import os
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -31,14 +33,11 @@ RELEASED_VIDEO_FPS = 25
 RELEASED_TFRECORD_JPEG_QUALITY = 95
 
 
-def x264_round_trip(frames: np.ndarray, fps: float = RELEASED_VIDEO_FPS) -> np.ndarray:
-    """``(T, H, W, 3)`` uint8 RGB frames written to an H.264 mp4 and read back as the released
-    code does (``write_video`` then ``read_video``), in memory.
-
-    Not the same from call to call: through PyAV (17.1 and 18.1 alike), 30 calls on one 9-frame
-    demo video gave 5 different results, most of them one; single-threaded encoding and decoding
-    did not settle it. The released data had the same spread; what is reproducible is the size of
-    the loss (about 6.5 of 255 mean absolute error on the demo's Pouring frames), not its pixels.
+def write_released_video(frames: np.ndarray, target: str | os.PathLike | BinaryIO,
+                         fps: float = RELEASED_VIDEO_FPS) -> None:
+    """``(T, H, W, 3)`` uint8 RGB frames written as ``torchvision.io.write_video`` wrote them
+    (tfrecords_to_videos.py): an mp4 of ``libx264`` at its default options (CRF 23), ``yuv420p``,
+    every frame ``pict_type NONE``. ``target``: a path or a writable binary file object.
 
     Raises:
         ValueError: not ``(T, H, W, 3)`` uint8, or an odd height or width (yuv420p cannot hold it;
@@ -52,22 +51,49 @@ def x264_round_trip(frames: np.ndarray, fps: float = RELEASED_VIDEO_FPS) -> np.n
     height, width = frames.shape[1:3]
     if height % 2 or width % 2:
         raise ValueError(f"x264 in yuv420p needs an even frame size, got {height}x{width}")
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
+    with av.open(target if hasattr(target, "write") else str(target), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {}
         for image in frames:
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pict_type = av.video.frame.PictureType.NONE
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():  # flush
             container.mux(packet)
-    buffer.seek(0)
-    with av.open(buffer, mode="r") as container:
+
+
+def read_released_video(source: str | os.PathLike | BinaryIO) -> np.ndarray:
+    """Every frame of a video as ``torchvision.io.read_video(path, pts_unit='sec')[0]`` gave it
+    to the released datasets (``datasets/pouring.py``, ``finegym.py``, once per sample): decoded
+    with PyAV, ``frame.to_rgb()``, in presentation order, ``(T, H, W, 3)`` uint8. ``source``: a
+    path or a readable binary file object."""
+    import av
+
+    with av.open(source if hasattr(source, "read") else str(source), mode="r") as container:
         decoded = {frame.pts: frame.to_rgb().to_ndarray() for frame in container.decode(video=0)}
-    out = np.stack([decoded[pts] for pts in sorted(decoded)])
+    return np.stack([decoded[pts] for pts in sorted(decoded)])
+
+
+def x264_round_trip(frames: np.ndarray, fps: float = RELEASED_VIDEO_FPS) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 RGB frames written to an H.264 mp4 and read back as the released
+    code does (``write_released_video`` then ``read_released_video``), in memory.
+
+    Not the same from call to call: through PyAV (17.1 and 18.1 alike), 30 calls on one 9-frame
+    demo video gave 5 different results, most of them one; single-threaded encoding and decoding
+    did not settle it. The released data had the same spread; what is reproducible is the size of
+    the loss (about 6.5 of 255 mean absolute error on the demo's Pouring frames), not its pixels.
+
+    Raises:
+        ValueError: not ``(T, H, W, 3)`` uint8, or an odd height or width (yuv420p cannot hold it;
+            the released writer fails there too).
+    """
+    frames = np.asarray(frames)
+    buffer = io.BytesIO()
+    write_released_video(frames, buffer, fps)
+    buffer.seek(0)
+    out = read_released_video(buffer)
     if out.shape != frames.shape:
         raise ValueError(f"the x264 round trip returned {out.shape[0]} frames of {out.shape[1:]}, "
                          f"for {frames.shape[0]} of {frames.shape[1:]}")
