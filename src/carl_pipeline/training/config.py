@@ -83,13 +83,14 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """
     if device.type == "cpu":
         native = cpu_has_native_bf16()
-        if precision == "bf16" and not native:
-            logger.warning("precision bf16 on a CPU without native bf16 (avx512_bf16/amx_bf16): emulated, "
-                           "likely slower than fp32")
-        if precision == "bf16" or (precision == "auto" and native):
-            if precision == "auto":
-                logger.info("precision auto: bf16 autocast on this CPU (it has native bf16); fp32 on request "
-                            "(optim.precision: fp32)")
+        if precision == "auto" and native:
+            logger.info("precision auto: bf16 autocast on this CPU (it has native bf16); fp32 on request "
+                        "(optim.precision: fp32)")
+            return torch.bfloat16
+        if precision == "bf16":
+            if not native:
+                logger.warning("precision bf16 on a CPU without native bf16 (avx512_bf16/amx_bf16): emulated, "
+                               "likely slower than fp32")
             return torch.bfloat16
         return None
     if device.type != "cuda" or precision == "fp32":
