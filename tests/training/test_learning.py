@@ -52,6 +52,12 @@ def _train_and_score(store, index, labels, epochs: int, run_dir) -> tuple[dict, 
     architecture untrained: ``(trained, untrained, trained minus untrained)``."""
     training_ids = list(index.loc[index["split"] == "train", "video_id"])
     checkpoint = train(str(store.root), training_ids, TrainSettings(ENCODER, SamplingConfig(num_steps=STEPS, window="shifted"), AugmentConfig(image_size=SIZE), OptimConfig(epochs=epochs, batch_size=2, lr=3e-4, progress=False), loss=LossConfig(), device="cpu"), RunDir(run_dir))
+    return _against_untrained(checkpoint, store, index, labels)
+
+
+def _against_untrained(checkpoint, store, index, labels) -> tuple[dict, dict, dict]:
+    """``checkpoint`` and the same architecture untrained, scored on the videos:
+    ``(trained, untrained, trained minus untrained)``."""
     trained = _scores(checkpoint, store, index, labels)
     untrained = _scores(untrained_checkpoint(checkpoint), store, index, labels)
     return trained, untrained, {k: round(trained[k] - untrained[k], 3) for k in trained}
@@ -74,8 +80,7 @@ def test_carl_training__beats_the_untrained_encoder_on_unseen_pouring_videos(tra
     # epochs; the session's shared model), scored on videos from another seed that it never saw,
     # against the same architecture untrained.
     checkpoint = open_checkpoint(newest(trained_pouring / "data/06_models/pouring/carl.pt"))
-    trained, untrained = (_scores(c, *unseen_pouring) for c in (checkpoint, untrained_checkpoint(checkpoint)))
-    margins = {k: round(trained[k] - untrained[k], 3) for k in trained}
+    trained, untrained, margins = _against_untrained(checkpoint, *unseen_pouring)
     assert margins["classification@1.0"] >= 0.05, (trained, untrained)
     assert margins["ap@5"] >= 0.05, (trained, untrained)
     assert margins["progression"] >= 0.0, (trained, untrained)
