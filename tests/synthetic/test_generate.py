@@ -96,3 +96,37 @@ def test_finegym_demo__shaped_like_finegym():
             (start, end), = event["timestamps"]
             covered = sum(b - a for s in event["segments"].values() for a, b in s["timestamps"])
             assert covered < end - start, (video_id, key)
+
+
+def test_finegym_broadcast_style__another_look_and_a_long_tail_of_classes(tmp_path):
+    """The held-out FineGym style (issue 36): the same layout and taxonomies as the demo's, but a
+    light figure on a dark set with a score box in a corner, and the Gym99 classes drawn with a
+    long tail; an unknown style is refused by name."""
+    import json
+
+    import av
+    import pytest
+
+    from carl_pipeline.ingest.finegym import read_element_list
+    from carl_pipeline.synthetic.actions import gym99_of
+
+    kwargs = dict(videos=(("v", 30.0, ".mp4"),), events_per_video=30, elements_per_event=(1, 1), size=(36, 64),
+                  val_events=1, seed=3)
+    studio, broadcast = (generate_finegym(tmp_path / style, style=style, **kwargs) for style in ("studio", "broadcast"))
+    for root in (studio, broadcast):
+        assert json.loads((root / "finegym_annotation_info_v1.0.json").read_text())["v"]
+
+    def first_frame(root):
+        with av.open(str(root / "videos" / "v.mp4")) as container:
+            return next(container.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+
+    look, other = first_frame(studio), first_frame(broadcast)
+    assert look.mean() > 120 and other.mean() < 90  # a lit wall against a dark set
+    # The score box: a dark panel holding light blocks, in the top-left or bottom-left corner.
+    corners = [other[:8, 2:18], other[-8:, 2:18]]
+    assert any((c.max() > 180) and (np.median(c) < 60) for c in corners)
+    classes = [gym99_of(c) for c in read_element_list(broadcast / "gym288_train_element_v1.0.txt").values()]
+    counts = np.bincount([c for c in classes if c is not None], minlength=4)
+    assert counts[0] > counts[3], counts  # class 0 drawn 4x as often as class 3
+    with pytest.raises(ValueError, match="unknown FineGym style 'tv'"):
+        generate_finegym(tmp_path / "x", style="tv", **kwargs)

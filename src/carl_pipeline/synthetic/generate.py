@@ -29,6 +29,7 @@ from carl_pipeline.synthetic.actions import (
 )
 from carl_pipeline.synthetic.render import (
     NEUTRAL,
+    broadcast_appearance,
     interpolate_pose,
     phase_timeline,
     random_appearance,
@@ -267,16 +268,25 @@ FINEGYM_DEMO_VIDEOS = (("gymA00000001", 30.0, ".mp4"), ("gymB00000002", 24.0, ".
                        ("gymE00000005", 24.0, ".webm"), ("gymF00000006", 30.0, ".mkv"))
 
 
-def _finegym_event(rng, fps: float, elements_per_event: tuple[int, int], gym288_only: float):
+#: The FineGym generator's looks. ``studio``: the demo's (``random_appearance``, dark figure on a
+#: light wall, every Gym99 class as frequent). ``broadcast``: a held-out style the demo's settings
+#: were never chosen on (``broadcast_appearance``: light jointed figure on a dark textured set, a
+#: panning and shaking camera, a score box; Gym99 classes with a long tail, 1 : 1/2 : 1/3 : 1/4).
+FINEGYM_STYLES = ("studio", "broadcast")
+
+
+def _finegym_event(rng, fps: float, elements_per_event: tuple[int, int], gym288_only: float,
+                   class_weights: np.ndarray | None = None):
     """One event's poses (idle lead-in, elements with idle between, idle tail) and its segments
-    ``{segment_key: {"timestamps", "gym288"}}`` in seconds from the event's start."""
+    ``{segment_key: {"timestamps", "gym288"}}`` in seconds from the event's start; each element's
+    Gym99 class drawn with ``class_weights`` (uniform when None)."""
     poses, segments, t = [], {}, 0.0
     for _ in range(int(rng.integers(elements_per_event[0], elements_per_event[1] + 1))):
         lead = int(round(float(rng.uniform(0.4, 0.8)) * fps))
         poses.extend(idle_poses(rng, lead))
         t += lead / fps
         n = int(round(float(rng.uniform(1.2, 2.0)) * fps))
-        base = int(rng.integers(0, GYM99_CLASSES))
+        base = int(rng.integers(0, GYM99_CLASSES)) if class_weights is None else int(rng.choice(GYM99_CLASSES, p=class_weights))
         variant = GYM288_ONLY_VARIANT if rng.uniform() < gym288_only else int(rng.integers(0, GYM288_ONLY_VARIANT))
         gym288 = gym288_of(base, variant)
         poses.extend(finegym_element_poses(gym288, (np.arange(n) + 0.5) / n, direction=float(rng.choice([-1.0, 1.0]))))
@@ -298,6 +308,7 @@ def generate_finegym(
     val_events: int = 32,
     gym288_only: float = 0.25,
     seed: int = 0,
+    style: str = "studio",
 ) -> Path:
     """FineGym layout: long raw competition videos holding several events, the annotation JSON
     and the Gym99/Gym288 element lists, shaped as the real ones are.
@@ -311,20 +322,29 @@ def generate_finegym(
     - ``val_events`` labelled events, spread evenly over the videos, are validation events.
     - One more event per video has no labelled element (as in FineGym, not every event is in
       the element lists).
+    - ``style`` (``FINEGYM_STYLES``): ``studio`` is the demo's look; ``broadcast`` is a held-out
+      look and class balance (``broadcast_appearance``), for checking that settings chosen on
+      the demo hold on data they were not chosen on.
     """
+    if style not in FINEGYM_STYLES:
+        raise ValueError(f"unknown FineGym style {style!r}: expected one of {FINEGYM_STYLES}")
+    broadcast = style == "broadcast"
+    weights = 1 / np.arange(1, GYM99_CLASSES + 1)
+    class_weights = weights / weights.sum() if broadcast else None
     out_dir = Path(out_dir)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
     annotations, all_events = {}, []
     for v, (youtube_id, fps, extension) in enumerate(videos):
         rng = _rng(seed, 3, v)
         # A gymnast seen from the stands: smaller than the other demos' figures, thinner limbs.
-        appearance = random_appearance(rng, *size, figure_scale=(0.5, 0.62), limb_width=0.055)
+        appearance = (broadcast_appearance(rng, *size) if broadcast
+                      else random_appearance(rng, *size, figure_scale=(0.5, 0.62), limb_width=0.055))
         poses, annotations[youtube_id], clock = [], {}, 0.0
         for e in range(events_per_video + 1):
             gap = int(round(float(rng.uniform(0.8, 1.5)) * fps))
             poses.extend(idle_poses(rng, gap))
             clock += gap / fps
-            event_poses, segments, length = _finegym_event(rng, fps, elements_per_event, gym288_only)
+            event_poses, segments, length = _finegym_event(rng, fps, elements_per_event, gym288_only, class_weights)
             poses.extend(event_poses)
             start, clock = clock, clock + length
             key = f"E_{int(start):06d}_{int(clock):06d}"

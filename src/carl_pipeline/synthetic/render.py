@@ -41,6 +41,13 @@ class Appearance:
     shake: float  # camera shake, pixels
     noise: float  # sensor noise standard deviation
     ball: tuple[float, float, float, float, float]  # x0, y0, vx, vy (fractions per video), radius
+    # Broadcast style only (``broadcast_appearance``): a score box (x0, y0, w, h as fractions of the
+    # frame) whose blocky digits change every ``overlay_period`` frames, drawn from ``overlay_seed``
+    # (so the overlay never depends on the action); joints drawn as discs of ``joint_color``.
+    overlay: tuple[float, float, float, float] | None = None
+    overlay_seed: int = 0
+    overlay_period: int = 40
+    joint_color: np.ndarray | None = None
 
 
 def random_appearance(
@@ -88,6 +95,57 @@ def random_appearance(
         noise=float(rng.uniform(2.0, 9.0)),
         ball=(float(rng.uniform(0, 1)), float(rng.uniform(0, 0.6)), float(rng.uniform(-1, 1)),
               float(rng.uniform(-0.5, 0.5)), float(rng.uniform(0.03, 0.07))),
+    )
+
+
+def broadcast_appearance(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    *,
+    figure_scale: tuple[float, float] = (0.45, 0.6),
+    limb_width: float = 0.05,
+) -> Appearance:
+    """A second look for FineGym-layout videos, like a broadcast of a competition rather than the
+    studio of ``random_appearance``: a light, jointed figure (limbs and a joint disc at every
+    elbow, knee and the neck in a second colour) on a dark set with fine texture (a crowd of small
+    blocks of colour above a tiled floor), a camera that pans further and shakes more, and a score
+    box in a corner whose digits change on their own clock.
+
+    Written as a held-out style (issue 36): the FineGym demo's settings were chosen on the
+    studio style only, and the tests check that they still learn on this one.
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = rng.uniform(15, 55, size=3)
+    background = np.broadcast_to(base, (height, width, 3)).astype(np.float32).copy()
+    horizon = int(height * rng.uniform(0.25, 0.4))
+    cell = int(rng.integers(2, 5))  # the crowd: blocks of cell x cell pixels, each its own colour
+    crowd = rng.uniform(0, 90, size=(horizon // cell + 1, width // cell + 1, 3))
+    background[:horizon] += np.repeat(np.repeat(crowd, cell, 0), cell, 1)[:horizon, :width]
+    floor = int(height * rng.uniform(0.78, 0.9))
+    tile = rng.uniform(4, 12)
+    checker = ((np.floor(x / tile) + np.floor(y / (tile * 0.5))) % 2)[floor:, :, None]
+    background[floor:] = background[floor:] * 0.5 + rng.uniform(40, 110, 3) * 0.5 + 12 * checker
+    vignette = 1 - 0.35 * (((x - width / 2) / width) ** 2 + ((y - height / 2) / height) ** 2)[..., None]
+    figure = rng.uniform(160, 255, size=(4, 3))
+    props = rng.uniform(0, 255, size=(2, 3))
+    corner = rng.integers(0, 2)  # top-left or bottom-left
+    return Appearance(
+        background=np.clip(background * vignette, 0, 255).astype(np.float32),
+        body_color=figure[0], limb_color=figure[1], head_color=figure[2], prop_color=props[0],
+        liquid_color=props[1],
+        scale=float(rng.uniform(*figure_scale)),
+        limb_width=limb_width,
+        anchor=(float(rng.uniform(0.3, 0.65)), float(rng.uniform(0.5, 0.6))),
+        drift=(float(rng.uniform(-0.15, 0.15) * width), float(rng.uniform(-0.06, 0.06) * height)),
+        shake=float(rng.uniform(1.5, 3.0)),
+        noise=float(rng.uniform(3.0, 10.0)),
+        ball=(float(rng.uniform(0, 1)), float(rng.uniform(0, 0.6)), float(rng.uniform(-1, 1)),
+              float(rng.uniform(-0.5, 0.5)), float(rng.uniform(0.02, 0.04))),
+        overlay=(0.03, 0.04 if corner == 0 else 0.78, float(rng.uniform(0.22, 0.3)), 0.16),
+        overlay_seed=int(rng.integers(0, 2**31 - 1)),
+        overlay_period=int(rng.integers(25, 60)),
+        joint_color=figure[3] * 0.5,
     )
 
 
@@ -239,6 +297,27 @@ def render_video(
                 lip = hand + 0.1 * size * np.array([np.sin(pose["tilt"]), -np.cos(pose["tilt"])])
                 canvas.capsule(image, lip, glass - np.array([0, 0.1 * size]), thickness * 0.7,
                                appearance.liquid_color)
+        if appearance.joint_color is not None:
+            for name in ("upper_arm_l", "upper_arm_r", "thigh_l", "thigh_r"):  # neck, elbows, hip, knees
+                for point in parts[name]:
+                    canvas.disc(image, point, thickness * 1.3, appearance.joint_color)
+        if appearance.overlay is not None:
+            _score_box(image, appearance, t)
         image += rng.normal(0, appearance.noise, image.shape).astype(np.float32)
         frames[t] = np.clip(image, 0, 255).astype(np.uint8)
     return frames
+
+
+def _score_box(image: np.ndarray, appearance: Appearance, t: int) -> None:
+    """The broadcast's score box: a dark panel, fixed to the screen (no shake), with a row of
+    blocky light digits that change every ``overlay_period`` frames."""
+    height, width = image.shape[:2]
+    x0, y0, w, h = appearance.overlay
+    left, top = int(x0 * width), int(y0 * height)
+    right, bottom = min(width, left + max(4, int(w * width))), min(height, top + max(3, int(h * height)))
+    image[top:bottom, left:right] = image[top:bottom, left:right] * 0.2 + 10
+    digits = np.random.default_rng([appearance.overlay_seed, t // appearance.overlay_period]).random((3, 8)) > 0.5
+    cells = np.kron(digits, np.ones((max(1, (bottom - top) // 4), max(1, (right - left) // 9)))).astype(bool)
+    patch = image[top + 1:bottom - 1, left + 1:right - 1]
+    cells = cells[:patch.shape[0], :patch.shape[1]]
+    patch[:cells.shape[0], :cells.shape[1]][cells] = 230.0
