@@ -38,14 +38,11 @@ def _nested(assignments: list[str], dataset: str) -> dict:
     return out
 
 
-def backbone_probe(checkpoint: dict, store, index: pd.DataFrame, labels: pd.DataFrame, image_size: int,
-                   label: str = "phase") -> float:
-    """Phase accuracy on the validation frames of a logistic regression fitted on the training
-    frames' max-pooled backbone features (no transformer, no positions): what the frame
-    features alone know about the phase, across videos."""
+def backbone_features(checkpoint: dict, store, index: pd.DataFrame, image_size: int) -> dict:
+    """``{video_id: (num_frames, C)}``: each frame's max-pooled backbone feature (no transformer,
+    no positions)."""
     import numpy as np
     import torch
-    from sklearn.linear_model import LogisticRegression
 
     from carl_pipeline.augment import eval_transform
     from carl_pipeline.training import load_encoder
@@ -57,6 +54,18 @@ def backbone_probe(checkpoint: dict, store, index: pd.DataFrame, labels: pd.Data
             pack = store.open(video_id)
             frames = eval_transform(pack.read(np.arange(len(pack))), image_size)[None]
             features[video_id] = model.backbone_features(frames)[0].numpy()
+    return features
+
+
+def backbone_probe(checkpoint: dict, store, index: pd.DataFrame, labels: pd.DataFrame, image_size: int,
+                   label: str = "phase") -> float:
+    """Phase accuracy on the validation frames of a logistic regression fitted on the training
+    frames' max-pooled backbone features (no transformer, no positions): what the frame
+    features alone know about the phase, across videos."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    features = backbone_features(checkpoint, store, index, image_size)
     by_frame = labels.set_index(["video_id", "frame_index"])[label]
 
     def split(name):
@@ -77,7 +86,7 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
     from kedro.framework.startup import bootstrap_project
 
     from carl_pipeline.embedding import embed_videos, untrained_checkpoint
-    from carl_pipeline.evaluation.report import evaluation_report
+    from carl_pipeline.evaluation.report import evaluation_report, pixel_reference_scores
     from carl_pipeline.training import RunDir, pretrain_backbone, train
     from carl_pipeline.training.videos import backbone_start, label_arrays, training_videos
 
@@ -108,11 +117,26 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
     trained_seconds = time.perf_counter() - started
     untrained = untrained_checkpoint(model, evaluate.untrained_seed)
     tables = [embed_videos(m, store, index, labels, evaluate) for m in (model, untrained)]
-    metrics = evaluation_report(*tables, model, evaluate.protocol, precision=evaluate.precision, device=evaluate.device)
+    metrics = evaluation_report(*tables, model, evaluate.protocol, precision=evaluate.precision, device=evaluate.device,
+                                pixel_scores=pixel_reference_scores(model, store, index, labels, evaluate))
     if save is not None:  # the embeddings, to look into
         save.mkdir(parents=True, exist_ok=True)
         for name, table in zip(("trained", "untrained"), tables, strict=True):
             table.to_parquet(save / f"embeddings_{name}.parquet")
+        import torch
+
+        torch.save({"trained": model, "untrained": untrained}, save / "checkpoints.pt")  # Checkpoint objects
+        # and each frame's backbone feature, L2-normalised as the embeddings are (before the
+        # transformer and its positions): to score with the same protocol
+        import numpy as np
+
+        from carl_pipeline.embedding import embeddings_table
+
+        size = params["evaluate"].image_size or model.image_size
+        for name, checkpoint in (("trained", model), ("untrained", untrained)):
+            features = {v: f / np.linalg.norm(f, axis=1, keepdims=True).clip(1e-12)
+                        for v, f in backbone_features(checkpoint, store, index, size).items()}
+            embeddings_table(features, index, labels).to_parquet(save / f"backbone_{name}.parquet")
     if "phase" in labels.columns:
         size = params["evaluate"].image_size or model.image_size
         for name, checkpoint in (("trained", model), ("untrained", untrained)):
@@ -127,6 +151,7 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
             "final_loss": metrics["model"]["final_loss"],
             "trained": {k: round(v, 3) for k, v in metrics["trained"].items()},
             "untrained": {k: round(v, 3) for k, v in metrics["untrained"].items()},
+            "pixels": {k: round(v, 3) for k, v in metrics.get("pixels", {}).items()},
             # Kendall's tau's frame pairs: in order, out of order (errors), tied (many-to-one)
             "alignment": {who: {k: round(v, 4) for k, v in parts.items()}
                           for who, parts in metrics.get("alignment", {}).items()},
@@ -147,10 +172,10 @@ def main(argv=None) -> None:
     result = run(args.dataset, args.set, args.env, args.project, args.data, args.save)
     print(f"{args.dataset} {' '.join(args.set) or '(demo settings)'}: trained in {result['train_seconds']} s, "
           f"final loss {result['final_loss']:.3f}")
-    print(f"{'metric':<22}{'trained':>9}{'untrained':>11}{'diff':>8}")
+    print(f"{'metric':<22}{'trained':>9}{'untrained':>11}{'diff':>8}{'pixels':>8}")
     for key, value in result["trained"].items():
-        base = result["untrained"][key]
-        print(f"{key:<22}{value:>9.3f}{base:>11.3f}{value - base:>+8.3f}")
+        base, pixels = result["untrained"][key], result["pixels"].get(key, float("nan"))
+        print(f"{key:<22}{value:>9.3f}{base:>11.3f}{value - base:>+8.3f}{pixels:>8.3f}")
     for who, parts in result["alignment"].items():
         print(f"tau's frame pairs, {who:<9}: " + ", ".join(f"{k} {v:.4f}" for k, v in parts.items()))
     print(json.dumps(result))
