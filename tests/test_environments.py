@@ -76,6 +76,8 @@ def test_paper_environment__the_released_settings_per_dataset():
     for train, taxonomy in ((gym99, "gym99"), (gym288, "gym288")):
         assert (train.sampling.num_steps, train.model.num_layers, train.optim.epochs) == (240, 3, 300)
         assert train.sampling.window == "clip" and train.augment.blur_p == 0.0 and train.labelled_by == taxonomy
+        # the demo's channel shuffling and inversion are not the released augmentation
+        assert train.augment.channel_shuffle_p == train.augment.invert_p == 0.0
         evaluate = params[f"finegym_{taxonomy}"]["evaluate"]
         assert evaluate.protocol.finegym_labels == (taxonomy,) and evaluate.framing == "native_crop"
         assert evaluate.protocol.num_classes[taxonomy] == {"gym99": 99, "gym288": 288}[taxonomy]
@@ -122,6 +124,8 @@ def test_base_environment__the_demo_keeps_its_settings():
     for taxonomy in ("gym99", "gym288"):  # the FineGym demo's budget (the README's numbers)
         gym = params[f"finegym_{taxonomy}"]
         assert (gym["train"].augment.image_size, gym["train"].optim.epochs) == (64, 8)
+        # shapes, not colours: what lifts it above the raw pixels (experiments/LOG.md)
+        assert gym["train"].augment.channel_shuffle_p == gym["train"].augment.invert_p == 0.5
         assert gym["compare"]["supervised"].loss["label"] == taxonomy and gym["external"].path is None
     assert params["finegym"]["ingest"].fps == 10.0
     assert params["pouring"]["ingest"].pixels == params["penn_action"]["ingest"].pixels == "project"
