@@ -87,15 +87,26 @@ def random_appearance(
         background=np.clip(background, 0, 255).astype(np.float32),
         body_color=figure[0], limb_color=figure[1], head_color=figure[2], prop_color=props[0],
         liquid_color=props[1],
-        scale=float(rng.uniform(*figure_scale)),
-        limb_width=limb_width,
-        anchor=(float(rng.uniform(0.35, 0.6)), float(rng.uniform(0.5, 0.58))),
-        drift=(float(rng.uniform(-0.08, 0.08) * width), float(rng.uniform(-0.05, 0.05) * height)),
-        shake=float(rng.uniform(0.0, 1.5)),
-        noise=float(rng.uniform(2.0, 9.0)),
-        ball=(float(rng.uniform(0, 1)), float(rng.uniform(0, 0.6)), float(rng.uniform(-1, 1)),
-              float(rng.uniform(-0.5, 0.5)), float(rng.uniform(0.03, 0.07))),
+        **_placement(rng, height, width, figure_scale, limb_width, anchor=((0.35, 0.6), (0.5, 0.58)),
+                     drift=(0.08, 0.05), shake=(0.0, 1.5), noise=(2.0, 9.0), ball_radius=(0.03, 0.07)),
     )
+
+
+def _placement(rng: np.random.Generator, height: int, width: int, figure_scale: tuple[float, float],
+               limb_width: float, *, anchor, drift, shake, noise, ball_radius) -> dict:
+    """The figure's size and place, the camera, the noise and the ball of an ``Appearance``, each
+    drawn from its range (``anchor``: x and y ranges as fractions of the frame; ``drift``: the
+    largest pan as fractions of the width and height), in one fixed order so a seed gives one look."""
+    return {
+        "scale": float(rng.uniform(*figure_scale)),
+        "limb_width": limb_width,
+        "anchor": (float(rng.uniform(*anchor[0])), float(rng.uniform(*anchor[1]))),
+        "drift": (float(rng.uniform(-drift[0], drift[0]) * width), float(rng.uniform(-drift[1], drift[1]) * height)),
+        "shake": float(rng.uniform(*shake)),
+        "noise": float(rng.uniform(*noise)),
+        "ball": (float(rng.uniform(0, 1)), float(rng.uniform(0, 0.6)), float(rng.uniform(-1, 1)),
+                 float(rng.uniform(-0.5, 0.5)), float(rng.uniform(*ball_radius))),
+    }
 
 
 def broadcast_appearance(
@@ -134,14 +145,8 @@ def broadcast_appearance(
         background=np.clip(background * vignette, 0, 255).astype(np.float32),
         body_color=figure[0], limb_color=figure[1], head_color=figure[2], prop_color=props[0],
         liquid_color=props[1],
-        scale=float(rng.uniform(*figure_scale)),
-        limb_width=limb_width,
-        anchor=(float(rng.uniform(0.3, 0.65)), float(rng.uniform(0.5, 0.6))),
-        drift=(float(rng.uniform(-0.15, 0.15) * width), float(rng.uniform(-0.06, 0.06) * height)),
-        shake=float(rng.uniform(1.5, 3.0)),
-        noise=float(rng.uniform(3.0, 10.0)),
-        ball=(float(rng.uniform(0, 1)), float(rng.uniform(0, 0.6)), float(rng.uniform(-1, 1)),
-              float(rng.uniform(-0.5, 0.5)), float(rng.uniform(0.02, 0.04))),
+        **_placement(rng, height, width, figure_scale, limb_width, anchor=((0.3, 0.65), (0.5, 0.6)),
+                     drift=(0.15, 0.06), shake=(1.5, 3.0), noise=(3.0, 10.0), ball_radius=(0.02, 0.04)),
         overlay=(0.03, 0.04 if corner == 0 else 0.78, float(rng.uniform(0.22, 0.3)), 0.16),
         overlay_seed=int(rng.integers(0, 2**31 - 1)),
         overlay_period=int(rng.integers(25, 60)),
