@@ -28,15 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def element_position(labels: np.ndarray) -> np.ndarray:
-    """``(T,)`` each labelled frame's place in its run of one label, in (0, 1); NaN where -1."""
-    position = np.full(len(labels), np.nan)
-    start = 0
-    for end in range(1, len(labels) + 1):
-        if end == len(labels) or labels[end] != labels[start]:
-            if labels[start] >= 0:
-                position[start:end] = (np.arange(end - start) + 0.5) / (end - start)
-            start = end
-    return position
+    """``(T,)`` each labelled frame's place in its run of one label, in (0, 1); NaN where -1 (the
+    protocol's ``phase_coordinates`` without the label)."""
+    from carl_pipeline.evaluation.protocol import phase_coordinates
+
+    labels = np.asarray(labels)
+    return np.where(labels >= 0, phase_coordinates(labels)[:, 0] - labels, np.nan)
 
 
 def by_position(table: pd.DataFrame, label: str) -> dict[str, float]:
