@@ -57,15 +57,13 @@ def backbone_features(checkpoint: dict, store, index: pd.DataFrame, image_size: 
     return features
 
 
-def backbone_probe(checkpoint: dict, store, index: pd.DataFrame, labels: pd.DataFrame, image_size: int,
-                   label: str = "phase") -> float:
+def backbone_probe(features: dict, index: pd.DataFrame, labels: pd.DataFrame, label: str = "phase") -> float:
     """Phase accuracy on the validation frames of a logistic regression fitted on the training
-    frames' max-pooled backbone features (no transformer, no positions): what the frame
-    features alone know about the phase, across videos."""
+    frames' max-pooled backbone features (``backbone_features``; no transformer, no positions):
+    what the frame features alone know about the phase, across videos."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    features = backbone_features(checkpoint, store, index, image_size)
     by_frame = labels.set_index(["video_id", "frame_index"])[label]
 
     def split(name):
@@ -119,33 +117,36 @@ def run(dataset: str, assignments: list[str], env: str | None = None, project: P
     tables = [embed_videos(m, store, index, labels, evaluate) for m in (model, untrained)]
     metrics = evaluation_report(*tables, model, evaluate.protocol, precision=evaluate.precision, device=evaluate.device,
                                 pixel_scores=pixel_reference_scores(model, store, index, labels, evaluate))
+    size = params["evaluate"].image_size or model.image_size
+    # each encoder's backbone features (before the transformer and its positions), computed once
+    # for whichever of the saved tables and the phase probe wants them
+    checkpoints = {"trained": model, "untrained": untrained}
+    features = ({name: backbone_features(checkpoint, store, index, size) for name, checkpoint in checkpoints.items()}
+                if save is not None or "phase" in labels.columns else {})
     if save is not None:  # the embeddings, to look into
-        save.mkdir(parents=True, exist_ok=True)
-        for name, table in zip(("trained", "untrained"), tables, strict=True):
-            table.to_parquet(save / f"embeddings_{name}.parquet")
-        import torch
-
-        torch.save({"trained": model, "untrained": untrained}, save / "checkpoints.pt")  # Checkpoint objects
-        # and each frame's backbone feature, L2-normalised as the embeddings are (before the
-        # transformer and its positions): to score with the same protocol
         import numpy as np
+        import torch
 
         from carl_pipeline.embedding import embeddings_table
 
-        size = params["evaluate"].image_size or model.image_size
-        for name, checkpoint in (("trained", model), ("untrained", untrained)):
-            features = {v: f / np.linalg.norm(f, axis=1, keepdims=True).clip(1e-12)
-                        for v, f in backbone_features(checkpoint, store, index, size).items()}
-            embeddings_table(features, index, labels).to_parquet(save / f"backbone_{name}.parquet")
+        save.mkdir(parents=True, exist_ok=True)
+        for name, table in zip(("trained", "untrained"), tables, strict=True):
+            table.to_parquet(save / f"embeddings_{name}.parquet")
+        torch.save(checkpoints, save / "checkpoints.pt")  # Checkpoint objects
+        # and each frame's backbone feature, L2-normalised as the embeddings are: to score with
+        # the same protocol
+        for name, per_video in features.items():
+            normalised = {v: f / np.linalg.norm(f, axis=1, keepdims=True).clip(1e-12) for v, f in per_video.items()}
+            embeddings_table(normalised, index, labels).to_parquet(save / f"backbone_{name}.parquet")
     if "phase" in labels.columns:
-        size = params["evaluate"].image_size or model.image_size
-        for name, checkpoint in (("trained", model), ("untrained", untrained)):
-            metrics[name]["backbone_probe"] = backbone_probe(checkpoint, store, index, labels, size)
+        for name in checkpoints:
+            metrics[name]["backbone_probe"] = backbone_probe(features[name], index, labels)
         if pretrained["state_dict"]:  # the backbone as pretraining left it, before CARL
             from carl_pipeline.models import CARLEncoder
 
             start = replace(untrained, model=CARLEncoder(params["train"].model, pretrained["state_dict"]).state_dict())
-            metrics["trained"]["pretrained_backbone_probe"] = backbone_probe(start, store, index, labels, size)
+            metrics["trained"]["pretrained_backbone_probe"] = backbone_probe(
+                backbone_features(start, store, index, size), index, labels)
             metrics["untrained"]["pretrained_backbone_probe"] = metrics["untrained"]["backbone_probe"]
     return {"dataset": dataset, "set": assignments, "train_seconds": round(trained_seconds, 1),
             "final_loss": metrics["model"]["final_loss"],
