@@ -374,6 +374,11 @@ class DiscoverPhases(_Block):
 
     # The number of phases to find, at least 2; null: no discovery.
     k: int | None = Field(None, ge=2)
+    # Sub-states per phase (a phase's beginning, middle and end kept apart; fewer where a video
+    # is shorter than k x this). 4: chosen on the Pouring demo's training videos.
+    states_per_phase: int = Field(4, ge=1)
+    # Re-alignments at most after the flat start (it stops when no frame moves).
+    max_iterations: int = Field(20, ge=0)
 
     @model_validator(mode="before")
     @classmethod

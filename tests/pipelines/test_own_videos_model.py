@@ -307,8 +307,9 @@ def test_untrimmed__background_labelled_by_drop_dtw_beats_whole_video_dtw_and_re
     clock = np.concatenate([relative_time_labels(len(truth[v]), {k: y for k, (_, y) in labelled.items()}, 5)
                             for v in targets])
     scores = {"drop_dtw": accuracy(ours, true), "dtw": accuracy(whole_video, true), "relative_time": accuracy(clock, true)}
-    # Measured with this module's encoder (24 epochs at 64 px): 0.723, 0.367 and 0.605. The issue
-    # asks for +0.15 over relative time; this encoder gives +0.12 (README, experiments/LOG.md).
+    # Measured with this module's encoder (24 epochs at 64 px): 0.733, 0.370 and 0.605. The issue
+    # asks for +0.15 over relative time; this encoder gives +0.13, the demo's +0.14 (docs/OWN_VIDEOS.md,
+    # experiments/LOG.md).
     assert scores["drop_dtw"] >= scores["dtw"] + 0.10, scores
     assert scores["drop_dtw"] >= scores["relative_time"] + 0.08, scores
     background = true == -2
@@ -327,10 +328,11 @@ def test_discover_phases__the_pouring_phases_without_labels_beat_an_equal_split(
         truth = {v: table[table["video_id"] == v].sort_values("frame_index")["phase"].to_numpy() for v in val}
         scores[name] = discovery_scores({v: found[v]["phase"] for v in val}, truth, 5)
     trained_scores, untrained_scores = scores["embeddings"], scores["embeddings_untrained"]
-    # Measured: 0.670 (trained), 0.554 (untrained), 0.606 (equal split); the issue asks for +0.10
-    # over the equal split, this encoder gives +0.06 (README, experiments/LOG.md).
-    assert trained_scores["accuracy"] >= trained_scores["equal_split_accuracy"] + 0.05, scores
+    # Measured: 0.716 (trained), 0.608 (untrained), 0.606 (equal split): the issue's +0.10 over the
+    # equal split (the demo's encoder: 0.756); from the untrained encoder the cut stays at the split.
+    assert trained_scores["accuracy"] >= trained_scores["equal_split_accuracy"] + 0.10, scores
     assert trained_scores["accuracy"] >= untrained_scores["accuracy"] + 0.08, scores
+    assert untrained_scores["accuracy"] >= untrained_scores["equal_split_accuracy"] - 0.02, scores
     # and through the pipeline on the untrimmed set: every frame of every video, K phases in order
     other, truth = untrimmed
     discovered = pd.read_parquet(other / "data/07_model_output/videos/discovered_phases.parquet")

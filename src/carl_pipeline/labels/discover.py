@@ -1,22 +1,34 @@
 """Phases found with no labels at all: every video of a folder cut into K phases that mean the
 same thing in every video, so that a person names the K phases once.
 
-How (``discover_phases``): ordered clustering and monotonic decoding, as in Kukleva et al.,
-"Unsupervised Learning of Action Classes with Continuous Temporal Embedding" (CVPR 2019):
+How (``discover_phases``): the K phases are taken to happen in the same order in every video, as
+a transcript known in advance, and learnt as a left-to-right model of them is learnt from
+transcripts alone: a flat start, then Viterbi re-alignment (hard EM), each phase made of a few
+sub-states (Kuehne, Richard and Gall, "Weakly supervised learning of actions from transcripts",
+CVIU 2017; Richard et al., CVPR 2017):
 
-1. **K prototypes**: k-means (``k``) over the frames of all the videos (on a sample of at most
-   ``max_cluster_frames`` frames), the embeddings L2-normalised.
-2. **In the order they happen**: the prototypes sorted by the mean relative time (frame index over
-   length) of the frames nearest to them.
-3. **Every video cut in that order**: each video is aligned to the sequence of the K prototypes
-   with the alignment label propagation uses (``carl_pipeline.labels.align``: DTW, every
-   prototype at least once, in order; linear memory in long videos). Under ``drop_dtw`` a frame
-   may be dropped, and becomes ``background``, at a cost of ``drop_scale`` times the median
-   distance of all the videos' frames to their nearest prototype (most frames are of the action:
-   a frame much farther from every prototype than that is not).
+1. **Flat start**: every video cut into ``k x states_per_phase`` equal parts; sub-state s's
+   prototype is the mean over the videos of each video's mean (L2-normalised) frame in part s,
+   every video weighing the same (so that what all of one video's frames share, its scene or
+   light, is in every prototype alike and pulls its frames towards none). An equal split is the
+   trivial answer; its parts' prototypes, pooled over many videos, are already near the phases'
+   looks.
+2. **Re-alignment**: each video aligned to the sequence of the prototypes with the alignment label
+   propagation uses (``carl_pipeline.labels.align``: DTW, every sub-state at least once, in
+   order; linear memory in long videos); a frame takes the phase of its sub-state.
+3. **Re-estimation**: the prototypes recomputed from the frames aligned to them; 2-3 again until
+   no frame changes sub-state (at most ``max_iterations``).
 
-The medoid-consensus alternative (align every video to a medoid video, cut the medoid) scored
-below an equal-length split on the Pouring demo and was not kept (``experiments/LOG.md``).
+Under ``drop_dtw`` a frame may be dropped, and becomes ``background``, at a cost of
+``drop_scale`` times the median distance of all the videos' frames to their nearest prototype
+(most frames are of the action: a frame much farther from every prototype than that is not);
+dropped frames do not shape the prototypes.
+
+From an untrained encoder the re-alignment has nothing to go on and the cut stays near the equal
+split; the measured alternatives (k-means prototypes ordered by time, as Kukleva et al., CVPR
+2019; a medoid video's consensus) fell short of it, and ``experiments/LOG.md`` has the numbers
+and how ``states_per_phase`` was chosen (on the Pouring demo's training videos: sub-states hold
+a phase's beginning, middle and end apart; where a phase is one still look, 1 does better).
 
 Scored against true phases (``discovery_scores``) after the best one-to-one matching of found to
 true phases (Hungarian), with boundary F1 within a tolerance, beside an equal-length split of
@@ -49,26 +61,32 @@ def _check(videos: Mapping[str, np.ndarray], k: int) -> None:
                              f"{len(videos[shortest])} frames: at most {len(videos[shortest])} phases can be found")
 
 
-def ordered_prototypes(videos: Mapping[str, np.ndarray], k: int, max_cluster_frames: int = 200_000,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(k, D)`` unit-length k-means prototypes of the videos' (normalised) frames, sorted by the
-    mean relative time of their frames, and those ``(k,)`` mean relative times."""
-    from sklearn.cluster import KMeans
+def _prototypes(videos: Mapping[str, np.ndarray], states: Mapping[str, np.ndarray], count: int,
+                previous: np.ndarray | None = None) -> np.ndarray:
+    """``(count, D)`` unit-length prototypes: per sub-state, the mean over the videos of each
+    video's mean frame in it (``DROPPED`` frames left out). Every video weighs the same in every
+    prototype, so what all of a video's frames share (its scene, its light) is in every
+    prototype alike and cannot pull its frames towards one; a video long in one phase does not
+    outweigh the others there. A sub-state no frame is in keeps its ``previous`` prototype."""
+    sums, videos_in = np.zeros((count, next(iter(videos.values())).shape[1])), np.zeros(count)
+    for video_id, frames in videos.items():
+        labels = states[video_id]
+        kept = labels != DROPPED
+        per_state = np.zeros_like(sums)
+        np.add.at(per_state, labels[kept], frames[kept])
+        frames_in = np.bincount(labels[kept], minlength=count)
+        has = frames_in > 0
+        sums[has] += per_state[has] / frames_in[has, None]
+        videos_in += has
+    empty = videos_in == 0
+    if previous is not None:
+        sums[empty] = previous[empty]
+    return normalised(sums)
 
-    frames = np.concatenate(list(videos.values()))
-    times = np.concatenate([(np.arange(len(e)) + 0.5) / len(e) for e in videos.values()])
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(frames), size=min(len(frames), max_cluster_frames), replace=False))
-    kmeans = KMeans(k, n_init=10, random_state=seed).fit(frames[sample])
-    nearest = kmeans.labels_
-    when = np.array([times[sample][nearest == c].mean() if (nearest == c).any() else 1.0 for c in range(k)])
-    order = np.argsort(when, kind="stable")
-    return normalised(kmeans.cluster_centers_[order]), when[order]
 
-
-def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw", *, temperature: float = 0.1,
-                    drop_scale: float = 3.0, band_radius: int = 32,
-                    max_cells: int = 4_000_000, max_cluster_frames: int = 200_000, seed: int = 0
+def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw", *, states_per_phase: int = 4,
+                    max_iterations: int = 20, temperature: float = 0.1, drop_scale: float = 3.0,
+                    band_radius: int = 32, max_cells: int = 4_000_000
                     ) -> tuple[dict[str, dict[str, np.ndarray | list]], dict]:
     """Cut every video into ``k`` phases shared across the videos (module docstring).
 
@@ -77,14 +95,18 @@ def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw
         k: the number of phases.
         method: ``dtw`` (every frame in a phase) or ``drop_dtw`` (frames unlike every prototype
             may be dropped as background); ``auto`` is ``dtw`` (no labels mark background here).
+        states_per_phase: sub-states per phase (fewer where the shortest video has fewer than
+            ``k x states_per_phase`` frames).
+        max_iterations: re-alignments at most, after the flat start.
         drop_scale: ``drop_dtw``'s drop cost, in medians of the frames' distances to their
             nearest prototype.
 
     Returns:
         As ``propagate``: ``{video_id: {"phase", "confidence", "sources"}}`` (phase numbers 0 ..
         k - 1 in the order they happen, ``BACKGROUND_LABEL`` for background; ``sources``: the
-        prototypes), and a report: ``k``, ``method``, ``relative_times`` (of the prototypes),
-        ``frames_per_phase``.
+        prototypes), and a report: ``k``, ``method``, ``states_per_phase`` (used),
+        ``iterations``, ``converged``, ``relative_times`` (each phase's mean place in its videos),
+        ``frames_per_phase``, ``background_frames``.
 
     Raises:
         DiscoveryError: ``k`` below 2 or above the shortest video's length (naming it), fewer than
@@ -95,20 +117,41 @@ def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw
     method = "dtw" if method == "auto" else method
     _check(videos, k)
     videos = {v: normalised(e) for v, e in videos.items()}
-    prototypes, when = ordered_prototypes(videos, k, max_cluster_frames, seed)
+    per_phase = max(1, min(int(states_per_phase), min(len(e) for e in videos.values()) // k))
+    count = k * per_phase
+    states = {v: equal_split(len(e), count) for v, e in videos.items()}  # the flat start
+    prototypes = _prototypes(videos, states, count)
+    iterations, converged = 0, False
+    while True:
+        drop = None
+        if method == "drop_dtw":
+            typical = float(np.median(np.concatenate([1.0 - (e @ prototypes.T).max(axis=1) for e in videos.values()])))
+            drop = drop_scale * typical
+        aligned = {v: align(e, prototypes, None if drop is None else np.full(len(e), drop), band_radius=band_radius,
+                            max_cells=max_cells).matches for v, e in videos.items()}
+        converged = all(np.array_equal(aligned[v], states[v]) for v in videos)
+        states = aligned
+        if converged or iterations == max_iterations:
+            break
+        iterations += 1
+        prototypes = _prototypes(videos, states, count, prototypes)
+    phase_prototypes = normalised(np.stack([prototypes[p * per_phase:(p + 1) * per_phase].mean(axis=0) for p in range(k)]))
     order = np.arange(k)
-    typical = float(np.median(np.concatenate([1.0 - (e @ prototypes.T).max(axis=1) for e in videos.values()])))
     out = {}
     for video_id, target in videos.items():
-        drop = np.full(len(target), drop_scale * typical) if method == "drop_dtw" else None
-        matches = align(target, prototypes, drop, band_radius=band_radius, max_cells=max_cells).matches
-        phase = np.where(matches == DROPPED, BACKGROUND_LABEL, np.maximum(matches, 0)).astype(np.int64)
-        mass = _soft_mass(target, prototypes, order, np.zeros((0, target.shape[1])), k, temperature, drop)
+        matches = states[video_id]
+        phase = np.where(matches == DROPPED, BACKGROUND_LABEL, np.maximum(matches, 0) // per_phase).astype(np.int64)
+        drops = None if method == "dtw" else np.full(len(target), drop)
+        mass = _soft_mass(target, phase_prototypes, order, np.zeros((0, target.shape[1])), k, temperature, drops)
         confidence = mass[np.arange(len(target)), np.where(phase == BACKGROUND_LABEL, k, phase)]
         out[video_id] = {"phase": phase, "confidence": confidence.astype(np.float32),
                          "sources": [["prototypes"]] * len(phase)}
-    lengths = np.bincount(np.concatenate([np.maximum(o["phase"], -1) + 1 for o in out.values()]), minlength=k + 1)
-    report = {"k": int(k), "method": method, "relative_times": [round(float(t), 4) for t in when],
+    phases = np.concatenate([o["phase"] for o in out.values()])
+    times = np.concatenate([(np.arange(len(e)) + 0.5) / len(e) for e in videos.values()])
+    when = [float(times[phases == p].mean()) if (phases == p).any() else float("nan") for p in range(k)]
+    lengths = np.bincount(np.maximum(phases, -1) + 1, minlength=k + 1)
+    report = {"k": int(k), "method": method, "states_per_phase": per_phase, "iterations": iterations,
+              "converged": bool(converged), "relative_times": [round(t, 4) for t in when],
               "frames_per_phase": [int(c) for c in lengths[1:]], "background_frames": int(lengths[0])}
     return out, report
 

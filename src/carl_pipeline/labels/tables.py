@@ -108,9 +108,11 @@ def propagated_table(embeddings: pd.DataFrame, labels: pd.DataFrame, phases: lis
     return table[COLUMNS]
 
 
-def discovered_table(embeddings: pd.DataFrame, k: int | None, settings) -> tuple[pd.DataFrame, dict[str, Any]]:
+def discovered_table(embeddings: pd.DataFrame, k: int | None, settings, states_per_phase: int = 4,
+                     max_iterations: int = 20) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every video cut into ``k`` phases shared across the videos, with no labels
-    (``discover_phases``; aligned as ``settings.method`` says: ``drop_dtw`` leaves background).
+    (``discover_phases``, ``states_per_phase`` sub-states per phase, at most ``max_iterations``
+    re-alignments; aligned as ``settings.method`` says: ``drop_dtw`` leaves background).
 
     Returns:
         One row per frame, as ``propagated_table`` gives (``phase_name``: ``phase 1`` ..
@@ -124,7 +126,8 @@ def discovered_table(embeddings: pd.DataFrame, k: int | None, settings) -> tuple
     found, report = discover_phases({v: embedding_matrix(rows) for v, rows in by_video.items()},
                                     k, settings.method, temperature=settings.temperature,
                                     drop_scale=settings.drop_scale, band_radius=settings.band_radius,
-                                    max_cells=settings.max_cells)
+                                    max_cells=settings.max_cells, states_per_phase=states_per_phase,
+                                    max_iterations=max_iterations)
     names = [f"phase {i + 1}" for i in range(int(k))]
     table = pd.concat([pd.DataFrame({"video_id": v, "frame_index": rows["frame_index"].to_numpy(),
                                      "phase": found[v]["phase"], "confidence": found[v]["confidence"],

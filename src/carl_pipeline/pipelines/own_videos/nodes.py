@@ -62,7 +62,7 @@ def propagate_phase_labels(embeddings: pd.DataFrame, labels: pd.DataFrame, label
 def discover_video_phases(embeddings: pd.DataFrame, phases: DiscoverPhases, params: VideosLabelsParams
                           ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every video cut into K phases shared across the videos, no labels (``labels.discovered_table``)."""
-    return discovered_table(embeddings, phases.k, params)
+    return discovered_table(embeddings, phases.k, params, phases.states_per_phase, phases.max_iterations)
 
 
 def plot_discovered_phases(discovered: pd.DataFrame, report: dict[str, Any]):
