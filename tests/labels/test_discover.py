@@ -85,3 +85,7 @@ def test_discover__bad_input_named():
         discover_phases({"v0": videos["v0"]}, 2)
     with pytest.raises(DiscoveryError, match="dtw or drop_dtw, got 'nn'"):
         discover_phases(videos, 3, "nn")
+    with pytest.raises(DiscoveryError, match="states_per_phase >= 1 and max_iterations >= 0, got 0 and 20"):
+        discover_phases(videos, 3, states_per_phase=0)
+    with pytest.raises(DiscoveryError, match="got 4 and -1"):  # would never stop
+        discover_phases(videos, 3, max_iterations=-1)

@@ -61,26 +61,20 @@ def _check(videos: Mapping[str, np.ndarray], k: int) -> None:
                              f"{len(videos[shortest])} frames: at most {len(videos[shortest])} phases can be found")
 
 
-def _prototypes(videos: Mapping[str, np.ndarray], states: Mapping[str, np.ndarray], count: int,
-                previous: np.ndarray | None = None) -> np.ndarray:
+def _prototypes(videos: Mapping[str, np.ndarray], states: Mapping[str, np.ndarray], count: int) -> np.ndarray:
     """``(count, D)`` unit-length prototypes: per sub-state, the mean over the videos of each
     video's mean frame in it (``DROPPED`` frames left out). Every video weighs the same in every
     prototype, so what all of a video's frames share (its scene, its light) is in every
     prototype alike and cannot pull its frames towards one; a video long in one phase does not
-    outweigh the others there. A sub-state no frame is in keeps its ``previous`` prototype."""
-    sums, videos_in = np.zeros((count, next(iter(videos.values())).shape[1])), np.zeros(count)
+    outweigh the others there. Every video has a frame in every sub-state: the flat start cuts
+    it into ``count`` non-empty parts, and the alignment matches every prototype."""
+    sums = np.zeros((count, next(iter(videos.values())).shape[1]))
     for video_id, frames in videos.items():
         labels = states[video_id]
         kept = labels != DROPPED
         per_state = np.zeros_like(sums)
         np.add.at(per_state, labels[kept], frames[kept])
-        frames_in = np.bincount(labels[kept], minlength=count)
-        has = frames_in > 0
-        sums[has] += per_state[has] / frames_in[has, None]
-        videos_in += has
-    empty = videos_in == 0
-    if previous is not None:
-        sums[empty] = previous[empty]
+        sums += per_state / np.maximum(np.bincount(labels[kept], minlength=count), 1)[:, None]
     return normalised(sums)
 
 
@@ -116,6 +110,9 @@ def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw
         raise DiscoveryError(f"phase discovery aligns by dtw or drop_dtw, got {method!r}")
     method = "dtw" if method == "auto" else method
     _check(videos, k)
+    if states_per_phase < 1 or max_iterations < 0:
+        raise DiscoveryError(f"videos.discover_phases needs states_per_phase >= 1 and max_iterations >= 0, "
+                             f"got {states_per_phase} and {max_iterations}")
     videos = {v: normalised(e) for v, e in videos.items()}
     per_phase = max(1, min(int(states_per_phase), min(len(e) for e in videos.values()) // k))
     count = k * per_phase
@@ -126,23 +123,23 @@ def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw
         drop = None
         if method == "drop_dtw":
             typical = float(np.median(np.concatenate([1.0 - (e @ prototypes.T).max(axis=1) for e in videos.values()])))
-            drop = drop_scale * typical
-        aligned = {v: align(e, prototypes, None if drop is None else np.full(len(e), drop), band_radius=band_radius,
+            drop = {v: np.full(len(e), drop_scale * typical) for v, e in videos.items()}
+        aligned = {v: align(e, prototypes, None if drop is None else drop[v], band_radius=band_radius,
                             max_cells=max_cells).matches for v, e in videos.items()}
         converged = all(np.array_equal(aligned[v], states[v]) for v in videos)
         states = aligned
         if converged or iterations == max_iterations:
             break
         iterations += 1
-        prototypes = _prototypes(videos, states, count, prototypes)
+        prototypes = _prototypes(videos, states, count)
     phase_prototypes = normalised(np.stack([prototypes[p * per_phase:(p + 1) * per_phase].mean(axis=0) for p in range(k)]))
     order = np.arange(k)
     out = {}
     for video_id, target in videos.items():
         matches = states[video_id]
         phase = np.where(matches == DROPPED, BACKGROUND_LABEL, np.maximum(matches, 0) // per_phase).astype(np.int64)
-        drops = None if method == "dtw" else np.full(len(target), drop)
-        mass = _soft_mass(target, phase_prototypes, order, np.zeros((0, target.shape[1])), k, temperature, drops)
+        mass = _soft_mass(target, phase_prototypes, order, np.zeros((0, target.shape[1])), k, temperature,
+                          None if drop is None else drop[video_id])
         confidence = mass[np.arange(len(target)), np.where(phase == BACKGROUND_LABEL, k, phase)]
         out[video_id] = {"phase": phase, "confidence": confidence.astype(np.float32),
                          "sources": [["prototypes"]] * len(phase)}

@@ -108,8 +108,8 @@ def propagated_table(embeddings: pd.DataFrame, labels: pd.DataFrame, phases: lis
     return table[COLUMNS]
 
 
-def discovered_table(embeddings: pd.DataFrame, k: int | None, settings, states_per_phase: int = 4,
-                     max_iterations: int = 20) -> tuple[pd.DataFrame, dict[str, Any]]:
+def discovered_table(embeddings: pd.DataFrame, k: int | None, settings, states_per_phase: int,
+                     max_iterations: int) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every video cut into ``k`` phases shared across the videos, with no labels
     (``discover_phases``, ``states_per_phase`` sub-states per phase, at most ``max_iterations``
     re-alignments; aligned as ``settings.method`` says: ``drop_dtw`` leaves background).
