@@ -3,8 +3,9 @@ the TensorBoard logs the training loop writes (``data/06_models/runs/<run>/tenso
 ``train/epoch_loss``), one panel per method: the losses have different scales and signs, so each
 is drawn as it is logged, beside its first epoch's value.
 
-The run of each row is the one its evaluation names (``data/08_reporting/<namespace>/metrics.json``,
-``model.run``), so the curves are those of the models the comparison table scores.
+The rows and their runs are the comparison's own (``data/08_reporting/<dataset>/comparison.json``,
+``models``: every trained row, with the run that trained it), so the curves are those of the
+models the table scores, whatever was trained in a namespace after it.
 
 Run (after ``kedro run --pipelines=compare_pouring``):
 ``python experiments/compare_curves.py --dataset pouring --out docs/images/comparison_losses_pouring.png``.
@@ -15,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("scl", "tcc", "tcn", "simclr", "lav", "vava", "gtcc", "supervised")
 
 
 def newest(path: Path) -> Path:
@@ -29,15 +28,13 @@ def newest(path: Path) -> Path:
     return path
 
 
-def epoch_losses(project: Path, namespace: str) -> tuple[str, list[tuple[int, float]]]:
-    """The run that trained ``namespace``'s evaluated model, and its ``(epoch, loss)`` pairs."""
+def epoch_losses(project: Path, run: str) -> list[tuple[int, float]]:
+    """``run``'s ``(epoch, loss)`` pairs, from its TensorBoard log."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    metrics = json.loads(newest(project / "data/08_reporting" / namespace / "metrics.json").read_text())
-    run = metrics["model"]["run"]
     events = EventAccumulator(str(project / "data/06_models/runs" / run / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
-    return run, [(e.step, e.value) for e in events.Scalars("train/epoch_loss")]
+    return [(e.step, e.value) for e in events.Scalars("train/epoch_loss")]
 
 
 def main(argv=None) -> None:
@@ -51,17 +48,15 @@ def main(argv=None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    table = args.project / "data/08_reporting" / args.dataset / "comparison.json"
+    if not table.exists():
+        raise SystemExit(f"{table}: no comparison; run `kedro run --pipelines=compare_{args.dataset}` first")
     curves = {}
-    for method in METHODS:
-        namespace = args.dataset if method == "scl" else f"{args.dataset}_{method}"
-        if not (args.project / "data/08_reporting" / namespace / "metrics.json").exists():
-            print(f"{namespace}: no metrics.json, left out", file=sys.stderr)
-            continue
-        run, losses = epoch_losses(args.project, namespace)
+    for method, model in json.loads(newest(table).read_text())["models"].items():
+        losses = epoch_losses(args.project, model["run"])
         curves[method] = losses
-        first, last = losses[0][1], losses[-1][1]
-        print(json.dumps({"method": method, "run": run, "epochs": len(losses), "first": round(first, 4),
-                          "last": round(last, 4), "min": round(min(v for _, v in losses), 4)}))
+        print(json.dumps({"method": method, "run": model["run"], "epochs": len(losses), "first": round(losses[0][1], 4),
+                          "last": round(losses[-1][1], 4), "min": round(min(v for _, v in losses), 4)}))
     fig, axes = plt.subplots(2, (len(curves) + 1) // 2, figsize=(3.0 * ((len(curves) + 1) // 2), 5.2), squeeze=False)
     for ax, (method, losses) in zip(axes.flat, curves.items()):
         ax.plot([e for e, _ in losses], [v for _, v in losses], color="tab:blue")
