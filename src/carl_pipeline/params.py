@@ -306,6 +306,9 @@ class VideosLabelsParams(_Block):
     # costs there).
     drop_percentile: float = Field(95.0, ge=0, le=100)
     drop_scale: float = Field(3.0, gt=0)
+    # drop_dtw: the frames the votes keep take their phase from an in-order alignment to the
+    # phases' mean embeddings over the labelled videos; false: the votes' phases.
+    phase_template: bool = True
     # Long videos: above max_cells frame pairs, align at half the length first and compute only a
     # band of band_radius frames around that path (memory linear in the lengths).
     band_radius: int = Field(32, ge=1)

@@ -246,3 +246,26 @@ def test_propagate__votes_across_labelled_videos_and_confidence_drops_where_they
     assert split["confidence"].max() < 0.6 < two["confidence"].min()
     with pytest.raises(ValueError, match="method must be one of"):
         propagate({"t": target}, {"a": a}, 2, "knn")
+
+
+def test_propagate__drop_dtw_phases_from_the_labelled_videos_template_not_one_videos_slip():
+    """A labelled video whose phase boundary is marked late: alone, its vote carries the slip to
+    the frames aligned with it and ties with the other video's; the template of the phases (their
+    mean looks over the labelled videos) gives each frame the phase it looks like."""
+    rng = np.random.default_rng(4)
+    good, good_y = _video([12, 12, 12], rng)
+    slipped, slipped_y = _video([12, 12, 12], rng)
+    slipped_y = slipped_y.copy()
+    slipped_y[12:17] = 0  # phase 1's first five frames marked as phase 0
+    slipped_y[24:29] = 1
+    background = np.eye(8)[6] + 0.05 * rng.normal(size=(6, 8))
+    labelled = {"good": (np.concatenate([background, good]), np.concatenate([[-2] * 6, good_y])),
+                "slipped": (np.concatenate([background, slipped]), np.concatenate([[-2] * 6, slipped_y]))}
+    target, truth = _video([10, 14, 11], rng)
+    target, truth = np.concatenate([background[:4], target]), np.concatenate([[-2] * 4, truth])
+    votes = propagate({"t": target}, labelled, 3, "drop_dtw", phase_template=False)["t"]
+    found = propagate({"t": target}, labelled, 3, "drop_dtw")["t"]
+    assert accuracy(votes["phase"], truth) < 0.9  # the slip is carried: the test can fail
+    assert accuracy(found["phase"], truth) == 1.0
+    assert found["sources"][4] == ["good", "slipped"]  # both voted phase 0 on the first action frame
+    assert all(found["sources"][t] for t in range(len(target)))  # every label has its labelled videos

@@ -3,7 +3,7 @@ own-videos pipeline keeps (one row per labelled frame, or per frame of every vid
 
 Each takes an embeddings table (``carl_pipeline.embedding.embeddings_table``: ``video_id``,
 ``frame_index``, ``embedding``) and the labels settings (``videos.labels``: ``method``,
-``temperature``, ``drop_percentile``, ``drop_scale``, ``band_radius``, ``max_cells``).
+``temperature``, ``drop_percentile``, ``drop_scale``, ``phase_template``, ``band_radius``, ``max_cells``).
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def propagated_table(embeddings: pd.DataFrame, labels: pd.DataFrame, phases: lis
         labelled[video_id] = (embedding_matrix(by_video[video_id]), y)
     targets = {v: embedding_matrix(rows) for v, rows in by_video.items() if v not in labelled}
     result = propagate(targets, labelled, len(phases), settings.method, settings.temperature,
-                       settings.drop_percentile, settings.band_radius, settings.max_cells, settings.drop_scale)
+                       settings.drop_percentile, settings.band_radius, settings.max_cells, settings.drop_scale,
+                       settings.phase_template)
     out = []
     for video_id, rows in by_video.items():
         frames = rows["frame_index"].to_numpy()
