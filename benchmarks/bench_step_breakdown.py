@@ -7,7 +7,9 @@ on the GPU as the training loop runs them there, and each part is timed between 
 synchronisations. Side by side: the demo's step as it was before issue 36 (96 px, contiguous
 memory, float32) and as ``conf/base`` sets it now (64 px, the backbone in ``channels_last``, the
 precision ``auto`` resolves to on this device), and with ``--bf16`` the same step under bf16
-autocast (``optim.precision: bf16``; the default of ``auto`` on a CPU with native bf16). Needs the ingested demo data
+autocast (``optim.precision: bf16``; the default of ``auto`` on a CPU with native bf16). Where
+``auto`` chooses autocast (a CPU with native bf16, a GPU), the demo's step in float32 is timed
+beside it, so that what the precision alone gains is read off one run. Needs the ingested demo data
 (``kedro run --pipelines=ingest_pouring``), or ``--data <frame store folder>``. Run:
 ``python benchmarks/bench_step_breakdown.py``.
 """
@@ -49,6 +51,11 @@ def main(argv=None) -> None:
     variants = {"before issue 36 (96 px, contiguous, float32)": before,
                 f"the demo now ({now.augment.image_size} px, channels_last {now.optim.channels_last}, "
                 f"precision {now.optim.precision})": now}
+    from carl_pipeline.training.config import autocast_dtype
+
+    if autocast_dtype(now.optim.precision, torch.device(args.device)) is not None:  # auto chose autocast here
+        variants["the demo now in float32 (optim.precision: fp32)"] = now.model_copy(
+            update={"optim": replace(now.optim, precision="fp32")})
     if args.bf16:
         variants["the demo now under bf16 autocast"] = now.model_copy(
             update={"optim": replace(now.optim, precision="bf16")})
