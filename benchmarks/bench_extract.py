@@ -6,7 +6,9 @@ each video's frames go through the model in calls of at most ``EVAL.FRAMES_PER_B
 frames (every demo video whole), and inside the model the backbone takes them
 ``MODEL.BASE_MODEL.FRAMES_PER_BATCH`` = 40 at a time; reproduced here by the same model with
 ``frames_per_batch`` 40. One frame at a time (what this benchmark compared with before) is
-printed too, as the floor. All give the same embeddings (checked). Needs the ingested demo data
+printed too, as the floor. All give the same embeddings (checked). The project's way under bf16
+autocast (``evaluate.precision: bf16``, which a CPU runs only when asked) is printed beside them,
+with how far its embeddings are from float32's. Needs the ingested demo data
 (``kedro run --pipelines=ingest_pouring``). Run: ``python benchmarks/bench_extract.py``.
 
 ``--processes`` also measures extraction under ``torchrun`` (the videos split across the
@@ -28,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_train_steps import ROOT, demo_params  # noqa: E402
 
+from carl_pipeline.devices import cpu_has_native_bf16  # noqa: E402
 from carl_pipeline.embedding import extract_embeddings  # noqa: E402
 from carl_pipeline.models import CARLEncoder, EncoderConfig  # noqa: E402
 from carl_pipeline.video import FrameStore  # noqa: E402
@@ -70,12 +73,22 @@ def main(argv=None) -> None:
     for video_id in ids:
         for other in ("released", "frame by frame"):
             np.testing.assert_allclose(results["chunked"][1][video_id], results[other][1][video_id], atol=1e-4)
+    times = []
+    for _ in range(args.repeats):  # the project's way under bf16 autocast (evaluate.precision: bf16)
+        start = time.perf_counter()
+        bf16 = extract_embeddings(chunked, store, ids, params.augment.image_size, device="cpu", progress=False,
+                                  precision="bf16")
+        times.append(time.perf_counter() - start)
+    agreement = min(float((results["chunked"][1][v] * bf16[v]).sum(axis=1).min()) for v in ids)
     print(f"Embedding extraction, demo encoder ({config.backbone}, {params.augment.image_size}px), {len(ids)} videos, "
           f"{frames} frames, CPU threads={torch.get_num_threads()} (median of {args.repeats})")
     print(f"  chunks of {config.frames_per_batch} frames (this project): {results['chunked'][0]:8.0f} frames/s")
     print(f"  released way, backbone calls of {RELEASED_FRAMES_PER_BATCH}:  {results['released'][0]:8.0f} frames/s")
     print(f"  one frame at a time (floor):         {results['frame by frame'][0]:8.0f} frames/s")
     print(f"  against the released way: {results['chunked'][0] / results['released'][0]:.2f}x")
+    print(f"  this project under bf16 autocast (evaluate.precision: bf16; native bf16: {cpu_has_native_bf16()}): "
+          f"{frames / statistics.median(times):8.0f} frames/s, {frames / statistics.median(times) / results['released'][0]:.2f}x "
+          f"the released way; least cosine to the float32 embedding {agreement:.4f}")
     if args.processes:
         _processes(args, frames)
 

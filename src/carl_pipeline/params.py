@@ -227,7 +227,8 @@ class EmbeddingSettings(_Block):
     # Where frames are embedded: auto (CUDA when present), cpu, cuda, cuda:N or mps.
     device: str = "auto"
     # Autocast on CUDA while embedding: auto (bf16 where supported, else fp16), bf16, fp16 (the
-    # released evaluate.py) or fp32; a CPU embeds in float32 (carl_pipeline.embedding.embedding_dtype).
+    # released evaluate.py) or fp32; a CPU embeds in float32 unless bf16 is asked for (1.6x where
+    # the CPU has native bf16; carl_pipeline.embedding.embedding_dtype).
     precision: str = "auto"
     # Two videos to align in the alignment video; null: the first two (validation) videos.
     alignment_pair: tuple[str, str] | None = None

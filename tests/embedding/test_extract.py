@@ -33,6 +33,22 @@ def test_extraction__every_frame_deterministic_and_chunking_does_not_matter(stor
         np.testing.assert_allclose(np.linalg.norm(first[video_id], axis=1), 1.0, atol=1e-5)
 
 
+
+def test_extraction__bf16_on_a_cpu_only_when_asked_and_near_float32(store):
+    from carl_pipeline.embedding import embedding_dtype
+
+    cpu = torch.device("cpu")
+    assert [embedding_dtype(p, cpu) for p in ("auto", "fp16", "fp32")] == [None] * 3  # scores compare across CPUs
+    assert embedding_dtype("bf16", cpu) == torch.bfloat16
+    torch.manual_seed(0)
+    model = CARLEncoder(CONFIG)
+    ids = store.video_ids()[:2]
+    exact = extract_embeddings(model, store, ids, 32, device="cpu", progress=False)
+    fast = extract_embeddings(model, store, ids, 32, device="cpu", progress=False, precision="bf16")
+    for video_id in ids:
+        assert fast[video_id].dtype == np.float32 and not np.array_equal(fast[video_id], exact[video_id])  # bf16 ran
+        assert (fast[video_id] * exact[video_id]).sum(axis=1).min() > 0.98  # the same embedding, rounded
+
 def test_embeddings_table__one_row_per_frame_with_labels(store):
     index, labels = build_video_index(store)
     model = CARLEncoder(CONFIG)

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from carl_pipeline.augment import eval_transform
 from carl_pipeline.checks import check_choice
-from carl_pipeline.devices import resolve_device
+from carl_pipeline.devices import cpu_has_native_bf16, resolve_device
 from carl_pipeline.distributed import all_gather_dict, shard, world
 from carl_pipeline.embedding.table import embeddings_table
 from carl_pipeline.models import CARLEncoder
@@ -36,14 +36,19 @@ def untrained_checkpoint(checkpoint: Checkpoint | dict[str, Any], seed: int = 0)
 
 
 #: Extraction precisions: auto (bf16 on CUDA where supported, else fp16; float32 elsewhere), or
-#: bf16 / fp16 autocast on CUDA (released evaluate.py: fp16, torch.cuda.amp.autocast), or fp32.
+#: bf16 / fp16 autocast on CUDA (released evaluate.py: fp16, torch.cuda.amp.autocast), bf16
+#: autocast on a CPU too (asked for only: 1.6x float32 where the CPU has native bf16), or fp32.
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 def embedding_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype extraction runs in on ``device`` (None: float32). Autocast is used on
-    CUDA only: a CPU embeds in float32 whatever ``precision`` says."""
+    """The autocast dtype extraction runs in on ``device`` (None: float32). On a CPU only
+    ``bf16`` autocasts (the embeddings then differ from float32's in the third decimal, so the
+    scores may move: ``auto`` stays float32 there, and scores compare across CPUs); fp16 and
+    ``auto`` embed in float32."""
     check_choice("precision", precision, PRECISIONS)
+    if device.type == "cpu":
+        return torch.bfloat16 if precision == "bf16" else None
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "auto":
@@ -92,6 +97,9 @@ def extract_embeddings(model: CARLEncoder, store: FrameStore, video_ids: Sequenc
     rank, size, _ = world()
     device = resolve_device(device or "auto")
     amp_dtype = embedding_dtype(precision, device)
+    if device.type == "cpu" and amp_dtype is not None and not cpu_has_native_bf16():
+        logger.warning("embedding under bf16 autocast on a CPU without native bf16: emulated, slower than "
+                       "float32 (evaluate.precision: auto or fp32 embeds in float32)")
     model = model.to(device).eval()
     mine, my_ids = {}, shard(video_ids, rank, size)
     if size > 1:
