@@ -269,3 +269,15 @@ def test_propagate__drop_dtw_phases_from_the_labelled_videos_template_not_one_vi
     assert accuracy(found["phase"], truth) == 1.0
     assert found["sources"][4] == ["good", "slipped"]  # both voted phase 0 on the first action frame
     assert all(found["sources"][t] for t in range(len(target)))  # every label has its labelled videos
+
+
+def test_propagate__drop_dtw_template_leaves_a_video_with_fewer_kept_frames_than_phases_to_the_votes():
+    rng = np.random.default_rng(5)
+    labelled, labelled_y = _video([8, 8, 8], rng)
+    background = np.eye(8)[6] + 0.05 * rng.normal(size=(6, 8))
+    source = (np.concatenate([background, labelled]), np.concatenate([[-2] * 6, labelled_y]))
+    target = np.concatenate([np.eye(8)[6] + 0.05 * rng.normal(size=(10, 8)), np.eye(8)[[0, 0]] + 0.05 * rng.normal(size=(2, 8))])
+    with_template = propagate({"t": target}, {"l": source}, 3, "drop_dtw")["t"]["phase"]
+    votes = propagate({"t": target}, {"l": source}, 3, "drop_dtw", phase_template=False)["t"]["phase"]
+    np.testing.assert_array_equal(with_template, votes)  # 3 phases cannot be laid on fewer kept frames
+    assert (votes == -2).sum() >= 10 - 1 and (votes >= 0).sum() < 3
