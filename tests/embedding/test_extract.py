@@ -33,7 +33,6 @@ def test_extraction__every_frame_deterministic_and_chunking_does_not_matter(stor
         np.testing.assert_allclose(np.linalg.norm(first[video_id], axis=1), 1.0, atol=1e-5)
 
 
-
 def test_extraction__bf16_on_a_cpu_only_when_asked_and_near_float32(store):
     from carl_pipeline.embedding import embedding_dtype
 
@@ -48,6 +47,7 @@ def test_extraction__bf16_on_a_cpu_only_when_asked_and_near_float32(store):
     for video_id in ids:
         assert fast[video_id].dtype == np.float32 and not np.array_equal(fast[video_id], exact[video_id])  # bf16 ran
         assert (fast[video_id] * exact[video_id]).sum(axis=1).min() > 0.98  # the same embedding, rounded
+
 
 def test_embeddings_table__one_row_per_frame_with_labels(store):
     index, labels = build_video_index(store)

@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from carl_pipeline.labels.align import DROPPED, align, normalised
-from carl_pipeline.labels.propagate import _soft_mass
+from carl_pipeline.labels.propagate import _soft_mass, state_means
 from carl_pipeline.labels.reading import BACKGROUND_LABEL
 
 
@@ -62,20 +62,10 @@ def _check(videos: Mapping[str, np.ndarray], k: int) -> None:
 
 
 def _prototypes(videos: Mapping[str, np.ndarray], states: Mapping[str, np.ndarray], count: int) -> np.ndarray:
-    """``(count, D)`` unit-length prototypes: per sub-state, the mean over the videos of each
-    video's mean frame in it (``DROPPED`` frames left out). Every video weighs the same in every
-    prototype, so what all of a video's frames share (its scene, its light) is in every
-    prototype alike and cannot pull its frames towards one; a video long in one phase does not
-    outweigh the others there. Every video has a frame in every sub-state: the flat start cuts
+    """``(count, D)`` unit-length prototypes: ``state_means`` of the videos' sub-states
+    (``DROPPED`` frames left out). Every video has a frame in every sub-state: the flat start cuts
     it into ``count`` non-empty parts, and the alignment matches every prototype."""
-    sums = np.zeros((count, next(iter(videos.values())).shape[1]))
-    for video_id, frames in videos.items():
-        labels = states[video_id]
-        kept = labels != DROPPED
-        per_state = np.zeros_like(sums)
-        np.add.at(per_state, labels[kept], frames[kept])
-        sums += per_state / np.maximum(np.bincount(labels[kept], minlength=count), 1)[:, None]
-    return normalised(sums)
+    return state_means(videos, states, count)[0]
 
 
 def discover_phases(videos: Mapping[str, np.ndarray], k: int, method: str = "dtw", *, states_per_phase: int = 4,

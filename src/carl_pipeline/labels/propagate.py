@@ -93,20 +93,38 @@ def _aligned_votes(target: np.ndarray, source: np.ndarray, labels: np.ndarray, n
     return votes
 
 
+def state_means(videos: Mapping[str, np.ndarray], states: Mapping[str, np.ndarray], count: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per state ``0 .. count - 1``, the mean over the videos of each video's mean frame in it:
+    ``(count, D)`` unit-length rows (a zero row for a state no video has) and ``(count,)`` how many
+    videos have a frame in each. Frames of any other label (background, dropped, unlabelled) are
+    left out. Every video weighs the same, so what all of a video's frames share (its scene, its
+    light) is in every row alike, and a video long in one state does not outweigh the others there.
+
+    Args:
+        videos: ``{video_id: (T, D) unit-length embeddings}``; states: ``{video_id: (T,) ints}``.
+    """
+    sums, videos_in = np.zeros((count, next(iter(videos.values())).shape[1])), np.zeros(count, dtype=np.int64)
+    for video_id, frames in videos.items():
+        labels = np.asarray(states[video_id])
+        kept = (labels >= 0) & (labels < count)
+        per_state = np.zeros_like(sums)
+        np.add.at(per_state, labels[kept], frames[kept])
+        frames_in = np.bincount(labels[kept], minlength=count)
+        sums += per_state / np.maximum(frames_in, 1)[:, None]
+        videos_in += frames_in > 0
+    return normalised(sums), videos_in
+
+
 def phase_means(sources: Mapping[str, tuple[np.ndarray, np.ndarray]], num_phases: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The template of the phases: ``(Q, D)`` unit-length mean embeddings of the ``Q`` phases that have
-    a labelled frame, in phase order, and ``(Q,)`` their phase numbers. A phase's row is the mean
-    over the labelled videos that show it of each one's mean (unit-length) frame in it, so every
-    video weighs the same, however long its phase."""
-    rows, present = [], []
-    for phase in range(num_phases):
-        means = [embeddings[labels == phase].mean(axis=0) for embeddings, labels in sources.values()
-                 if (labels == phase).any()]
-        if means:
-            rows.append(np.mean(means, axis=0))
-            present.append(phase)
-    return normalised(np.stack(rows)), np.asarray(present, dtype=np.int64)
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The template of the phases: ``(Q, D)`` unit-length mean embeddings of the ``Q`` phases that
+    have a labelled frame, in phase order (``state_means`` of the labelled videos' phases), and
+    ``(Q,)`` their phase numbers."""
+    rows, videos_in = state_means({v: e for v, (e, _) in sources.items()},
+                                  {v: labels for v, (_, labels) in sources.items()}, num_phases)
+    present = np.flatnonzero(videos_in)
+    return rows[present], present
 
 
 def propagate(targets: Mapping[str, np.ndarray], labelled: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -151,9 +169,11 @@ def propagate(targets: Mapping[str, np.ndarray], labelled: Mapping[str, tuple[np
     background = np.concatenate(backgrounds)
     if method == "auto":
         method = "drop_dtw" if len(background) else "dtw"
-    template = None
-    if method == "drop_dtw" and phase_template:
-        template = phase_means(sources, num_phases)
+    template = phase_means(sources, num_phases) if method == "drop_dtw" and phase_template else None
+    # per phase, the labelled videos that show it: the sources of a frame no single vote chose
+    # (the template's choice, or the sum of nn's soft votes), found once rather than per frame
+    showing = {phase: [v for v, (_, labels) in sources.items() if (labels == phase).any()]
+               for phase in range(num_phases)}
     out = {}
     for video_id, embeddings in targets.items():
         target = normalised(embeddings)
@@ -181,7 +201,7 @@ def propagate(targets: Mapping[str, np.ndarray], labelled: Mapping[str, tuple[np
         confidence = mass[np.arange(len(target)), choice] / len(sources)
         agreeing = [[source_id for source_id, c in voted if c[t] == choice[t]] for t in range(len(target))]
         for t in np.flatnonzero([not a for a in agreeing]):  # the template chose: who made its row
-            agreeing[t] = [source_id for source_id, (_, labels) in sources.items() if (labels == choice[t]).any()]
+            agreeing[t] = list(showing.get(choice[t], []))
         phase = np.where(choice == num_phases, BACKGROUND_LABEL, choice)
         out[video_id] = {"phase": phase.astype(np.int64), "confidence": confidence.astype(np.float32),
                          "sources": agreeing}
