@@ -30,6 +30,7 @@ from bench_train_steps import ROOT, demo_params  # noqa: E402
 
 from carl_pipeline.models import CARLEncoder  # noqa: E402
 from carl_pipeline.training import TwoViewDataset, collate  # noqa: E402
+from carl_pipeline.training.config import autocast_dtype  # noqa: E402
 from carl_pipeline.training.data import decode_and_augment_on_device  # noqa: E402
 from carl_pipeline.training.step import Learner, compute_loss  # noqa: E402
 from carl_pipeline.video import FrameStore  # noqa: E402
@@ -51,8 +52,6 @@ def main(argv=None) -> None:
     variants = {"before issue 36 (96 px, contiguous, float32)": before,
                 f"the demo now ({now.augment.image_size} px, channels_last {now.optim.channels_last}, "
                 f"precision {now.optim.precision})": now}
-    from carl_pipeline.training.config import autocast_dtype
-
     if autocast_dtype(now.optim.precision, torch.device(args.device)) is not None:  # auto chose autocast here
         variants["the demo now in float32 (optim.precision: fp32)"] = now.model_copy(
             update={"optim": replace(now.optim, precision="fp32")})
@@ -69,7 +68,6 @@ def main(argv=None) -> None:
 def _breakdown(args, params, name: str) -> dict[str, float]:
     """Median seconds of each part of a step with the training settings ``params``; printed."""
     from carl_pipeline.devices import cpu_has_native_bf16
-    from carl_pipeline.training.config import autocast_dtype
 
     device = torch.device(args.device)
     precision = params.optim.precision
